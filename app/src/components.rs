@@ -1,0 +1,63 @@
+//! Small pieces of UI shared by the pages.
+
+use crate::api::SignOut;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// False while the page is server-rendered HTML, true once the WASM app has taken over.
+/// Buttons stay disabled until then, so a click never falls through to a plain form post.
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
+/// An error in words, announced to screen readers.
+#[component]
+pub fn ErrorMessage(error: AppError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
+}
+
+/// The page header with the product name and, when signed in, who and a "Sign out" button.
+#[component]
+pub fn Header(#[prop(optional, into)] email: Option<String>, #[prop(optional)] after_sign_out: Option<&'static str>) -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <span class="brand">"Latchkey"</span>
+            {email.map(|email| view! {
+                <span class="who">{email}</span>
+                <SignOutButton go_to=after_sign_out.unwrap_or("/login") />
+            })}
+        </header>
+    }
+}
+
+/// Ends the session on the server, then leaves for `go_to`.
+#[component]
+pub fn SignOutButton(go_to: &'static str) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let hydrated = use_hydrated();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = sign_out.value().get() {
+            navigate_hard(go_to);
+        }
+    });
+    view! {
+        <ActionForm action=sign_out attr:class="inline">
+            <button type="submit" class="secondary" disabled=move || !hydrated.get() || sign_out.pending().get()>
+                "Sign out"
+            </button>
+        </ActionForm>
+        {move || sign_out.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+    }
+}
+
+/// A full page load, so the next page is rendered for the browser's new session.
+pub fn navigate_hard(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().location().set_href(path);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}

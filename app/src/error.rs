@@ -1,0 +1,103 @@
+//! The one error type every server function answers with.
+//!
+//! Each variant is something the person in front of the screen can act on. Faults are
+//! logged on the server with their cause and reach the client only as [`AppError::Internal`].
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// A user-facing error, serialized as JSON with an `error` tag and a `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Please sign in first.")]
+    NotSignedIn,
+    #[error("You are not allowed to do that.")]
+    Forbidden,
+    #[error("{message}")]
+    InvalidInput { field: String, message: String },
+    #[error("This link has already been used")]
+    LinkUsed,
+    #[error("This link has expired")]
+    LinkExpired,
+    #[error("This link was revoked")]
+    LinkRevoked,
+    #[error("This link is not valid")]
+    LinkUnknown,
+    #[error("Not found.")]
+    NotFound,
+    #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Could not reach Latchkey. Check your connection and try again.")]
+    Network,
+    #[error("Something went wrong. Please try again.")]
+    Internal,
+}
+
+impl AppError {
+    /// Shorthand for a rejected field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error is answered with (see the HTTP API in the README).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidInput { .. } => 400,
+            Self::NotSignedIn => 401,
+            Self::Forbidden => 403,
+            Self::LinkUnknown | Self::NotFound => 404,
+            Self::LinkUsed | Self::LinkExpired | Self::LinkRevoked => 410,
+            Self::RateLimited { .. } => 429,
+            Self::Network => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // The request's parameters could not be read: missing, malformed or of the
+            // wrong type. serde names the field; it never echoes a string's value.
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                Self::invalid("request", format!("The request is malformed: {message}"))
+            }
+            ServerFnErrorErr::Request(_) => Self::Network,
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialize_with_a_tag_and_round_trip() {
+        let error = AppError::invalid("email", "Enter an email address");
+        let json = serde_json::to_string(&error).unwrap();
+        assert_eq!(
+            json,
+            r#"{"error":"invalid_input","field":"email","message":"Enter an email address"}"#
+        );
+        assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), error);
+        assert_eq!(
+            serde_json::to_string(&AppError::LinkUsed).unwrap(),
+            r#"{"error":"link_used"}"#
+        );
+    }
+
+    #[test]
+    fn token_errors_are_gone_and_faults_are_opaque() {
+        assert_eq!(AppError::LinkRevoked.status(), 410);
+        assert_eq!(AppError::LinkUnknown.status(), 404);
+        assert_eq!(AppError::Internal.to_string(), "Something went wrong. Please try again.");
+    }
+}

@@ -1,0 +1,54 @@
+//! Latchkey's web application: the pages, the server functions behind them and, with the
+//! `ssr` feature, the domain code those functions call.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="referrer" content="no-referrer" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The router: one page per route.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/latchkey.css" />
+        <Title text="Latchkey" />
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/dashboard" /> } />
+                <Route path=path!("/login") view=pages::login::LoginPage />
+                <Route path=path!("/dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async />
+                <Route path=path!("/link") view=pages::link::LinkPage />
+                <Route path=path!("/welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

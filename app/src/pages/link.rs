@@ -1,0 +1,138 @@
+//! `/link`: the landing page of every magic link.
+//!
+//! The token arrives in the URL fragment, which browsers never send to a server. The page
+//! reads it in the browser, shows who the link is for (looking consumes nothing, so mail
+//! scanners that open the page use nothing up), and redeems it only when the person
+//! presses "Continue". Then the token is removed from the address bar and history.
+
+use crate::api::{peek_link, RedeemLink};
+use crate::components::{navigate_hard, ErrorMessage, Header};
+use crate::error::AppError;
+use crate::model::{LinkPreview, LinkState, Purpose};
+use leptos::prelude::*;
+
+#[component]
+pub fn LinkPage() -> impl IntoView {
+    // None until the browser has read the fragment; never set during server rendering.
+    let token = RwSignal::new(None::<String>);
+    Effect::new(move |_| token.set(Some(read_fragment())));
+
+    let preview = LocalResource::new(move || {
+        let token = token.get();
+        async move {
+            match token {
+                None => None,
+                Some(token) if token.is_empty() => Some(Err(AppError::LinkUnknown)),
+                Some(token) => Some(peek_link(token).await),
+            }
+        }
+    });
+
+    let redeem = ServerAction::<RedeemLink>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(redeemed)) = redeem.value().get() {
+            forget_token();
+            navigate_hard(&redeemed.redirect_to);
+        }
+    });
+
+    let on_continue = move |_| {
+        if let Some(token) = token.get_untracked() {
+            redeem.dispatch(RedeemLink { token });
+        }
+    };
+
+    view! {
+        <Header />
+        <main class="narrow">
+            {move || match preview.get() {
+                None | Some(None) => view! { <p class="lead" role="status">"Checking your link…"</p> }.into_any(),
+                Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
+                Some(Some(Ok(preview))) => match dead_link_error(preview.state) {
+                    Some(error) => view! { <Refused error /> }.into_any(),
+                    None => view! {
+                        <Offer preview />
+                        {move || redeem.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+                        <button
+                            type="button"
+                            class="primary wide"
+                            on:click=on_continue
+                            disabled=move || redeem.pending().get() || redeem.value().get().is_some_and(|r| r.is_ok())
+                        >
+                            "Continue"
+                        </button>
+                    }.into_any(),
+                },
+            }}
+        </main>
+    }
+}
+
+/// What the holder of a live link is about to do.
+#[component]
+fn Offer(preview: LinkPreview) -> impl IntoView {
+    let LinkPreview { purpose, email, inviter_name, inviter_email, .. } = preview;
+    let intro = match purpose {
+        Purpose::Invite => view! {
+            <p>"You were invited by " <strong>{inviter_name}</strong> " (" {inviter_email} ")."</p>
+        }
+        .into_any(),
+        Purpose::Signin => view! { <p>"This link signs you in to the Latchkey dashboard."</p> }.into_any(),
+    };
+    view! {
+        <h1>"Continue as " {email.clone()}</h1>
+        <div class="card stack">
+            <p>"This link is for " <strong>{email}</strong> "."</p>
+            {intro}
+            <p class="hint">"The link works once. Press Continue to sign in on this browser."</p>
+        </div>
+    }
+}
+
+/// The specific reason a link cannot be used, with what to do next.
+#[component]
+fn Refused(error: AppError) -> impl IntoView {
+    let advice = match error {
+        AppError::LinkUsed | AppError::LinkExpired | AppError::LinkRevoked | AppError::LinkUnknown => {
+            "Ask the person who sent it for a new link."
+        }
+        _ => "Please try again in a moment.",
+    };
+    view! {
+        <h1>{error.to_string()}</h1>
+        <p class="lead">{advice}</p>
+    }
+}
+
+fn dead_link_error(state: LinkState) -> Option<AppError> {
+    match state {
+        LinkState::Pending => None,
+        LinkState::Redeemed => Some(AppError::LinkUsed),
+        LinkState::Expired => Some(AppError::LinkExpired),
+        LinkState::Revoked => Some(AppError::LinkRevoked),
+    }
+}
+
+/// The token from `#…`, or an empty string.
+fn read_fragment() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        window()
+            .location()
+            .hash()
+            .unwrap_or_default()
+            .trim_start_matches('#')
+            .to_owned()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}
+
+/// Replaces the current history entry with `/link`, so neither the address bar nor the
+/// back button keeps the token.
+fn forget_token() {
+    #[cfg(feature = "hydrate")]
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/link"));
+    }
+}

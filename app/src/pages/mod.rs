@@ -1,0 +1,25 @@
+//! One module per route.
+
+pub mod dashboard;
+pub mod link;
+pub mod login;
+pub mod welcome;
+
+use leptos::prelude::*;
+
+/// Any other path.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(axum::http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <main class="narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address."</p>
+        </main>
+    }
+}

@@ -1,0 +1,268 @@
+//! Who is calling: signed-in sessions and the role checks every server function makes.
+//!
+//! The tower-sessions record holds only the id of an `auth_sessions` row. Every request
+//! re-reads that row with its coworker or link, so ending a session, deactivating a
+//! coworker or revoking a link takes effect at the browser's very next request.
+
+use super::coworkers::Coworker;
+use super::state::AppState;
+use super::{now, OrInternal};
+use crate::error::AppError;
+use crate::model::SignedIn;
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::time::Duration;
+use tower_sessions::Session;
+
+/// The key under which the session record keeps the `auth_sessions` id.
+const AUTH_KEY: &str = "auth";
+/// `last_seen_at` is written at most this often, to keep reads from becoming writes.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Coworker(Coworker),
+    Invitee(SignedIn),
+}
+
+impl Principal {
+    pub fn to_current_user(&self) -> SignedIn {
+        match self {
+            Self::Coworker(coworker) => SignedIn::Coworker {
+                email: coworker.email.clone(),
+                name: coworker.name.clone(),
+                is_admin: coworker.is_admin,
+            },
+            Self::Invitee(invitee) => invitee.clone(),
+        }
+    }
+}
+
+/// Who a new session belongs to.
+pub enum Holder {
+    Coworker(i64),
+    Invitee { link_id: i64 },
+}
+
+/// Records a new signed-in session inside the redeem's transaction and returns its id.
+pub async fn create(
+    tx: &mut Transaction<'static, Sqlite>,
+    holder: Holder,
+    lifetime: Duration,
+    user_agent: Option<&str>,
+) -> sqlx::Result<String> {
+    let mut bytes = [0u8; 32];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let (coworker_id, link_id) = match holder {
+        Holder::Coworker(id) => (Some(id), None),
+        Holder::Invitee { link_id } => (None, Some(link_id)),
+    };
+    let at = now();
+    sqlx::query(
+        "INSERT INTO auth_sessions (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+    )
+    .bind(&id)
+    .bind(coworker_id)
+    .bind(link_id)
+    .bind(at)
+    .bind(at + lifetime.as_secs() as i64)
+    .bind(user_agent.map(|ua| truncate(ua, 512)))
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Binds a freshly created session to the browser, ending whatever session it had: a new
+/// session id (no fixation), then the new auth id inside it.
+pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Result<(), AppError> {
+    if let Some(previous) = session
+        .get::<String>(AUTH_KEY)
+        .await
+        .or_internal("reading the session")?
+    {
+        end_row(&state.db, &previous).await?;
+    }
+    session.cycle_id().await.or_internal("cycling the session id")?;
+    session
+        .insert(AUTH_KEY, auth_id)
+        .await
+        .or_internal("storing the session")?;
+    session.save().await.or_internal("saving the session")
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    coworker_id: Option<i64>,
+    expires_at: i64,
+    last_seen_at: i64,
+    c_email: Option<String>,
+    c_name: Option<String>,
+    c_is_admin: Option<bool>,
+    c_created_at: Option<i64>,
+    c_deactivated_at: Option<i64>,
+    l_email: Option<String>,
+    l_name: Option<String>,
+    l_message: Option<String>,
+    l_revoked_at: Option<i64>,
+    i_email: Option<String>,
+    i_name: Option<String>,
+}
+
+/// The caller, if their session is alive. A session found dead is ended on the spot.
+pub async fn current(state: &AppState, session: &Session) -> Result<Option<Principal>, AppError> {
+    let Some(auth_id) = session
+        .get::<String>(AUTH_KEY)
+        .await
+        .or_internal("reading the session")?
+    else {
+        return Ok(None);
+    };
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.coworker_id, s.expires_at, s.last_seen_at,
+                c.email AS c_email, c.name AS c_name, c.is_admin AS c_is_admin,
+                c.created_at AS c_created_at, c.deactivated_at AS c_deactivated_at,
+                l.recipient_email AS l_email, l.recipient_name AS l_name,
+                l.message AS l_message, l.revoked_at AS l_revoked_at,
+                i.email AS i_email, i.name AS i_name
+         FROM auth_sessions s
+         LEFT JOIN coworkers c ON c.id = s.coworker_id
+         LEFT JOIN magic_links l ON l.id = s.link_id
+         LEFT JOIN coworkers i ON i.id = l.coworker_id
+         WHERE s.id = ?1 AND s.ended_at IS NULL",
+    )
+    .bind(&auth_id)
+    .fetch_optional(&state.db)
+    .await
+    .or_internal("looking up the session")?;
+
+    let at = now();
+    let idle = state.config.session_idle_timeout.as_secs() as i64;
+    let principal = row.and_then(|row| {
+        let alive = row.expires_at > at && row.last_seen_at + idle > at;
+        if !alive {
+            return None;
+        }
+        let principal = match row.coworker_id {
+            Some(id) if row.c_deactivated_at.is_none() => Principal::Coworker(Coworker {
+                id,
+                email: row.c_email?,
+                name: row.c_name,
+                is_admin: row.c_is_admin?,
+                created_at: row.c_created_at?,
+            }),
+            Some(_) => return None,
+            None if row.l_revoked_at.is_none() => {
+                let inviter_email = row.i_email?;
+                Principal::Invitee(SignedIn::Invitee {
+                    email: row.l_email?,
+                    name: row.l_name,
+                    inviter_name: row.i_name.unwrap_or_else(|| inviter_email.clone()),
+                    inviter_email,
+                    message: row.l_message,
+                })
+            }
+            None => return None,
+        };
+        Some((principal, row.last_seen_at))
+    });
+
+    match principal {
+        Some((principal, last_seen_at)) => {
+            if at - last_seen_at >= TOUCH_INTERVAL_SECS {
+                sqlx::query("UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1")
+                    .bind(&auth_id)
+                    .bind(at)
+                    .execute(&state.db)
+                    .await
+                    .or_internal("touching the session")?;
+            }
+            Ok(Some(principal))
+        }
+        None => {
+            end(&state.db, session, &auth_id).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Signs the browser out: ends the row and deletes the session record.
+pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), AppError> {
+    if let Some(auth_id) = session
+        .get::<String>(AUTH_KEY)
+        .await
+        .or_internal("reading the session")?
+    {
+        end(&state.db, session, &auth_id).await?;
+    } else {
+        session.flush().await.or_internal("deleting the session")?;
+    }
+    Ok(())
+}
+
+async fn end(pool: &SqlitePool, session: &Session, auth_id: &str) -> Result<(), AppError> {
+    end_row(pool, auth_id).await?;
+    session.flush().await.or_internal("deleting the session")
+}
+
+async fn end_row(pool: &SqlitePool, auth_id: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE auth_sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")
+        .bind(auth_id)
+        .bind(now())
+        .execute(pool)
+        .await
+        .or_internal("ending the session")?;
+    Ok(())
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Request-scoped access for server functions.
+pub mod request {
+    use super::*;
+    use leptos::prelude::expect_context;
+
+    pub fn state() -> AppState {
+        expect_context::<AppState>()
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .or_internal("reading the session cookie")
+    }
+
+    pub async fn user_agent() -> Option<String> {
+        let headers: axum::http::HeaderMap = leptos_axum::extract().await.ok()?;
+        headers
+            .get(axum::http::header::USER_AGENT)?
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    }
+
+    /// The signed-in coworker, or 401 / 403.
+    pub async fn require_coworker() -> Result<(AppState, Coworker), AppError> {
+        let state = state();
+        match current(&state, &session().await?).await? {
+            Some(Principal::Coworker(coworker)) => Ok((state, coworker)),
+            Some(Principal::Invitee(_)) => Err(AppError::Forbidden),
+            None => Err(AppError::NotSignedIn),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Configuration from `LATCHKEY_*` environment variables, with the defaults the README lists.
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server and the CLI read from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
+    pub database_url: String,
+    /// Scheme, host and port the links point at, without a trailing slash.
+    pub public_url: String,
+    /// `smtp://…` or `smtps://…`; when unset, mail goes to [`Config::outbox_dir`].
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub outbox_dir: PathBuf,
+    pub org_name: String,
+    /// The longest expiry a coworker may choose.
+    pub max_link_lifetime: Duration,
+    pub signin_link_lifetime: Duration,
+    pub coworker_session_lifetime: Duration,
+    pub invitee_session_lifetime: Duration,
+    /// A session unused for this long ends.
+    pub session_idle_timeout: Duration,
+    pub smtp_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let text = |key: &str, default: &str| lookup(key).unwrap_or_else(|| default.to_owned());
+        let minutes = |key: &str, default: u64| -> Result<Duration> {
+            match lookup(key) {
+                None => Ok(Duration::from_secs(default * 60)),
+                Some(value) => value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&m| m > 0)
+                    .map(|m| Duration::from_secs(m * 60))
+                    .with_context(|| format!("{key} must be a positive number of minutes")),
+            }
+        };
+
+        let public_url = text("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000")
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("LATCHKEY_PUBLIC_URL must start with http:// or https://");
+        }
+        let smtp_url = lookup("LATCHKEY_SMTP_URL");
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("LATCHKEY_SMTP_URL must start with smtp:// or smtps://");
+            }
+        }
+        let database_url = text("LATCHKEY_DATABASE_URL", "sqlite://data/latchkey.db");
+        if !database_url.starts_with("sqlite://") {
+            bail!("LATCHKEY_DATABASE_URL must start with sqlite://");
+        }
+
+        Ok(Self {
+            database_url,
+            public_url,
+            smtp_url,
+            mail_from: text("LATCHKEY_MAIL_FROM", "Latchkey <latchkey@localhost>"),
+            outbox_dir: text("LATCHKEY_OUTBOX_DIR", "data/outbox").into(),
+            org_name: text("LATCHKEY_ORG_NAME", "Latchkey"),
+            max_link_lifetime: minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?,
+            signin_link_lifetime: minutes("LATCHKEY_SIGNIN_LINK_MINUTES", 15)?,
+            coworker_session_lifetime: minutes("LATCHKEY_COWORKER_SESSION_MINUTES", 12 * 60)?,
+            invitee_session_lifetime: minutes("LATCHKEY_INVITEE_SESSION_MINUTES", 7 * 24 * 60)?,
+            session_idle_timeout: minutes("LATCHKEY_SESSION_IDLE_MINUTES", 24 * 60)?,
+            smtp_timeout: Duration::from_secs(
+                lookup("LATCHKEY_SMTP_TIMEOUT_SECONDS")
+                    .map(|v| v.parse::<u64>())
+                    .transpose()
+                    .context("LATCHKEY_SMTP_TIMEOUT_SECONDS must be a number of seconds")?
+                    .unwrap_or(10),
+            ),
+        })
+    }
+
+    /// Whether cookies must be `Secure` and `__Host-` prefixed.
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The public URL's origin, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> &str {
+        // A public URL may carry a path prefix; the origin is scheme://host[:port].
+        let after_scheme = self.public_url.find("://").map_or(0, |i| i + 3);
+        match self.public_url[after_scheme..].find('/') {
+            Some(slash) => &self.public_url[..after_scheme + slash],
+            None => &self.public_url,
+        }
+    }
+
+    /// The session cookie's name.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.is_https() {
+            "__Host-latchkey_session"
+        } else {
+            "latchkey_session"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url, "sqlite://data/latchkey.db");
+        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert_eq!(config.outbox_dir, PathBuf::from("data/outbox"));
+        assert_eq!(config.session_cookie_name(), "latchkey_session");
+        assert_eq!(config.max_link_lifetime, Duration::from_secs(7 * 24 * 3600));
+    }
+
+    #[test]
+    fn https_public_url_gets_a_host_prefixed_cookie() {
+        let config = config(&[("LATCHKEY_PUBLIC_URL", "https://access.example.com/")]).unwrap();
+        assert_eq!(config.public_url, "https://access.example.com");
+        assert_eq!(config.session_cookie_name(), "__Host-latchkey_session");
+    }
+
+    #[test]
+    fn origin_drops_any_path() {
+        let config = config(&[("LATCHKEY_PUBLIC_URL", "https://example.com:8443/latchkey")]).unwrap();
+        assert_eq!(config.public_origin(), "https://example.com:8443");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        let error = config(&[("LATCHKEY_SESSION_IDLE_MINUTES", "soon")]).unwrap_err();
+        assert!(error.to_string().contains("LATCHKEY_SESSION_IDLE_MINUTES"));
+        assert!(config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).is_err());
+        assert!(config(&[("LATCHKEY_SMTP_URL", "http://x")]).is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! The SQLite database: opening it with the pragmas Latchkey relies on, and migrating it.
+
+use anyhow::{Context, Result};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long a connection waits for another writer before giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens (creating if missing) the database at `url` and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<SqlitePool> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .context("the database URL must start with sqlite://")?;
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database directory {}", parent.display()))?;
+    }
+
+    let options = SqliteConnectOptions::from_str(url)
+        .context("parsing LATCHKEY_DATABASE_URL")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a transaction that was acknowledged survives a crash and a power loss.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening the database {path}"))?;
+
+    sqlx::migrate!("../migrations")
+        .run(&pool)
+        .await
+        .context("running database migrations")?;
+    Ok(pool)
+}
+
+/// Opens a write transaction that takes SQLite's write lock at once, so two writers never
+/// both read first and then deadlock upgrading.
+pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}

@@ -1,0 +1,241 @@
+//! Outgoing mail: composing the invitation and sign-in messages, and sending them over
+//! SMTP or into the outbox directory.
+
+use super::config::Config;
+use super::email::EmailAddress;
+use anyhow::{Context, Result};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Each message becomes an `.eml` file in this directory.
+    Outbox(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// The mailer plus the sender address, ready to send.
+#[derive(Clone)]
+pub struct Postman {
+    mailer: Mailer,
+    from: Mailbox,
+    org_name: String,
+}
+
+/// A composed message. Its body holds a live link, so it has no `Debug`.
+pub struct Letter(Message);
+
+impl Postman {
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .context("LATCHKEY_SMTP_URL is not a valid SMTP URL")?
+                    .timeout(Some(config.smtp_timeout))
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&config.outbox_dir).with_context(|| {
+                    format!("creating the outbox directory {}", config.outbox_dir.display())
+                })?;
+                Mailer::Outbox(AsyncFileTransport::new(&config.outbox_dir))
+            }
+        };
+        let from = config
+            .mail_from
+            .parse()
+            .context("LATCHKEY_MAIL_FROM must be `addr` or `Name <addr>`")?;
+        Ok(Self {
+            mailer,
+            from,
+            org_name: config.org_name.clone(),
+        })
+    }
+
+    /// Sends a letter. The error is plain words for the coworker, without the message.
+    pub async fn send(&self, letter: Letter) -> Result<(), String> {
+        let result = match &self.mailer {
+            Mailer::Smtp(smtp) => smtp.send(letter.0).await.map(drop).map_err(|e| e.to_string()),
+            Mailer::Outbox(outbox) => outbox.send(letter.0).await.map(drop).map_err(|e| e.to_string()),
+        };
+        result.map_err(|error| format!("The mail server did not accept the message: {error}"))
+    }
+
+    /// The invitation an outside person receives.
+    pub fn invitation(&self, invite: &Invitation<'_>) -> Result<Letter> {
+        let to = mailbox(invite.to, invite.to_name)?;
+        let greeting = invite.to_name.unwrap_or(invite.to.as_str());
+        let org = &self.org_name;
+        let subject = format!("{} invited you to {org}", invite.inviter_name);
+        let expiry = format!(
+            "{} (in {})",
+            crate::model::format_utc(invite.expires_at),
+            human_duration(invite.lifetime_secs)
+        );
+
+        let mut text = format!(
+            "Hello {greeting},\n\n{} ({}) has invited you to {org}.\n\n",
+            invite.inviter_name, invite.inviter_email
+        );
+        let mut html_message = String::new();
+        if let Some(message) = invite.message {
+            text.push_str(&format!("Their message:\n{message}\n\n"));
+            html_message = format!(
+                r#"<p style="margin:0 0 16px;padding:12px 16px;border-left:4px solid #c7d2fe;background:#f5f7ff;white-space:pre-wrap">{}</p>"#,
+                escape(message)
+            );
+        }
+        text.push_str(&format!(
+            "Open this link and press Continue to sign in:\n{}\n\n\
+             The link works once and expires at {expiry}.\n\
+             If you were not expecting this invitation, you can ignore this email.\n",
+            invite.url
+        ));
+
+        let html = page(
+            &subject,
+            &format!(
+                r#"<p style="margin:0 0 16px">Hello {},</p>
+<p style="margin:0 0 16px"><strong>{}</strong> ({}) has invited you to <strong>{}</strong>.</p>
+{html_message}
+{}
+<p style="margin:0 0 16px;color:#4b5563;font-size:14px">The link works once and expires at {}.<br>If you were not expecting this invitation, you can ignore this email.</p>"#,
+                escape(greeting),
+                escape(invite.inviter_name),
+                escape(invite.inviter_email),
+                escape(org),
+                button(invite.url, "Open your invitation"),
+                escape(&expiry),
+            ),
+        );
+        self.letter(to, subject, text, html)
+    }
+
+    /// The sign-in link a coworker asks for on `/login`.
+    pub fn signin(&self, to: &EmailAddress, url: &str, expires_at: i64, lifetime_secs: i64) -> Result<Letter> {
+        let org = &self.org_name;
+        let subject = format!("Your sign-in link for {org}");
+        let expiry = format!(
+            "{} (in {})",
+            crate::model::format_utc(expires_at),
+            human_duration(lifetime_secs)
+        );
+        let text = format!(
+            "Someone (hopefully you) asked to sign in to {org} as {to}.\n\n\
+             Open this link and press Continue to sign in:\n{url}\n\n\
+             The link works once and expires at {expiry}.\n\
+             If you did not ask for it, ignore this email; nobody can sign in without it.\n"
+        );
+        let html = page(
+            &subject,
+            &format!(
+                r#"<p style="margin:0 0 16px">Someone (hopefully you) asked to sign in to <strong>{}</strong> as {}.</p>
+{}
+<p style="margin:0 0 16px;color:#4b5563;font-size:14px">The link works once and expires at {}.<br>If you did not ask for it, ignore this email; nobody can sign in without it.</p>"#,
+                escape(org),
+                escape(to.as_str()),
+                button(url, "Sign in"),
+                escape(&expiry),
+            ),
+        );
+        self.letter(mailbox(to, None)?, subject, text, html)
+    }
+
+    fn letter(&self, to: Mailbox, subject: String, text: String, html: String) -> Result<Letter> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .context("composing a message")?;
+        Ok(Letter(message))
+    }
+}
+
+/// What an invitation says.
+pub struct Invitation<'a> {
+    pub to: &'a EmailAddress,
+    pub to_name: Option<&'a str>,
+    pub inviter_name: &'a str,
+    pub inviter_email: &'a str,
+    pub message: Option<&'a str>,
+    pub url: &'a str,
+    pub expires_at: i64,
+    pub lifetime_secs: i64,
+}
+
+fn mailbox(address: &EmailAddress, name: Option<&str>) -> Result<Mailbox> {
+    let address = address
+        .as_str()
+        .parse()
+        .context("an address that passed our parser was refused by lettre")?;
+    Ok(Mailbox::new(name.map(str::to_owned), address))
+}
+
+/// "15 minutes", "1 hour", "24 hours", "7 days".
+pub fn human_duration(secs: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs % 86_400 == 0 && secs >= 7 * 86_400 {
+        plural(secs / 86_400, "day")
+    } else if secs % 3600 == 0 {
+        plural(secs / 3600, "hour")
+    } else {
+        plural((secs + 59) / 60, "minute")
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn button(url: &str, label: &str) -> String {
+    format!(
+        r#"<p style="margin:24px 0"><a href="{0}" style="display:inline-block;padding:12px 20px;background:#3730a3;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">{1}</a></p>
+<p style="margin:0 0 16px;font-size:13px;color:#4b5563">Or paste this address into your browser:<br><span style="word-break:break-all">{0}</span></p>"#,
+        escape(url),
+        escape(label)
+    )
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>{}</title></head>
+<body style="margin:0;padding:24px;background:#f3f4f6;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111827;line-height:1.5">
+<div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:8px;padding:32px">
+{body}
+</div></body></html>"#,
+        escape(title)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(900), "15 minutes");
+        assert_eq!(human_duration(3600), "1 hour");
+        assert_eq!(human_duration(86_400), "24 hours");
+        assert_eq!(human_duration(604_800), "7 days");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape(r#"<b a="1">'&"#), "&lt;b a=&quot;1&quot;&gt;&#39;&amp;");
+    }
+}

@@ -1,0 +1,34 @@
+//! The domain behind the server functions: tokens, links, sessions, mail and storage.
+//! Compiled only into the server (`ssr`).
+
+pub mod auth;
+pub mod config;
+pub mod coworkers;
+pub mod db;
+pub mod email;
+pub mod links;
+pub mod mail;
+pub mod state;
+pub mod tokens;
+
+use crate::error::AppError;
+use std::fmt::Display;
+
+/// Current time as unix seconds, UTC.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Turns a fault into [`AppError::Internal`], logging what was being done and why it failed.
+pub trait OrInternal<T> {
+    fn or_internal(self, doing: &'static str) -> Result<T, AppError>;
+}
+
+impl<T, E: Display> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, doing: &'static str) -> Result<T, AppError> {
+        self.map_err(|error| {
+            tracing::error!(%error, "{doing} failed");
+            AppError::Internal
+        })
+    }
+}

@@ -1,0 +1,284 @@
+// Shared fixtures and helpers for the Latchkey end-to-end tests.
+import { test as base, expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { BASE_URL, LATCHKEY_BIN, LATCHKEY_ENV, MAILDEV_URL, REPO_ROOT } from '../e2e-env';
+
+export { expect };
+
+// ---------------------------------------------------------------------------
+// Hydration
+//
+// Leptos renders every page on the server and makes it interactive only once
+// the WASM bundle is loaded and hydrate() has run. A click that lands before
+// that is lost (or becomes a plain form POST), and /link can only read its
+// token from the fragment in the browser. So before interacting we wait until
+// the page's WASM is instantiated. An init script wraps WebAssembly.instantiate
+// and instantiateStreaming; wasm-bindgen's init resolves and the hydration
+// script calls hydrate() in microtasks right after, so a flag raised one task
+// later means hydrate() has run. This needs nothing from the app itself.
+// ---------------------------------------------------------------------------
+
+const READY_FLAG = '__latchkeyWasmReady';
+
+function trackWasmInstantiation(flag: string): void {
+  const host = window as unknown as Record<string, unknown>;
+  host[flag] = false;
+  const wasm = WebAssembly as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['instantiate', 'instantiateStreaming']) {
+    const original = wasm[name];
+    if (typeof original !== 'function') continue;
+    wasm[name] = function (this: unknown, ...args: unknown[]) {
+      return original.apply(this, args).then((result) => {
+        setTimeout(() => {
+          host[flag] = true;
+        }, 0);
+        return result;
+      });
+    };
+  }
+}
+
+async function prepareContext(context: BrowserContext): Promise<void> {
+  await context.addInitScript(trackWasmInstantiation, READY_FLAG);
+}
+
+/** Wait until the current document is hydrated (see above). */
+export async function waitForHydration(page: Page): Promise<void> {
+  try {
+    await page.waitForFunction((flag) => (window as unknown as Record<string, unknown>)[flag] === true, READY_FLAG, {
+      timeout: 15_000,
+    });
+  } catch (error) {
+    throw new Error(
+      `${page.url()} never hydrated (no WASM instantiated). Is target/site/pkg built by cargo leptos?\n${String(error)}`,
+    );
+  }
+}
+
+/** Navigate and wait until the page is interactive. */
+export async function gotoReady(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await waitForHydration(page);
+}
+
+type Fixtures = {
+  /** Opens an extra, isolated browser context (another person's browser). */
+  newContext: () => Promise<BrowserContext>;
+};
+
+export const test = base.extend<Fixtures>({
+  // The default context (the `page` fixture) also tracks hydration.
+  context: async ({ context }, use) => {
+    await prepareContext(context);
+    await use(context);
+  },
+  newContext: async ({ browser }, use) => {
+    const opened: BrowserContext[] = [];
+    await use(async () => {
+      // browser.newContext() does not inherit `use.baseURL`; pass it on.
+      const context = await browser.newContext({ baseURL: BASE_URL });
+      await prepareContext(context);
+      opened.push(context);
+      return context;
+    });
+    for (const context of opened) await context.close();
+  },
+});
+
+// ---------------------------------------------------------------------------
+// Test data and the CLI
+// ---------------------------------------------------------------------------
+
+/** A short tag that makes addresses unique across tests and runs. */
+export function uniqueTag(): string {
+  return `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${uniqueTag()}@example.test`;
+}
+
+/**
+ * Register a coworker through the CLI, against the same database as the running
+ * server (which has already run the migrations).
+ */
+export function addCoworker(email: string, name: string): void {
+  execFileSync(LATCHKEY_BIN, ['coworker', 'add', email, '--name', name], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...LATCHKEY_ENV },
+    stdio: 'pipe',
+    timeout: 30_000,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// maildev (REST API under /api in maildev 3)
+// ---------------------------------------------------------------------------
+
+export interface MailAddress {
+  address: string;
+  name?: string;
+}
+
+export interface Mail {
+  id: string;
+  time: string;
+  subject: string;
+  from: MailAddress[];
+  to: MailAddress[];
+  text?: string;
+  html?: string;
+}
+
+/** Every mail maildev received in this run, newest first. */
+export async function allMails(): Promise<Mail[]> {
+  const response = await fetch(`${MAILDEV_URL}/api/email`);
+  if (!response.ok) throw new Error(`maildev answered ${response.status} to GET /api/email`);
+  const mails = (await response.json()) as Mail[];
+  return mails.sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+}
+
+/**
+ * Poll maildev until a mail to `to` (and, if given, with `subjectContains` in
+ * its subject) arrives; Latchkey sends some mail after answering the request.
+ */
+export async function waitForMail(to: string, subjectContains?: string): Promise<Mail> {
+  const wanted = to.toLowerCase();
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const match = (await allMails()).find(
+      (mail) =>
+        mail.to.some((recipient) => recipient.address.toLowerCase() === wanted) &&
+        (subjectContains === undefined || mail.subject.includes(subjectContains)),
+    );
+    if (match) return match;
+    if (Date.now() > deadline) {
+      throw new Error(`no mail to ${to}${subjectContains ? ` with subject containing "${subjectContains}"` : ''} within 15 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Exactly 43 base64url characters after /link#, and not a 44th. */
+const LINK_PATTERN = /http:\/\/127\.0\.0\.1:3100\/link#[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/;
+/** Any token anywhere (used by the leak scans). */
+export const TOKEN_IN_LINK = /\/link#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g;
+
+/** Undo the few HTML escapes an HTML body may apply to a URL. */
+function decodeHtmlEntities(html: string): string {
+  return html
+    .replace(/&#x2F;|&#47;/gi, '/')
+    .replace(/&#x23;|&#35;/gi, '#')
+    .replace(/&#x3D;|&#61;/gi, '=')
+    .replace(/&amp;/g, '&');
+}
+
+/** The magic link of a mail; both the text and the HTML part must carry it. */
+export function extractLink(mail: Mail): string {
+  const found = (mail.text ?? '').match(LINK_PATTERN);
+  expect(found, `the text part of "${mail.subject}" contains a magic link`).not.toBeNull();
+  const link = found![0];
+  expect(decodeHtmlEntities(mail.html ?? ''), 'the HTML part carries the same link').toContain(link);
+  return link;
+}
+
+export function tokenOf(link: string): string {
+  return link.slice(link.indexOf('#') + 1);
+}
+
+export function tokensInMails(mails: Mail[]): Set<string> {
+  const tokens = new Set<string>();
+  for (const mail of mails) {
+    for (const match of `${mail.text ?? ''}\n${decodeHtmlEntities(mail.html ?? '')}`.matchAll(TOKEN_IN_LINK)) {
+      tokens.add(match[1]);
+    }
+  }
+  return tokens;
+}
+
+// ---------------------------------------------------------------------------
+// Flows
+// ---------------------------------------------------------------------------
+
+/**
+ * Sign a registered coworker in through the emailed link and land on
+ * /dashboard. Returns the link that was used.
+ */
+export async function signInCoworker(page: Page, email: string): Promise<string> {
+  await gotoReady(page, '/login');
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByRole('button', { name: 'Send sign-in link', exact: true }).click();
+  await expect(page.getByText(/check your inbox/i).first()).toBeVisible();
+
+  const link = extractLink(await waitForMail(email));
+  await gotoReady(page, link);
+  // Looking at the link shows whom it is for and consumes nothing.
+  await expect(page.getByText(email).first()).toBeVisible();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await waitForHydration(page);
+  return link;
+}
+
+export interface Invitation {
+  email: string;
+  name?: string;
+  message?: string;
+  /** Visible option text of "Expires in"; the default (24 hours) when absent. */
+  expiresIn?: '15 minutes' | '1 hour' | '24 hours' | '7 days';
+}
+
+/** Issue a link from /dashboard and wait for the one-time display of it. */
+export async function issueLink(page: Page, invitation: Invitation): Promise<void> {
+  await page.getByLabel('Invitee email', { exact: true }).fill(invitation.email);
+  if (invitation.name !== undefined) await page.getByLabel('Name', { exact: true }).fill(invitation.name);
+  if (invitation.message !== undefined) await page.getByLabel('Message', { exact: true }).fill(invitation.message);
+  if (invitation.expiresIn !== undefined) {
+    await page.getByLabel('Expires in', { exact: true }).selectOption({ label: invitation.expiresIn });
+  }
+  await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
+  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+}
+
+/**
+ * Open a magic link in `page`, check it names `email`, click Continue and
+ * land on /welcome signed in.
+ */
+export async function redeemAsInvitee(page: Page, link: string, email: string): Promise<void> {
+  await gotoReady(page, link);
+  await expect(page.getByText(email).first()).toBeVisible();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page).toHaveURL(/\/welcome$/);
+  await expect(page.getByText(`Signed in as ${email}`).first()).toBeVisible();
+  await waitForHydration(page);
+}
+
+/** The session cookie of a context, if any. */
+export async function sessionCookie(context: BrowserContext) {
+  return (await context.cookies(BASE_URL)).find((cookie) => cookie.name === 'latchkey_session');
+}
+
+/** The row of the links table that mentions `email`. */
+export function linkRow(page: Page, email: string): Locator {
+  return page.getByRole('table').getByRole('row').filter({ hasText: email });
+}
+
+/** The cell of `row` under the table's "Status" column header. */
+export async function statusCell(page: Page, row: Locator): Promise<Locator> {
+  const table = page.getByRole('table');
+  await expect(table.getByRole('columnheader', { name: 'Status', exact: true })).toBeVisible();
+  const headers = (await table.getByRole('columnheader').allInnerTexts()).map((text) => text.trim());
+  const index = headers.indexOf('Status');
+  expect(index, 'the links table has a "Status" column').toBeGreaterThanOrEqual(0);
+  return row.locator('xpath=./th|./td').nth(index);
+}
+
+/** Whether the page shows `value` as text or inside a form field. */
+export async function pageShows(page: Page, value: string): Promise<boolean> {
+  return page.evaluate((needle) => {
+    if (document.body.innerText.includes(needle)) return true;
+    return Array.from(document.querySelectorAll('input, textarea')).some((field) =>
+      (field as HTMLInputElement | HTMLTextAreaElement).value.includes(needle),
+    );
+  }, value);
+}

@@ -1,0 +1,234 @@
+// The magic-link journeys of SPEC.md, driven through the UI by accessible names.
+// Every test makes its own coworker and invitees, so the tests are independent.
+import {
+  addCoworker,
+  allMails,
+  expect,
+  extractLink,
+  gotoReady,
+  issueLink,
+  linkRow,
+  pageShows,
+  redeemAsInvitee,
+  sessionCookie,
+  signInCoworker,
+  statusCell,
+  test,
+  tokenOf,
+  uniqueEmail,
+  uniqueTag,
+  waitForHydration,
+  waitForMail,
+} from './helpers';
+
+test('coworker signs in through the emailed link', async ({ page }) => {
+  const email = uniqueEmail('cw');
+  addCoworker(email, 'Carol Coworker');
+
+  const link = await signInCoworker(page, email);
+
+  // After redeeming, the token is gone from the address bar...
+  expect(page.url()).not.toContain('#');
+  expect(page.url()).not.toContain(tokenOf(link));
+  expect(await page.evaluate(() => location.hash)).toBe('');
+  // ...and from session history (history.replaceState, not a new entry).
+  await page.goBack();
+  expect(page.url()).not.toContain(tokenOf(link));
+});
+
+test('coworker issues an invitation and the invitee signs in', async ({ page, newContext }) => {
+  test.slow(); // four browser contexts and a dozen hydrated page loads
+  const tag = uniqueTag();
+  const coworker = `cw-${tag}@example.test`;
+  const coworkerName = `Bob ${tag}`;
+  const invitee = `invitee-${tag}@example.test`;
+  addCoworker(coworker, coworkerName);
+  // Accept a confirmation dialog, should "Revoke" ask for one.
+  page.on('dialog', (dialog) => void dialog.accept());
+
+  // --- Context A: the coworker issues the link. ---
+  await signInCoworker(page, coworker);
+
+  const expiresIn = page.getByLabel('Expires in', { exact: true });
+  await expect(expiresIn.getByRole('option')).toHaveText(['15 minutes', '1 hour', '24 hours', '7 days']);
+  await expect(expiresIn.getByRole('option', { name: '24 hours', exact: true, selected: true })).toHaveCount(1);
+
+  await issueLink(page, { email: invitee, name: 'Alice Example', message: 'Welcome aboard', expiresIn: '1 hour' });
+
+  const mail = await waitForMail(invitee);
+  const link = extractLink(mail);
+  expect(mail.text, 'the mail names the inviter').toContain(coworkerName);
+  expect(mail.text, 'the mail names the invitee').toMatch(new RegExp(`Alice Example|${invitee.replace(/[.+]/g, '\\$&')}`));
+  expect(mail.text, 'the mail says when the link expires').toMatch(/expires/i);
+
+  // The issuer sees the new link once, and the table lists it as pending.
+  await expect.poll(() => pageShows(page, link), { message: 'the new link is shown to its issuer' }).toBe(true);
+  const row = linkRow(page, invitee);
+  await expect(await statusCell(page, row)).toContainText('Pending');
+
+  // --- Context B: the invitee, in their own browser. ---
+  const contextB = await newContext();
+  const pageB = await contextB.newPage();
+  await gotoReady(pageB, link);
+  await expect(pageB.getByText(invitee).first()).toBeVisible();
+  await expect(pageB.getByText(coworkerName).first()).toBeVisible();
+  await pageB.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(pageB).toHaveURL(/\/welcome$/);
+  expect(await pageB.evaluate(() => location.hash)).toBe('');
+  await expect(pageB.getByText(`Signed in as ${invitee}`).first()).toBeVisible();
+  await expect(pageB.getByText(coworkerName).first()).toBeVisible();
+
+  const cookie = await sessionCookie(contextB);
+  expect(cookie, 'a latchkey_session cookie was set').toBeDefined();
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+
+  // An invitee is not a coworker: no dashboard for them.
+  await pageB.goto('/dashboard');
+  await expect(pageB).toHaveURL(/\/login(\?.*)?$/);
+  await gotoReady(pageB, '/welcome');
+  await expect(pageB.getByText(`Signed in as ${invitee}`).first()).toBeVisible();
+
+  // --- Context C: anyone else opening the same link later. ---
+  const pageC = await (await newContext()).newPage();
+  await gotoReady(pageC, link);
+  await expect(pageC.getByText('This link has already been used').first()).toBeVisible();
+  await expect(pageC.getByRole('button', { name: 'Continue', exact: true })).toHaveCount(0);
+
+  // --- Back in A: the link is redeemed, shown never again, and revocable. ---
+  await page.reload();
+  await waitForHydration(page);
+  await expect(await statusCell(page, row)).toContainText('Redeemed');
+  expect(await page.content(), 'the link is not shown again').not.toContain(tokenOf(link));
+  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+  await expect(await statusCell(page, row)).toContainText('Revoked');
+  await expect(row.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
+
+  // --- B again: revoking ended the invitee's session. ---
+  await pageB.reload();
+  await expect(pageB.getByText(/not signed in/i).first()).toBeVisible();
+  await expect(pageB.getByText(/Signed in as/)).toHaveCount(0);
+  await pageB.goto('/dashboard');
+  await expect(pageB).toHaveURL(/\/login(\?.*)?$/);
+
+  // A revoked link says so, even though it was used before.
+  const pageD = await (await newContext()).newPage();
+  await gotoReady(pageD, link);
+  await expect(pageD.getByText('This link was revoked').first()).toBeVisible();
+  await expect(pageD.getByRole('button', { name: 'Continue', exact: true })).toHaveCount(0);
+});
+
+test('anonymous visitor of /dashboard is sent to /login', async ({ page }) => {
+  await page.goto('/dashboard');
+  await expect(page).toHaveURL(/\/login(\?.*)?$/);
+  await expect(page.getByLabel('Email', { exact: true })).toBeVisible();
+});
+
+test('an unknown token says the link is not valid', async ({ page }) => {
+  const unknown = `/link#${'A'.repeat(43)}`;
+  for (const url of [unknown, '/link', '/link#not-a-token']) {
+    // A fresh document each time: a fragment-only change would not reload /link.
+    await page.goto('about:blank');
+    await gotoReady(page, url);
+    await expect(page.getByText('This link is not valid').first(), url).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Continue', exact: true })).toHaveCount(0);
+  }
+});
+
+test('invitee signs out', async ({ page, newContext }) => {
+  test.slow();
+  const coworker = uniqueEmail('cw');
+  const invitee = uniqueEmail('invitee');
+  addCoworker(coworker, 'Dana Coworker');
+  await signInCoworker(page, coworker);
+  await issueLink(page, { email: invitee });
+  const link = extractLink(await waitForMail(invitee));
+
+  const context = await newContext();
+  const invitePage = await context.newPage();
+  await redeemAsInvitee(invitePage, link, invitee);
+  const cookie = await sessionCookie(context);
+  expect(cookie, 'a latchkey_session cookie was set').toBeDefined();
+
+  await invitePage.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(invitePage.getByText(/not signed in/i).first()).toBeVisible();
+  await invitePage.reload();
+  await expect(invitePage.getByText(/not signed in/i).first()).toBeVisible();
+  await expect(invitePage.getByText(/Signed in as/)).toHaveCount(0);
+
+  // Sign out ended the session on the server: replaying the old cookie fails.
+  const replay = await newContext();
+  await replay.addCookies([cookie!]);
+  const replayPage = await replay.newPage();
+  await replayPage.goto('/welcome');
+  await expect(replayPage.getByText(/not signed in/i).first()).toBeVisible();
+  await expect(replayPage.getByText(/Signed in as/)).toHaveCount(0);
+});
+
+test('coworker signs out', async ({ page }) => {
+  const email = uniqueEmail('cw');
+  addCoworker(email, 'Eve Coworker');
+  await signInCoworker(page, email);
+
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page).toHaveURL(/\/login(\?.*)?$/);
+  await page.goto('/dashboard');
+  await expect(page).toHaveURL(/\/login(\?.*)?$/);
+});
+
+test('redeeming a second link replaces the session and cycles its id', async ({ page, newContext }) => {
+  test.slow();
+  const coworker = uniqueEmail('cw');
+  const first = uniqueEmail('invitee-first');
+  const second = uniqueEmail('invitee-second');
+  addCoworker(coworker, 'Frank Coworker');
+  await signInCoworker(page, coworker);
+  await issueLink(page, { email: first });
+  await gotoReady(page, '/dashboard'); // a fresh form for the second link
+  await issueLink(page, { email: second });
+  const firstLink = extractLink(await waitForMail(first));
+  const secondLink = extractLink(await waitForMail(second));
+
+  const context = await newContext();
+  const invitePage = await context.newPage();
+  await redeemAsInvitee(invitePage, firstLink, first);
+  const firstCookie = await sessionCookie(context);
+  expect(firstCookie).toBeDefined();
+
+  await redeemAsInvitee(invitePage, secondLink, second);
+  const secondCookie = await sessionCookie(context);
+  expect(secondCookie).toBeDefined();
+  expect(secondCookie!.value, 'the session id changes at sign-in').not.toBe(firstCookie!.value);
+  await expect(invitePage.getByText(`Signed in as ${first}`)).toHaveCount(0);
+
+  // The replaced session is gone on the server, not only in this browser.
+  const replay = await newContext();
+  await replay.addCookies([firstCookie!]);
+  const replayPage = await replay.newPage();
+  await replayPage.goto('/welcome');
+  await expect(replayPage.getByText(/not signed in/i).first()).toBeVisible();
+});
+
+test('an unknown address gets the same answer and no mail', async ({ page }) => {
+  const known = uniqueEmail('cw');
+  const unknown = uniqueEmail('nobody');
+  addCoworker(known, 'Grace Coworker');
+
+  // The visible answer, with the submitted address masked out.
+  async function requestSignIn(email: string): Promise<string> {
+    await gotoReady(page, '/login');
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByRole('button', { name: 'Send sign-in link', exact: true }).click();
+    await expect(page.getByText(/check your inbox/i).first()).toBeVisible();
+    return (await page.locator('body').innerText()).split(email).join('<address>');
+  }
+
+  const unknownAnswer = await requestSignIn(unknown);
+  const knownAnswer = await requestSignIn(known);
+  expect(unknownAnswer).toBe(knownAnswer);
+
+  // Mail goes out in order; once the known address has its mail, the unknown
+  // one would have had its own by now.
+  await waitForMail(known);
+  const mails = await allMails();
+  expect(mails.some((mail) => mail.to.some((to) => to.address.toLowerCase() === unknown))).toBe(false);
+});

@@ -1,0 +1,122 @@
+//! The `latchkey` command line: `serve` (the default), `coworker add|list|remove`, and
+//! `signin-link`.
+
+use anyhow::{bail, Result};
+use app::server::config::Config;
+use app::server::coworkers::{self, Added};
+use app::server::db;
+use app::server::email::EmailAddress;
+use app::server::links;
+
+pub const USAGE: &str = "\
+Usage:
+  latchkey [serve]                          serve the web app
+  latchkey coworker add EMAIL [--name NAME] add a coworker (the first one is an admin)
+  latchkey coworker list                    list active coworkers
+  latchkey coworker remove EMAIL            remove a coworker and end their sessions
+  latchkey signin-link EMAIL                print a one-time sign-in URL for a coworker
+";
+
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    Help,
+    CoworkerAdd { email: String, name: Option<String> },
+    CoworkerList,
+    CoworkerRemove { email: String },
+    SigninLink { email: String },
+}
+
+impl Command {
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Ok(match args.as_slice() {
+            [] | ["serve"] => Self::Serve,
+            ["help" | "--help" | "-h"] => Self::Help,
+            ["coworker", "add", email] => Self::CoworkerAdd { email: email.to_string(), name: None },
+            ["coworker", "add", email, "--name", name] | ["coworker", "add", "--name", name, email] => {
+                Self::CoworkerAdd { email: email.to_string(), name: Some(name.to_string()) }
+            }
+            ["coworker", "list"] => Self::CoworkerList,
+            ["coworker", "remove", email] => Self::CoworkerRemove { email: email.to_string() },
+            ["signin-link", email] => Self::SigninLink { email: email.to_string() },
+            _ => bail!("unrecognised arguments\n\n{USAGE}"),
+        })
+    }
+}
+
+fn email(input: &str) -> Result<EmailAddress> {
+    EmailAddress::parse("email", input).map_err(|error| anyhow::anyhow!("{error}"))
+}
+
+/// Runs a command other than `serve`; what it prints is its answer.
+pub async fn run(command: Command, config: &Config) -> Result<()> {
+    let pool = db::connect(&config.database_url).await?;
+    match command {
+        Command::Serve | Command::Help => unreachable!("handled by main"),
+        Command::CoworkerAdd { email: input, name } => {
+            let email = email(&input)?;
+            let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+            match coworkers::add(&pool, &email, name).await? {
+                Added::Created => println!("Added coworker {email}."),
+                Added::Reactivated => println!("Reactivated coworker {email}."),
+                Added::AlreadyActive => println!("{email} is already a coworker."),
+            }
+        }
+        Command::CoworkerList => {
+            for coworker in coworkers::list(&pool).await? {
+                let role = if coworker.is_admin { "admin" } else { "coworker" };
+                println!("{}\t{}\t{role}", coworker.email, coworker.name.as_deref().unwrap_or("-"));
+            }
+        }
+        Command::CoworkerRemove { email: input } => {
+            let email = email(&input)?;
+            if !coworkers::remove(&pool, &email).await? {
+                bail!("{email} is not an active coworker");
+            }
+            println!("Removed coworker {email}; their sessions have ended.");
+        }
+        Command::SigninLink { email: input } => {
+            let email = email(&input)?;
+            let lifetime = config.signin_link_lifetime.as_secs() as i64;
+            match links::create_signin(&pool, &config.public_url, lifetime, &email)
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?
+            {
+                // The one place a link is printed: this is how the first coworker gets in.
+                Some((url, _, _)) => println!("{url}"),
+                None => bail!("{email} is not a coworker; add them with `latchkey coworker add {email}`"),
+            }
+        }
+    }
+    pool.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Command> {
+        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        Command::parse(&args)
+    }
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(parse("").unwrap(), Command::Serve);
+        assert_eq!(parse("serve").unwrap(), Command::Serve);
+        assert_eq!(
+            parse("coworker add a@example.com --name Ann").unwrap(),
+            Command::CoworkerAdd { email: "a@example.com".into(), name: Some("Ann".into()) }
+        );
+        assert_eq!(parse("coworker list").unwrap(), Command::CoworkerList);
+        assert_eq!(
+            parse("signin-link a@example.com").unwrap(),
+            Command::SigninLink { email: "a@example.com".into() }
+        );
+        assert!(parse("coworker").is_err());
+        assert!(parse("signin-link").is_err());
+    }
+}

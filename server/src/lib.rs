@@ -1,0 +1,152 @@
+//! The Latchkey HTTP server: the axum router around the Leptos app, its middleware, and
+//! start-up. The binary in `main.rs` adds the command line.
+
+pub mod cli;
+mod middleware;
+
+use anyhow::{Context, Result};
+use app::server::config::Config;
+use app::server::mail::Postman;
+use app::server::state::AppState;
+use app::server::db;
+use app::{shell, App};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// The largest request body accepted; every form Latchkey has fits in a few kilobytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Opens the database, the mailer and the session store, and builds the router.
+pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
+    let db = db::connect(&config.database_url).await?;
+    let store = SqliteStore::new(db.clone());
+    store.migrate().await.context("creating the session table")?;
+    let postman = Postman::from_config(&config)?;
+    let state = AppState {
+        leptos_options,
+        db,
+        postman,
+        config: Arc::new(config),
+    };
+
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(state.config.session_cookie_name())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(
+                state.config.session_idle_timeout.as_secs() as i64,
+            ),
+        ));
+
+    let routes = generate_route_list(App);
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(middleware::api_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::refuse_cross_origin,
+        ))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(middleware::request_span)
+                .on_response(middleware::log_response),
+        )
+        .with_state(state.clone());
+    Ok((router, state))
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> StatusCode {
+    match sqlx::query("SELECT 1").execute(&state.db).await {
+        Ok(_) => StatusCode::OK,
+        Err(error) => {
+            tracing::error!(%error, "health check failed");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The Leptos options for the built site, from cargo-leptos' environment or defaults.
+pub fn leptos_options() -> Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None)
+        .context("reading the Leptos configuration")?
+        .leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = Arc::from("latchkey");
+    }
+    Ok(options)
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+pub async fn serve(config: Config) -> Result<()> {
+    let options = leptos_options()?;
+    let addr = options.site_addr;
+    let (router, _state) = build(config, options).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!("Latchkey listening on http://{addr}");
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("Latchkey stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Logs to stderr, `RUST_LOG` or `info` by default.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

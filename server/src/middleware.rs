@@ -1,0 +1,74 @@
+//! Middleware that applies to every request: headers, cross-origin refusal, API error
+//! statuses and request logging.
+
+use app::error::AppError;
+use app::server::state::AppState;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, Response, StatusCode};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use std::time::Duration;
+use tracing::Span;
+
+/// Server function errors leave leptos as 500; this gives each its real status, read from
+/// the error itself, so the mapping lives in one place ([`AppError::status`]).
+pub async fn api_error_status(request: Request, next: Next) -> Response<Body> {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if !is_api || !response.headers().contains_key("serverfnerror") || response.status().is_redirection() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let AppError::RateLimited { retry_after_secs } = error {
+            parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Refuses state-changing requests from another site before any work is done.
+pub async fn refuse_cross_origin(State(state): State<AppState>, request: Request, next: Next) -> Response<Body> {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let headers = request.headers();
+        let foreign_origin = headers
+            .get(header::ORIGIN)
+            .is_some_and(|origin| origin.as_bytes() != state.config.public_origin().as_bytes());
+        let foreign_fetch = headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site != "same-origin" && site != "none");
+        if foreign_origin || foreign_fetch {
+            tracing::warn!("cross-origin request refused");
+            return (StatusCode::FORBIDDEN, axum::Json(AppError::Forbidden)).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Headers every answer carries.
+pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
+    let cacheable = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// One span per request: method and path only. Never the query string (a token could be
+/// pasted into one by mistake) and never headers.
+pub fn request_span(request: &Request<Body>) -> Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+}
+
+pub fn log_response(response: &Response<Body>, latency: Duration, _span: &Span) {
+    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "answered");
+}
