@@ -140,7 +140,7 @@ mod tests {
         assert!(refused(&format!("{}@example.com", "a".repeat(65))));
         assert!(!refused(&format!("{}@example.com", "a".repeat(64))));
         assert!(refused(&format!("a@{}.com", "b".repeat(64))));
-        let long_domain = format!("{}.com", ["c".repeat(60); 5].join("."));
+        let long_domain = format!("{}.com", vec!["c".repeat(60); 5].join("."));
         assert!(refused(&format!("a@{long_domain}")));
     }
 

@@ -1,0 +1,249 @@
+//! `spawn_app()` and what the tests need to talk to it.
+
+use app::server::config::Config;
+use app::server::coworkers;
+use app::server::email::EmailAddress;
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
+use serde_json::Value;
+use sqlx::SqlitePool;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Everything any test's server has logged, so tests can search it for secrets.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.get_or_init(Default::default).lock().unwrap()).into_owned()
+}
+
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let buffer = LOGS.get_or_init(Default::default).clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("debug,sqlx=info,hyper=info,h2=info,tower_sessions=info,lettre=info")
+            .with_ansi(false)
+            .with_writer(move || LogWriter(buffer.clone()))
+            .init();
+    });
+}
+
+/// A running server with its own database and outbox.
+pub struct TestApp {
+    pub base: String,
+    pub db: SqlitePool,
+    pub db_path: PathBuf,
+    pub outbox: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct Setup {
+    pub smtp_url: Option<String>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Setup::default()).await
+}
+
+pub async fn spawn_app_with(setup: Setup) -> TestApp {
+    init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let db_path = dir.path().join("latchkey.db");
+    let outbox = dir.path().join("outbox");
+    let vars = [
+        ("LATCHKEY_DATABASE_URL", format!("sqlite://{}", db_path.display())),
+        ("LATCHKEY_PUBLIC_URL", base.clone()),
+        ("LATCHKEY_OUTBOX_DIR", outbox.display().to_string()),
+        ("LATCHKEY_ORG_NAME", "Acme".to_owned()),
+        ("LATCHKEY_SMTP_TIMEOUT_SECONDS", "3".to_owned()),
+    ];
+    let config = Config::from_lookup(|key| {
+        if key == "LATCHKEY_SMTP_URL" {
+            return setup.smtp_url.clone();
+        }
+        vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("latchkey")
+        .site_root(dir.path().display().to_string())
+        .site_addr(addr)
+        .build();
+    let (router, state) = server::build(config, options).await.unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .await
+            .unwrap();
+    });
+    TestApp {
+        base,
+        db: state.db.clone(),
+        db_path,
+        outbox,
+        _dir: dir,
+    }
+}
+
+/// A server function's answer.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub set_cookie: Option<String>,
+}
+
+impl Answer {
+    /// The `error` tag of an error answer.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+/// A browser-like client: remembers its session cookie by hand, so tests can copy or
+/// replay it.
+#[derive(Clone, Default)]
+pub struct Client {
+    pub cookie: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl TestApp {
+    pub async fn add_coworker(&self, email: &str, name: &str) {
+        let email = EmailAddress::parse("email", email).unwrap();
+        coworkers::add(&self.db, &email, Some(name)).await.unwrap();
+    }
+
+    /// POSTs a form to `/api/{endpoint}` as `client`.
+    pub async fn call(&self, client: &mut Client, endpoint: &str, form: &[(&str, &str)]) -> Answer {
+        let mut request = http()
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header(ACCEPT, "application/json")
+            .form(form);
+        if let Some(cookie) = &client.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(agent) = &client.user_agent {
+            request = request.header(reqwest::header::USER_AGENT, agent);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let set_cookie = response
+            .headers()
+            .get(SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        if let Some(set_cookie) = &set_cookie {
+            let pair = set_cookie.split(';').next().unwrap().to_owned();
+            // An expired cookie is the server deleting it.
+            client.cookie = if set_cookie.contains("Max-Age=0") { None } else { Some(pair) };
+        }
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body, set_cookie }
+    }
+
+    /// The `role` of whoever `client` is signed in as, or "anonymous".
+    pub async fn role(&self, client: &mut Client) -> String {
+        let answer = self.call(client, "current_user", &[]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body["role"].as_str().unwrap_or("anonymous").to_owned()
+    }
+
+    /// Waits for the next mail to `to` in the outbox and returns its decoded text.
+    pub async fn mail_to(&self, to: &str) -> String {
+        for _ in 0..100 {
+            if let Some(mail) = self.mails().into_iter().find(|m| m.contains(&format!("To: {to}")) || m.contains(&format!("<{to}>"))) {
+                return mail;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} arrived");
+    }
+
+    /// Every mail in the outbox, with quoted-printable soft breaks undone.
+    pub fn mails(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|raw| decode_quoted_printable(&raw))
+            .collect()
+    }
+
+    /// Signs `client` in as a new coworker through the emailed sign-in link.
+    pub async fn coworker_client(&self, email: &str, name: &str) -> Client {
+        self.add_coworker(email, name).await;
+        let mut client = Client::default();
+        let answer = self.call(&mut client, "request_signin", &[("email", email)]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let token = token_in(&self.mail_to(email).await);
+        let answer = self.call(&mut client, "redeem_link", &[("token", &token)]).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["redirect_to"], "/dashboard");
+        client
+    }
+
+    /// Issues an invitation as `coworker` and returns the answer.
+    pub async fn issue(&self, coworker: &mut Client, email: &str) -> Answer {
+        self.call(
+            coworker,
+            "issue_link",
+            &[("email", email), ("name", "Alice Example"), ("message", "Welcome aboard"), ("expires_in", "24h")],
+        )
+        .await
+    }
+
+    /// Issues an invitation and returns (link id, token from the mail).
+    pub async fn invite(&self, coworker: &mut Client, email: &str) -> (i64, String) {
+        let answer = self.issue(coworker, email).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let token = token_in(&self.mail_to(email).await);
+        (answer.body["id"].as_i64().unwrap(), token)
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+/// The token of the first magic link in `text`.
+pub fn token_in(text: &str) -> String {
+    let start = text.find("/link#").expect("no magic link in the mail") + "/link#".len();
+    text[start..start + 43].to_owned()
+}
+
+/// Every token of every magic link in `text`.
+pub fn tokens_in(text: &str) -> Vec<String> {
+    text.match_indices("/link#")
+        .filter_map(|(i, _)| text.get(i + 6..i + 6 + 43))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn decode_quoted_printable(raw: &str) -> String {
+    raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
+}
+
+fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap())
+}
