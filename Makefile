@@ -1,0 +1,109 @@
+# Latchkey: two commands do everything on a fresh machine.
+#
+#   make run    install what is missing, build (release), serve on 127.0.0.1:3000
+#   make test   install what is missing, run every test (Playwright included)
+#
+# Every install is guarded, so a machine that already has a tool skips it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_LEPTOS_VERSION := 0.3.10
+# Must equal the wasm-bindgen crate version pinned in Cargo.toml.
+WASM_BINDGEN_VERSION := 0.2.130
+
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+# Playwright drives Debian's Chromium; it must never download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# apt-get needs root; use sudo when we are not root and sudo exists.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help deps deps-rust deps-system deps-node build build-release run test \
+        check fmt clippy unit e2e clean
+
+help:
+	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
+	@echo "make test   run every test: fmt, clippy, unit, integration, Playwright"
+
+# ---------------------------------------------------------------- installs --
+
+deps: deps-rust deps-system deps-node
+
+deps-rust:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@if ! cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)"; then \
+	  echo "installing cargo-leptos $(CARGO_LEPTOS_VERSION) (takes ~15 minutes once)"; \
+	  cargo install --locked cargo-leptos@$(CARGO_LEPTOS_VERSION); \
+	fi
+	@# No --locked: wasm-bindgen-cli's own lockfile names a yanked crate.
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)"; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (takes ~5 minutes once)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+
+deps-system:
+	@missing=""; \
+	command -v wasm-opt >/dev/null || missing="$$missing binaryen"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt-get"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+deps-node: end2end/node_modules/.installed
+
+end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+	touch $@
+
+# ------------------------------------------------------------------ builds --
+
+build: deps-rust deps-system
+	cargo leptos build
+
+build-release: deps-rust deps-system
+	cargo leptos build --release
+
+# -------------------------------------------------------------------- run --
+
+run: deps-rust deps-system build-release
+	@mkdir -p data
+	@echo
+	@echo "Latchkey is starting on http://127.0.0.1:3000 (database data/latchkey.db, mail in data/outbox/)."
+	@echo "To let the first coworker in, in another terminal:"
+	@echo "  target/release/latchkey coworker add you@example.com --name 'Your Name'"
+	@echo "  target/release/latchkey signin-link you@example.com    # prints a one-time sign-in URL"
+	@echo "Later sign-in links and invitations are written to data/outbox/ as .eml files"
+	@echo "unless LATCHKEY_SMTP_URL is set (see README)."
+	@echo
+	LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=latchkey \
+	  LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} \
+	  target/release/latchkey serve
+
+# ------------------------------------------------------------------ tests --
+
+test: deps check unit build e2e
+	@echo "all tests passed"
+
+fmt:
+	cargo fmt --all
+
+check: deps-rust
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --workspace
+
+e2e: deps-node build
+	cd end2end && npx playwright test
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results end2end/playwright-report
