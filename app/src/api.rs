@@ -4,7 +4,7 @@
 //! domain function. Roles are checked here, on the server, never only in the UI.
 
 use crate::error::AppError;
-use crate::model::{SignedIn, IssuedLink, LinkPage, LinkPreview, LinkSummary, Redeemed};
+use crate::model::{IssuedLink, LinkPage, LinkPreview, LinkSummary, Redeemed, SignedIn};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

@@ -20,7 +20,10 @@ pub fn ErrorMessage(error: AppError) -> impl IntoView {
 
 /// The page header with the product name and, when signed in, who and a "Sign out" button.
 #[component]
-pub fn Header(#[prop(optional, into)] email: Option<String>, #[prop(optional)] after_sign_out: Option<&'static str>) -> impl IntoView {
+pub fn Header(
+    #[prop(optional, into)] email: Option<String>,
+    #[prop(optional)] after_sign_out: Option<&'static str>,
+) -> impl IntoView {
     view! {
         <header class="topbar">
             <span class="brand">"Latchkey"</span>

@@ -98,6 +98,9 @@ mod tests {
     fn token_errors_are_gone_and_faults_are_opaque() {
         assert_eq!(AppError::LinkRevoked.status(), 410);
         assert_eq!(AppError::LinkUnknown.status(), 404);
-        assert_eq!(AppError::Internal.to_string(), "Something went wrong. Please try again.");
+        assert_eq!(
+            AppError::Internal.to_string(),
+            "Something went wrong. Please try again."
+        );
     }
 }

@@ -34,13 +34,22 @@ impl Command {
         Ok(match args.as_slice() {
             [] | ["serve"] => Self::Serve,
             ["help" | "--help" | "-h"] => Self::Help,
-            ["coworker", "add", email] => Self::CoworkerAdd { email: email.to_string(), name: None },
-            ["coworker", "add", email, "--name", name] | ["coworker", "add", "--name", name, email] => {
-                Self::CoworkerAdd { email: email.to_string(), name: Some(name.to_string()) }
-            }
+            ["coworker", "add", email] => Self::CoworkerAdd {
+                email: email.to_string(),
+                name: None,
+            },
+            ["coworker", "add", email, "--name", name]
+            | ["coworker", "add", "--name", name, email] => Self::CoworkerAdd {
+                email: email.to_string(),
+                name: Some(name.to_string()),
+            },
             ["coworker", "list"] => Self::CoworkerList,
-            ["coworker", "remove", email] => Self::CoworkerRemove { email: email.to_string() },
-            ["signin-link", email] => Self::SigninLink { email: email.to_string() },
+            ["coworker", "remove", email] => Self::CoworkerRemove {
+                email: email.to_string(),
+            },
+            ["signin-link", email] => Self::SigninLink {
+                email: email.to_string(),
+            },
             _ => bail!("unrecognised arguments\n\n{USAGE}"),
         })
     }
@@ -66,8 +75,16 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
         }
         Command::CoworkerList => {
             for coworker in coworkers::list(&pool).await? {
-                let role = if coworker.is_admin { "admin" } else { "coworker" };
-                println!("{}\t{}\t{role}", coworker.email, coworker.name.as_deref().unwrap_or("-"));
+                let role = if coworker.is_admin {
+                    "admin"
+                } else {
+                    "coworker"
+                };
+                println!(
+                    "{}\t{}\t{role}",
+                    coworker.email,
+                    coworker.name.as_deref().unwrap_or("-")
+                );
             }
         }
         Command::CoworkerRemove { email: input } => {
@@ -86,7 +103,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             {
                 // The one place a link is printed: this is how the first coworker gets in.
                 Some((url, _, _)) => println!("{url}"),
-                None => bail!("{email} is not a coworker; add them with `latchkey coworker add {email}`"),
+                None => bail!(
+                    "{email} is not a coworker; add them with `latchkey coworker add {email}`"
+                ),
             }
         }
     }
@@ -109,12 +128,17 @@ mod tests {
         assert_eq!(parse("serve").unwrap(), Command::Serve);
         assert_eq!(
             parse("coworker add a@example.com --name Ann").unwrap(),
-            Command::CoworkerAdd { email: "a@example.com".into(), name: Some("Ann".into()) }
+            Command::CoworkerAdd {
+                email: "a@example.com".into(),
+                name: Some("Ann".into())
+            }
         );
         assert_eq!(parse("coworker list").unwrap(), Command::CoworkerList);
         assert_eq!(
             parse("signin-link a@example.com").unwrap(),
-            Command::SigninLink { email: "a@example.com".into() }
+            Command::SigninLink {
+                email: "a@example.com".into()
+            }
         );
         assert!(parse("coworker").is_err());
         assert!(parse("signin-link").is_err());

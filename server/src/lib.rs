@@ -6,9 +6,9 @@ mod middleware;
 
 use anyhow::{Context, Result};
 use app::server::config::Config;
+use app::server::db;
 use app::server::mail::Postman;
 use app::server::state::AppState;
-use app::server::db;
 use app::{shell, App};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,7 +29,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
     let db = db::connect(&config.database_url).await?;
     let store = SqliteStore::new(db.clone());
-    store.migrate().await.context("creating the session table")?;
+    store
+        .migrate()
+        .await
+        .context("creating the session table")?;
     let postman = Postman::from_config(&config)?;
     let state = AppState {
         leptos_options,
@@ -73,7 +76,9 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
             middleware::refuse_cross_origin,
         ))
         .layer(axum::middleware::from_fn(middleware::security_headers))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(middleware::request_span)
@@ -114,10 +119,13 @@ pub async fn serve(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!("Latchkey listening on http://{addr}");
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
     tracing::info!("Latchkey stopped");
     Ok(())
 }

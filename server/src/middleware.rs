@@ -16,23 +16,36 @@ use tracing::Span;
 pub async fn api_error_status(request: Request, next: Next) -> Response<Body> {
     let is_api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
-    if !is_api || !response.headers().contains_key("serverfnerror") || response.status().is_redirection() {
+    if !is_api
+        || !response.headers().contains_key("serverfnerror")
+        || response.status().is_redirection()
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
     let bytes = to_bytes(body, 64 * 1024).await.unwrap_or_default();
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let AppError::RateLimited { retry_after_secs } = error {
-            parts.headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Refuses state-changing requests from another site before any work is done.
-pub async fn refuse_cross_origin(State(state): State<AppState>, request: Request, next: Next) -> Response<Body> {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+pub async fn refuse_cross_origin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if !safe {
         let headers = request.headers();
         let foreign_origin = headers
@@ -54,8 +67,14 @@ pub async fn security_headers(request: Request, next: Next) -> Response<Body> {
     let cacheable = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !cacheable {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -70,5 +89,9 @@ pub fn request_span(request: &Request<Body>) -> Span {
 }
 
 pub fn log_response(response: &Response<Body>, latency: Duration, _span: &Span) {
-    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "answered");
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_millis() as u64,
+        "answered"
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::api::{current_user, list_links, IssueLink, RevokeLink};
 use crate::components::{use_hydrated, ErrorMessage, Header};
-use crate::model::{format_utc, SignedIn, Delivery, ExpiresIn, IssuedLink, LinkState, LinkSummary};
+use crate::model::{format_utc, Delivery, ExpiresIn, IssuedLink, LinkState, LinkSummary, SignedIn};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -115,7 +115,14 @@ fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) 
     let status = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
     let links = Resource::new(
-        move || (issue.version().get(), revoke.version().get(), status.get(), query.get()),
+        move || {
+            (
+                issue.version().get(),
+                revoke.version().get(),
+                status.get(),
+                query.get(),
+            )
+        },
         |(_, _, status, query)| async move {
             let status = (!status.is_empty()).then_some(status);
             let query = (!query.is_empty()).then_some(query);
@@ -151,7 +158,7 @@ fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) 
                                         <tr>
                                             <th scope="col">"Invitee"</th>
                                             <th scope="col">"Status"</th>
-                                            <th scope="col">"Email"</th>
+                                            <th scope="col">"Delivery"</th>
                                             <th scope="col">"Issued by"</th>
                                             <th scope="col">"Expires"</th>
                                             <th scope="col"><span class="visually-hidden">"Actions"</span></th>

@@ -71,13 +71,21 @@ pub fn LinkPage() -> impl IntoView {
 /// What the holder of a live link is about to do.
 #[component]
 fn Offer(preview: LinkPreview) -> impl IntoView {
-    let LinkPreview { purpose, email, inviter_name, inviter_email, .. } = preview;
+    let LinkPreview {
+        purpose,
+        email,
+        inviter_name,
+        inviter_email,
+        ..
+    } = preview;
     let intro = match purpose {
         Purpose::Invite => view! {
             <p>"You were invited by " <strong>{inviter_name}</strong> " (" {inviter_email} ")."</p>
         }
         .into_any(),
-        Purpose::Signin => view! { <p>"This link signs you in to the Latchkey dashboard."</p> }.into_any(),
+        Purpose::Signin => {
+            view! { <p>"This link signs you in to the Latchkey dashboard."</p> }.into_any()
+        }
     };
     view! {
         <h1>"Continue as " {email.clone()}</h1>
@@ -93,9 +101,10 @@ fn Offer(preview: LinkPreview) -> impl IntoView {
 #[component]
 fn Refused(error: AppError) -> impl IntoView {
     let advice = match error {
-        AppError::LinkUsed | AppError::LinkExpired | AppError::LinkRevoked | AppError::LinkUnknown => {
-            "Ask the person who sent it for a new link."
-        }
+        AppError::LinkUsed
+        | AppError::LinkExpired
+        | AppError::LinkRevoked
+        | AppError::LinkUnknown => "Ask the person who sent it for a new link.",
         _ => "Please try again in a moment.",
     };
     view! {

@@ -88,7 +88,10 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
     {
         end_row(&state.db, &previous).await?;
     }
-    session.cycle_id().await.or_internal("cycling the session id")?;
+    session
+        .cycle_id()
+        .await
+        .or_internal("cycling the session id")?;
     session
         .insert(AUTH_KEY, auth_id)
         .await

@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn origin_drops_any_path() {
-        let config = config(&[("LATCHKEY_PUBLIC_URL", "https://example.com:8443/latchkey")]).unwrap();
+        let config =
+            config(&[("LATCHKEY_PUBLIC_URL", "https://example.com:8443/latchkey")]).unwrap();
         assert_eq!(config.public_origin(), "https://example.com:8443");
     }
 

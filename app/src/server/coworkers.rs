@@ -30,7 +30,11 @@ pub enum Added {
 }
 
 /// Adds a coworker, or reactivates one that was removed. The first coworker is an admin.
-pub async fn add(pool: &SqlitePool, email: &EmailAddress, name: Option<&str>) -> sqlx::Result<Added> {
+pub async fn add(
+    pool: &SqlitePool,
+    email: &EmailAddress,
+    name: Option<&str>,
+) -> sqlx::Result<Added> {
     let mut tx = db::begin_write(pool).await?;
     let existing: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
@@ -75,7 +79,10 @@ pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<Coworker>> {
 }
 
 /// The active coworker with this address, if any.
-pub async fn find_active(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Option<Coworker>> {
+pub async fn find_active(
+    pool: &SqlitePool,
+    email: &EmailAddress,
+) -> sqlx::Result<Option<Coworker>> {
     sqlx::query_as(
         "SELECT id, email, name, is_admin, created_at FROM coworkers
          WHERE email = ?1 AND deactivated_at IS NULL",
@@ -101,11 +108,13 @@ pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<boo
     let Some(id) = id else {
         return Ok(false);
     };
-    sqlx::query("UPDATE auth_sessions SET ended_at = ?2 WHERE coworker_id = ?1 AND ended_at IS NULL")
-        .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE auth_sessions SET ended_at = ?2 WHERE coworker_id = ?1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
     // Their unused sign-in links must not let them back in.
     sqlx::query(
         "UPDATE magic_links SET revoked_at = ?2

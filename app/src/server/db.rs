@@ -16,7 +16,10 @@ pub async fn connect(url: &str) -> Result<SqlitePool> {
         .strip_prefix("sqlite://")
         .context("the database URL must start with sqlite://")?;
     let path = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating the database directory {}", parent.display()))?;
     }
@@ -44,6 +47,8 @@ pub async fn connect(url: &str) -> Result<SqlitePool> {
 
 /// Opens a write transaction that takes SQLite's write lock at once, so two writers never
 /// both read first and then deadlock upgrading.
-pub async fn begin_write(pool: &SqlitePool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+pub async fn begin_write(
+    pool: &SqlitePool,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }

@@ -34,7 +34,9 @@ impl EmailAddress {
             ));
         }
         let Some((local, domain)) = input.split_once('@') else {
-            return Err(invalid("An email address needs an @, like name@example.com."));
+            return Err(invalid(
+                "An email address needs an @, like name@example.com.",
+            ));
         };
         if local.is_empty() || local.len() > MAX_LOCAL_LEN || !is_dot_atom(local) {
             return Err(invalid("The part before the @ is not valid."));
@@ -83,9 +85,13 @@ fn is_domain(domain: &str) -> bool {
                 && label.len() <= MAX_LABEL_LEN
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-        && !labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        && !labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -103,7 +109,10 @@ mod tests {
     #[test]
     fn ordinary_addresses_are_accepted_and_lower_cased() {
         assert_eq!(ok("alice@example.com"), "alice@example.com");
-        assert_eq!(ok("  Bob.Smith+tag@Mail.Example.CO.uk "), "bob.smith+tag@mail.example.co.uk");
+        assert_eq!(
+            ok("  Bob.Smith+tag@Mail.Example.CO.uk "),
+            "bob.smith+tag@mail.example.co.uk"
+        );
         assert_eq!(ok("x@xn--bcher-kva.example"), "x@xn--bcher-kva.example");
     }
 

@@ -9,7 +9,8 @@ use super::tokens::{PlainToken, TokenHash};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
 use crate::model::{
-    Delivery, ExpiresIn, IssuedLink, LinkPage, LinkPreview, LinkState, LinkSummary, Purpose, Redeemed,
+    Delivery, ExpiresIn, IssuedLink, LinkPage, LinkPreview, LinkState, LinkSummary, Purpose,
+    Redeemed,
 };
 use sqlx::SqlitePool;
 use tracing::{info, instrument, warn};
@@ -70,7 +71,10 @@ fn optional_text(
     }
     let allowed = |c: char| !c.is_control() || (multiline && (c == '\n' || c == '\r' || c == '\t'));
     if !value.chars().all(allowed) {
-        return Err(AppError::invalid(field, "This contains characters that are not allowed."));
+        return Err(AppError::invalid(
+            field,
+            "This contains characters that are not allowed.",
+        ));
     }
     Ok(Some(value.replace("\r\n", "\n")))
 }
@@ -126,7 +130,11 @@ fn purpose_code(purpose: Purpose) -> &'static str {
 /// Issues an invitation and mails it. A failed delivery is recorded on the link and
 /// returned to the coworker; the link itself is kept so it can be revoked or copied.
 #[instrument(skip_all, fields(coworker = coworker.id))]
-pub async fn issue(state: &AppState, coworker: &Coworker, invite: NewInvite) -> Result<IssuedLink, AppError> {
+pub async fn issue(
+    state: &AppState,
+    coworker: &Coworker,
+    invite: NewInvite,
+) -> Result<IssuedLink, AppError> {
     let lifetime = invite.expires_in.seconds();
     if lifetime as u64 > state.config.max_link_lifetime.as_secs() {
         return Err(AppError::invalid(
@@ -138,7 +146,11 @@ pub async fn issue(state: &AppState, coworker: &Coworker, invite: NewInvite) -> 
         &state.db,
         Purpose::Invite,
         coworker.id,
-        (&invite.email, invite.name.as_deref(), invite.message.as_deref()),
+        (
+            &invite.email,
+            invite.name.as_deref(),
+            invite.message.as_deref(),
+        ),
         lifetime,
     )
     .await
@@ -209,15 +221,31 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
-    pub fn parse(status: Option<&str>, q: Option<&str>, cursor: Option<&str>) -> Result<Self, AppError> {
-        let state = match status.map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
+    pub fn parse(
+        status: Option<&str>,
+        q: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let state = match status
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "all")
+        {
             None => None,
             Some(value) => Some(LinkState::parse(value).ok_or_else(|| {
-                AppError::invalid("status", "Status must be pending, redeemed, expired or revoked.")
+                AppError::invalid(
+                    "status",
+                    "Status must be pending, redeemed, expired or revoked.",
+                )
             })?),
         };
-        let query = q.map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
-        if query.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+        let query = q
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase);
+        if query
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+        {
             return Err(AppError::invalid("q", "The search is too long."));
         }
         let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
@@ -230,7 +258,11 @@ impl ListFilter {
                     .ok_or_else(|| AppError::invalid("cursor", "The page cursor is not valid."))?,
             ),
         };
-        Ok(Self { state, query, before })
+        Ok(Self {
+            state,
+            query,
+            before,
+        })
     }
 }
 
@@ -336,9 +368,15 @@ async fn summary(pool: &SqlitePool, id: i64) -> Result<LinkSummary, AppError> {
 /// Revokes an invitation and ends every session it opened, in one transaction.
 /// Revoking a revoked link changes nothing and answers its current state.
 #[instrument(skip_all, fields(link_id = id, coworker = coworker.id))]
-pub async fn revoke(pool: &SqlitePool, coworker: &Coworker, id: i64) -> Result<LinkSummary, AppError> {
+pub async fn revoke(
+    pool: &SqlitePool,
+    coworker: &Coworker,
+    id: i64,
+) -> Result<LinkSummary, AppError> {
     let at = now();
-    let mut tx = db::begin_write(pool).await.or_internal("starting a revoke")?;
+    let mut tx = db::begin_write(pool)
+        .await
+        .or_internal("starting a revoke")?;
     let revoked = sqlx::query(
         "UPDATE magic_links SET revoked_at = ?2, revoked_by = ?3
          WHERE id = ?1 AND purpose = 'invite' AND revoked_at IS NULL",
@@ -351,13 +389,15 @@ pub async fn revoke(pool: &SqlitePool, coworker: &Coworker, id: i64) -> Result<L
     .or_internal("revoking a link")?
     .rows_affected();
     if revoked == 1 {
-        let ended = sqlx::query("UPDATE auth_sessions SET ended_at = ?2 WHERE link_id = ?1 AND ended_at IS NULL")
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .or_internal("ending a revoked link's sessions")?
-            .rows_affected();
+        let ended = sqlx::query(
+            "UPDATE auth_sessions SET ended_at = ?2 WHERE link_id = ?1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .or_internal("ending a revoked link's sessions")?
+        .rows_affected();
         info!(sessions_ended = ended, "link revoked");
     }
     tx.commit().await.or_internal("committing a revoke")?;
@@ -411,11 +451,20 @@ pub fn parse_token(input: &str) -> Result<PlainToken, AppError> {
 
 /// What the landing page shows. Looking consumes nothing.
 pub async fn peek(pool: &SqlitePool, token: &PlainToken) -> Result<LinkPreview, AppError> {
-    let link = lookup(pool, &token.hashed()).await?.ok_or(AppError::LinkUnknown)?;
+    let link = lookup(pool, &token.hashed())
+        .await?
+        .ok_or(AppError::LinkUnknown)?;
     Ok(LinkPreview {
-        purpose: if link.purpose == "signin" { Purpose::Signin } else { Purpose::Invite },
+        purpose: if link.purpose == "signin" {
+            Purpose::Signin
+        } else {
+            Purpose::Invite
+        },
         state: link.state(now()),
-        inviter_name: link.inviter_name.clone().unwrap_or_else(|| link.inviter_email.clone()),
+        inviter_name: link
+            .inviter_name
+            .clone()
+            .unwrap_or_else(|| link.inviter_email.clone()),
         email: link.recipient_email,
         name: link.recipient_name,
         inviter_email: link.inviter_email,
@@ -431,10 +480,16 @@ pub struct Redemption {
 
 /// Redeems a link: one conditional write marks it used and opens a session, in one
 /// transaction, so of any number of concurrent attempts exactly one succeeds.
-pub async fn redeem(state: &AppState, token: &PlainToken, user_agent: Option<&str>) -> Result<Redemption, AppError> {
+pub async fn redeem(
+    state: &AppState,
+    token: &PlainToken,
+    user_agent: Option<&str>,
+) -> Result<Redemption, AppError> {
     let hash = token.hashed();
     let at = now();
-    let mut tx = db::begin_write(&state.db).await.or_internal("starting a redeem")?;
+    let mut tx = db::begin_write(&state.db)
+        .await
+        .or_internal("starting a redeem")?;
     let won: Option<(i64, String, i64)> = sqlx::query_as(
         "UPDATE magic_links SET redeemed_at = ?2
          WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
@@ -447,7 +502,9 @@ pub async fn redeem(state: &AppState, token: &PlainToken, user_agent: Option<&st
     .or_internal("redeeming a link")?;
 
     let Some((link_id, purpose, coworker_id)) = won else {
-        tx.rollback().await.or_internal("rolling back a refused redeem")?;
+        tx.rollback()
+            .await
+            .or_internal("rolling back a refused redeem")?;
         let refusal = match lookup(&state.db, &hash).await?.map(|link| link.state(at)) {
             Some(LinkState::Revoked) => AppError::LinkRevoked,
             Some(LinkState::Redeemed) => AppError::LinkUsed,
@@ -461,9 +518,17 @@ pub async fn redeem(state: &AppState, token: &PlainToken, user_agent: Option<&st
     };
 
     let (holder, lifetime, redirect_to) = if purpose == "signin" {
-        (Holder::Coworker(coworker_id), state.config.coworker_session_lifetime, "/dashboard")
+        (
+            Holder::Coworker(coworker_id),
+            state.config.coworker_session_lifetime,
+            "/dashboard",
+        )
     } else {
-        (Holder::Invitee { link_id }, state.config.invitee_session_lifetime, "/welcome")
+        (
+            Holder::Invitee { link_id },
+            state.config.invitee_session_lifetime,
+            "/welcome",
+        )
     };
     let auth_id = auth::create(&mut tx, holder, lifetime, user_agent)
         .await
@@ -491,10 +556,20 @@ pub async fn create_signin(
     else {
         return Ok(None);
     };
-    let created = create(pool, Purpose::Signin, coworker.id, (email, None, None), lifetime_secs)
-        .await
-        .or_internal("storing a sign-in link")?;
-    Ok(Some((created.token.link(public_url), created.id, created.expires_at)))
+    let created = create(
+        pool,
+        Purpose::Signin,
+        coworker.id,
+        (email, None, None),
+        lifetime_secs,
+    )
+    .await
+    .or_internal("storing a sign-in link")?;
+    Ok(Some((
+        created.token.link(public_url),
+        created.id,
+        created.expires_at,
+    )))
 }
 
 /// Handles the `/login` form: mails a sign-in link if the address is a coworker's.

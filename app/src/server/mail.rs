@@ -37,7 +37,10 @@ impl Postman {
             ),
             None => {
                 std::fs::create_dir_all(&config.outbox_dir).with_context(|| {
-                    format!("creating the outbox directory {}", config.outbox_dir.display())
+                    format!(
+                        "creating the outbox directory {}",
+                        config.outbox_dir.display()
+                    )
                 })?;
                 Mailer::Outbox(AsyncFileTransport::new(&config.outbox_dir))
             }
@@ -56,8 +59,16 @@ impl Postman {
     /// Sends a letter. The error is plain words for the coworker, without the message.
     pub async fn send(&self, letter: Letter) -> Result<(), String> {
         let result = match &self.mailer {
-            Mailer::Smtp(smtp) => smtp.send(letter.0).await.map(drop).map_err(|e| e.to_string()),
-            Mailer::Outbox(outbox) => outbox.send(letter.0).await.map(drop).map_err(|e| e.to_string()),
+            Mailer::Smtp(smtp) => smtp
+                .send(letter.0)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Mailer::Outbox(outbox) => outbox
+                .send(letter.0)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
         };
         result.map_err(|error| format!("The mail server did not accept the message: {error}"))
     }
@@ -113,7 +124,13 @@ impl Postman {
     }
 
     /// The sign-in link a coworker asks for on `/login`.
-    pub fn signin(&self, to: &EmailAddress, url: &str, expires_at: i64, lifetime_secs: i64) -> Result<Letter> {
+    pub fn signin(
+        &self,
+        to: &EmailAddress,
+        url: &str,
+        expires_at: i64,
+        lifetime_secs: i64,
+    ) -> Result<Letter> {
         let org = &self.org_name;
         let subject = format!("Your sign-in link for {org}");
         let expiry = format!(
@@ -236,6 +253,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape(r#"<b a="1">'&"#), "&lt;b a=&quot;1&quot;&gt;&#39;&amp;");
+        assert_eq!(
+            escape(r#"<b a="1">'&"#),
+            "&lt;b a=&quot;1&quot;&gt;&#39;&amp;"
+        );
     }
 }

@@ -88,7 +88,11 @@ impl TokenHash {
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A prefix is enough to tell hashes apart in a debugger.
-        write!(f, "TokenHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "TokenHash({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -112,7 +116,8 @@ mod tests {
     #[test]
     fn hash_is_sha256_of_the_text() {
         let token = PlainToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        let expected: [u8; 32] = Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").into();
+        let expected: [u8; 32] =
+            Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").into();
         assert_eq!(token.hashed(), TokenHash(expected));
         assert_ne!(PlainToken::generate().hashed(), token.hashed());
     }
@@ -120,12 +125,27 @@ mod tests {
     #[test]
     fn malformed_tokens_are_rejected() {
         assert_eq!(PlainToken::parse("").err(), Some(MalformedToken::Length));
-        assert_eq!(PlainToken::parse(&"A".repeat(42)).err(), Some(MalformedToken::Length));
-        assert_eq!(PlainToken::parse(&"A".repeat(44)).err(), Some(MalformedToken::Length));
-        assert_eq!(PlainToken::parse(&format!("{}+", "A".repeat(42))).err(), Some(MalformedToken::Alphabet));
-        assert_eq!(PlainToken::parse(&format!("{}=", "A".repeat(42))).err(), Some(MalformedToken::Alphabet));
+        assert_eq!(
+            PlainToken::parse(&"A".repeat(42)).err(),
+            Some(MalformedToken::Length)
+        );
+        assert_eq!(
+            PlainToken::parse(&"A".repeat(44)).err(),
+            Some(MalformedToken::Length)
+        );
+        assert_eq!(
+            PlainToken::parse(&format!("{}+", "A".repeat(42))).err(),
+            Some(MalformedToken::Alphabet)
+        );
+        assert_eq!(
+            PlainToken::parse(&format!("{}=", "A".repeat(42))).err(),
+            Some(MalformedToken::Alphabet)
+        );
         // Non-zero spare bits in the last character: a second spelling of a token.
-        assert_eq!(PlainToken::parse(&format!("{}B", "A".repeat(42))).err(), Some(MalformedToken::Alphabet));
+        assert_eq!(
+            PlainToken::parse(&format!("{}B", "A".repeat(42))).err(),
+            Some(MalformedToken::Alphabet)
+        );
         // Multi-byte characters must not slip through a byte-length check.
         assert!(PlainToken::parse(&format!("{}é", "A".repeat(41))).is_err());
     }
@@ -142,6 +162,9 @@ mod tests {
     fn link_puts_the_token_in_the_fragment() {
         let token = PlainToken::generate();
         let link = token.link("https://access.example.com");
-        assert_eq!(link, format!("https://access.example.com/link#{}", token.expose()));
+        assert_eq!(
+            link,
+            format!("https://access.example.com/link#{}", token.expose())
+        );
     }
 }

@@ -71,7 +71,10 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let db_path = dir.path().join("latchkey.db");
     let outbox = dir.path().join("outbox");
     let vars = [
-        ("LATCHKEY_DATABASE_URL", format!("sqlite://{}", db_path.display())),
+        (
+            "LATCHKEY_DATABASE_URL",
+            format!("sqlite://{}", db_path.display()),
+        ),
         ("LATCHKEY_PUBLIC_URL", base.clone()),
         ("LATCHKEY_OUTBOX_DIR", outbox.display().to_string()),
         ("LATCHKEY_ORG_NAME", "Acme".to_owned()),
@@ -91,9 +94,12 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         .build();
     let (router, state) = server::build(config, options).await.unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     TestApp {
         base,
@@ -153,24 +159,39 @@ impl TestApp {
         if let Some(set_cookie) = &set_cookie {
             let pair = set_cookie.split(';').next().unwrap().to_owned();
             // An expired cookie is the server deleting it.
-            client.cookie = if set_cookie.contains("Max-Age=0") { None } else { Some(pair) };
+            client.cookie = if set_cookie.contains("Max-Age=0") {
+                None
+            } else {
+                Some(pair)
+            };
         }
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body, set_cookie }
+        Answer {
+            status,
+            body,
+            set_cookie,
+        }
     }
 
     /// The `role` of whoever `client` is signed in as, or "anonymous".
     pub async fn role(&self, client: &mut Client) -> String {
         let answer = self.call(client, "current_user", &[]).await;
         assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.body["role"].as_str().unwrap_or("anonymous").to_owned()
+        answer.body["role"]
+            .as_str()
+            .unwrap_or("anonymous")
+            .to_owned()
     }
 
     /// Waits for the next mail to `to` in the outbox and returns its decoded text.
     pub async fn mail_to(&self, to: &str) -> String {
         for _ in 0..100 {
-            if let Some(mail) = self.mails().into_iter().find(|m| m.contains(&format!("To: {to}")) || m.contains(&format!("<{to}>"))) {
+            if let Some(mail) = self
+                .mails()
+                .into_iter()
+                .find(|m| m.contains(&format!("To: {to}")) || m.contains(&format!("<{to}>")))
+            {
                 return mail;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -193,10 +214,14 @@ impl TestApp {
     pub async fn coworker_client(&self, email: &str, name: &str) -> Client {
         self.add_coworker(email, name).await;
         let mut client = Client::default();
-        let answer = self.call(&mut client, "request_signin", &[("email", email)]).await;
+        let answer = self
+            .call(&mut client, "request_signin", &[("email", email)])
+            .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         let token = token_in(&self.mail_to(email).await);
-        let answer = self.call(&mut client, "redeem_link", &[("token", &token)]).await;
+        let answer = self
+            .call(&mut client, "redeem_link", &[("token", &token)])
+            .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(answer.body["redirect_to"], "/dashboard");
         client
@@ -207,7 +232,12 @@ impl TestApp {
         self.call(
             coworker,
             "issue_link",
-            &[("email", email), ("name", "Alice Example"), ("message", "Welcome aboard"), ("expires_in", "24h")],
+            &[
+                ("email", email),
+                ("name", "Alice Example"),
+                ("message", "Welcome aboard"),
+                ("expires_in", "24h"),
+            ],
         )
         .await
     }
@@ -240,10 +270,17 @@ pub fn tokens_in(text: &str) -> Vec<String> {
 }
 
 fn decode_quoted_printable(raw: &str) -> String {
-    raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
+    raw.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
 }
 
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap())
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    })
 }

@@ -16,25 +16,41 @@ async fn an_invitation_is_mailed_and_redeemed_once() {
     let mail = app.mail_to("alice@example.com").await;
     assert!(mail.contains("Bob Builder"), "the mail names the inviter");
     assert!(mail.contains("Alice Example"), "the mail names the invitee");
-    assert!(mail.contains("expires at"), "the mail says when the link expires");
+    assert!(
+        mail.contains("expires at"),
+        "the mail says when the link expires"
+    );
     assert!(mail.contains("multipart/alternative") && mail.contains("text/html"));
     let token = token_in(&mail);
     assert_eq!(shown_url, format!("{}/link#{token}", app.base));
 
-    let mut alice = Client { user_agent: Some("AliceBrowser/1.0".into()), ..Client::default() };
-    let peek = app.call(&mut alice, "peek_link", &[("token", &token)]).await;
+    let mut alice = Client {
+        user_agent: Some("AliceBrowser/1.0".into()),
+        ..Client::default()
+    };
+    let peek = app
+        .call(&mut alice, "peek_link", &[("token", &token)])
+        .await;
     assert_eq!(peek.status, 200, "{}", peek.body);
     assert_eq!(peek.body["email"], "alice@example.com");
     assert_eq!(peek.body["inviter_name"], "Bob Builder");
     assert_eq!(peek.body["state"], "pending");
-    assert_eq!(app.role(&mut alice).await, "anonymous", "looking consumes nothing");
+    assert_eq!(
+        app.role(&mut alice).await,
+        "anonymous",
+        "looking consumes nothing"
+    );
 
-    let redeem = app.call(&mut alice, "redeem_link", &[("token", &token)]).await;
+    let redeem = app
+        .call(&mut alice, "redeem_link", &[("token", &token)])
+        .await;
     assert_eq!(redeem.status, 200, "{}", redeem.body);
     assert_eq!(redeem.body["redirect_to"], "/welcome");
     let cookie = redeem.set_cookie.unwrap();
     assert!(cookie.starts_with("latchkey_session="));
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
     assert!(!cookie.contains("Domain"));
     let me = app.call(&mut alice, "current_user", &[]).await;
     assert_eq!(me.body["role"], "invitee");
@@ -43,10 +59,14 @@ async fn an_invitation_is_mailed_and_redeemed_once() {
     assert_eq!(me.body["message"], "Welcome aboard");
 
     let mut replayer = Client::default();
-    let replay = app.call(&mut replayer, "redeem_link", &[("token", &token)]).await;
+    let replay = app
+        .call(&mut replayer, "redeem_link", &[("token", &token)])
+        .await;
     assert_eq!((replay.status, replay.error()), (410, "link_used"));
     assert_eq!(app.role(&mut replayer).await, "anonymous");
-    let peek = app.call(&mut replayer, "peek_link", &[("token", &token)]).await;
+    let peek = app
+        .call(&mut replayer, "peek_link", &[("token", &token)])
+        .await;
     assert_eq!(peek.body["state"], "redeemed");
 
     let list = app.call(&mut bob, "list_links", &[]).await;
@@ -69,10 +89,14 @@ async fn an_expired_link_is_refused() {
         .unwrap();
 
     let mut alice = Client::default();
-    let redeem = app.call(&mut alice, "redeem_link", &[("token", &token)]).await;
+    let redeem = app
+        .call(&mut alice, "redeem_link", &[("token", &token)])
+        .await;
     assert_eq!((redeem.status, redeem.error()), (410, "link_expired"));
     assert_eq!(app.role(&mut alice).await, "anonymous");
-    let list = app.call(&mut bob, "list_links", &[("status", "expired")]).await;
+    let list = app
+        .call(&mut bob, "list_links", &[("status", "expired")])
+        .await;
     assert_eq!(list.body["links"][0]["id"], id);
 }
 
@@ -82,23 +106,51 @@ async fn a_revoked_link_is_refused_and_revoking_a_used_link_ends_its_session() {
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
 
     let (pending_id, pending_token) = app.invite(&mut bob, "carol@example.com").await;
-    let revoke = app.call(&mut bob, "revoke_link", &[("id", &pending_id.to_string())]).await;
+    let revoke = app
+        .call(&mut bob, "revoke_link", &[("id", &pending_id.to_string())])
+        .await;
     assert_eq!(revoke.status, 200, "{}", revoke.body);
     assert_eq!(revoke.body["state"], "revoked");
     let mut carol = Client::default();
-    let redeem = app.call(&mut carol, "redeem_link", &[("token", &pending_token)]).await;
+    let redeem = app
+        .call(&mut carol, "redeem_link", &[("token", &pending_token)])
+        .await;
     assert_eq!((redeem.status, redeem.error()), (410, "link_revoked"));
 
     let (used_id, used_token) = app.invite(&mut bob, "alice@example.com").await;
     let mut alice = Client::default();
-    assert_eq!(app.call(&mut alice, "redeem_link", &[("token", &used_token)]).await.status, 200);
+    assert_eq!(
+        app.call(&mut alice, "redeem_link", &[("token", &used_token)])
+            .await
+            .status,
+        200
+    );
     assert_eq!(app.role(&mut alice).await, "invitee");
 
-    app.call(&mut bob, "revoke_link", &[("id", &used_id.to_string())]).await;
-    assert_eq!(app.role(&mut alice).await, "anonymous", "the next request is signed out");
-    let again = app.call(&mut Client::default(), "redeem_link", &[("token", &used_token)]).await;
-    assert_eq!((again.status, again.error()), (410, "link_revoked"), "revoked wins over used");
-    let revoked_by: i64 = app.count(&format!("SELECT count(*) FROM magic_links WHERE id = {used_id} AND revoked_by IS NOT NULL")).await;
+    app.call(&mut bob, "revoke_link", &[("id", &used_id.to_string())])
+        .await;
+    assert_eq!(
+        app.role(&mut alice).await,
+        "anonymous",
+        "the next request is signed out"
+    );
+    let again = app
+        .call(
+            &mut Client::default(),
+            "redeem_link",
+            &[("token", &used_token)],
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.error()),
+        (410, "link_revoked"),
+        "revoked wins over used"
+    );
+    let revoked_by: i64 = app
+        .count(&format!(
+            "SELECT count(*) FROM magic_links WHERE id = {used_id} AND revoked_by IS NOT NULL"
+        ))
+        .await;
     assert_eq!(revoked_by, 1);
 }
 
@@ -108,12 +160,25 @@ async fn unknown_and_malformed_tokens_are_refused() {
     let mut anyone = Client::default();
     let unknown = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     for endpoint in ["peek_link", "redeem_link"] {
-        for token in [unknown, "", "short", "not a token at all, with spaces and more than 43 chars"] {
+        for token in [
+            unknown,
+            "",
+            "short",
+            "not a token at all, with spaces and more than 43 chars",
+        ] {
             let answer = app.call(&mut anyone, endpoint, &[("token", token)]).await;
-            assert_eq!((answer.status, answer.error()), (404, "link_unknown"), "{endpoint} {token:?}");
+            assert_eq!(
+                (answer.status, answer.error()),
+                (404, "link_unknown"),
+                "{endpoint} {token:?}"
+            );
         }
         let missing = app.call(&mut anyone, endpoint, &[]).await;
-        assert_eq!((missing.status, missing.error()), (400, "invalid_input"), "{endpoint} without a token");
+        assert_eq!(
+            (missing.status, missing.error()),
+            (400, "invalid_input"),
+            "{endpoint} without a token"
+        );
     }
 }
 
@@ -126,13 +191,23 @@ async fn thirty_two_concurrent_redeems_open_exactly_one_session() {
     let attempts = (0..32).map(|_| {
         let app = &app;
         let token = token.clone();
-        async move { app.call(&mut Client::default(), "redeem_link", &[("token", &token)]).await }
+        async move {
+            app.call(&mut Client::default(), "redeem_link", &[("token", &token)])
+                .await
+        }
     });
     let answers = futures::future::join_all(attempts).await;
     let won = answers.iter().filter(|a| a.status == 200).count();
-    let used = answers.iter().filter(|a| a.status == 410 && a.error() == "link_used").count();
+    let used = answers
+        .iter()
+        .filter(|a| a.status == 410 && a.error() == "link_used")
+        .count();
     assert_eq!((won, used), (1, 31));
-    let sessions = app.count(&format!("SELECT count(*) FROM auth_sessions WHERE link_id = {id}")).await;
+    let sessions = app
+        .count(&format!(
+            "SELECT count(*) FROM auth_sessions WHERE link_id = {id}"
+        ))
+        .await;
     assert_eq!(sessions, 1);
 }
 
@@ -142,10 +217,33 @@ async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("email", "not-an-email"), ("expires_in", "24h")], "email"),
-        (&[("email", "a@example.com\r\nBcc: x@example.com"), ("expires_in", "24h")], "email"),
-        (&[("email", "a@example.com"), ("expires_in", "2y")], "expires_in"),
-        (&[("email", "a@example.com"), ("expires_in", "24h"), ("name", &"n".repeat(101))], "name"),
-        (&[("email", "a@example.com"), ("expires_in", "24h"), ("name", "A\u{0}B")], "name"),
+        (
+            &[
+                ("email", "a@example.com\r\nBcc: x@example.com"),
+                ("expires_in", "24h"),
+            ],
+            "email",
+        ),
+        (
+            &[("email", "a@example.com"), ("expires_in", "2y")],
+            "expires_in",
+        ),
+        (
+            &[
+                ("email", "a@example.com"),
+                ("expires_in", "24h"),
+                ("name", &"n".repeat(101)),
+            ],
+            "name",
+        ),
+        (
+            &[
+                ("email", "a@example.com"),
+                ("expires_in", "24h"),
+                ("name", "A\u{0}B"),
+            ],
+            "name",
+        ),
         (&[("email", "a@example.com")], "request"),
     ];
     for (form, field) in cases {
@@ -154,9 +252,18 @@ async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
         assert_eq!(answer.body["field"], field, "{form:?}");
         assert!(!answer.body["message"].as_str().unwrap().is_empty());
     }
-    assert_eq!(app.count("SELECT count(*) FROM magic_links WHERE purpose = 'invite'").await, 0);
-    let bad = app.call(&mut bob, "list_links", &[("status", "sideways")]).await;
-    assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("status")));
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
+            .await,
+        0
+    );
+    let bad = app
+        .call(&mut bob, "list_links", &[("status", "sideways")])
+        .await;
+    assert_eq!(
+        (bad.status, bad.body["field"].as_str()),
+        (400, Some("status"))
+    );
     let bad = app.call(&mut bob, "revoke_link", &[("id", "seven")]).await;
     assert_eq!((bad.status, bad.body["field"].as_str()), (400, Some("id")));
     let missing = app.call(&mut bob, "revoke_link", &[("id", "999")]).await;
@@ -166,22 +273,41 @@ async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
 #[tokio::test]
 async fn a_failed_delivery_is_recorded_and_the_link_kept() {
     // Nothing listens on this port: bind one, note it, and drop it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let app = spawn_app_with(Setup { smtp_url: Some(format!("smtp://127.0.0.1:{port}")) }).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(Setup {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+    })
+    .await;
     app.add_coworker("bob@example.com", "Bob").await;
     let mut bob = Client::default();
     let url = {
         let email = app::server::email::EmailAddress::parse("email", "bob@example.com").unwrap();
-        app::server::links::create_signin(&app.db, &app.base, 900, &email).await.unwrap().unwrap().0
+        app::server::links::create_signin(&app.db, &app.base, 900, &email)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
     };
     let token = token_in(&url);
-    assert_eq!(app.call(&mut bob, "redeem_link", &[("token", &token)]).await.status, 200);
+    assert_eq!(
+        app.call(&mut bob, "redeem_link", &[("token", &token)])
+            .await
+            .status,
+        200
+    );
 
     let answer = app.issue(&mut bob, "alice@example.com").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["delivery"], "failed");
     let error = answer.body["delivery_error"].as_str().unwrap();
-    assert!(error.starts_with("The mail server did not accept the message"), "{error}");
+    assert!(
+        error.starts_with("The mail server did not accept the message"),
+        "{error}"
+    );
     let list = app.call(&mut bob, "list_links", &[]).await;
     assert_eq!(list.body["links"][0]["delivery"], "failed");
     assert_eq!(list.body["links"][0]["state"], "pending");
@@ -200,13 +326,32 @@ async fn the_list_filters_by_status_and_address_and_pages_newest_first() {
     assert_eq!(links.len(), 50);
     assert_eq!(links[0]["email"], "guest54@example.com");
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
-    let second = app.call(&mut bob, "list_links", &[("cursor", &cursor)]).await;
+    let second = app
+        .call(&mut bob, "list_links", &[("cursor", &cursor)])
+        .await;
     assert_eq!(second.body["links"].as_array().unwrap().len(), 5);
     assert!(second.body["next_cursor"].is_null());
 
     let search = app.call(&mut bob, "list_links", &[("q", "GUEST5")]).await;
-    let found: Vec<&str> = search.body["links"].as_array().unwrap().iter().map(|l| l["email"].as_str().unwrap()).collect();
-    assert_eq!(found, ["guest54@example.com", "guest53@example.com", "guest52@example.com", "guest51@example.com", "guest50@example.com", "guest5@example.com"]);
-    let none = app.call(&mut bob, "list_links", &[("status", "redeemed")]).await;
+    let found: Vec<&str> = search.body["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "guest54@example.com",
+            "guest53@example.com",
+            "guest52@example.com",
+            "guest51@example.com",
+            "guest50@example.com",
+            "guest5@example.com"
+        ]
+    );
+    let none = app
+        .call(&mut bob, "list_links", &[("status", "redeemed")])
+        .await;
     assert_eq!(none.body["links"].as_array().unwrap().len(), 0);
 }

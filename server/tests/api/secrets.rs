@@ -11,7 +11,12 @@ async fn the_database_file_never_holds_a_plaintext_token() {
         let (_, token) = app.invite(&mut bob, &format!("guest{i}@example.com")).await;
         tokens.push(token);
     }
-    app.call(&mut Client::default(), "redeem_link", &[("token", &tokens[0])]).await;
+    app.call(
+        &mut Client::default(),
+        "redeem_link",
+        &[("token", &tokens[0])],
+    )
+    .await;
     tokens.extend(app.mails().iter().flat_map(|m| tokens_in(m)));
 
     let mut bytes = Vec::new();
@@ -22,7 +27,10 @@ async fn the_database_file_never_holds_a_plaintext_token() {
     assert!(bytes.len() > 4096, "the database was read");
     let haystack = String::from_utf8_lossy(&bytes);
     for token in &tokens {
-        assert!(!haystack.contains(token.as_str()), "a plaintext token is in the database");
+        assert!(
+            !haystack.contains(token.as_str()),
+            "a plaintext token is in the database"
+        );
     }
     assert!(!haystack.contains("/link#"));
 }
@@ -33,11 +41,16 @@ async fn no_log_line_holds_a_token_or_a_link() {
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     let (id, token) = app.invite(&mut bob, "alice@example.com").await;
     let mut alice = Client::default();
-    app.call(&mut alice, "peek_link", &[("token", &token)]).await;
-    app.call(&mut alice, "redeem_link", &[("token", &token)]).await;
-    app.call(&mut Client::default(), "redeem_link", &[("token", &token)]).await;
-    app.call(&mut bob, "revoke_link", &[("id", &id.to_string())]).await;
-    app.call(&mut Client::default(), "redeem_link", &[("token", &token)]).await;
+    app.call(&mut alice, "peek_link", &[("token", &token)])
+        .await;
+    app.call(&mut alice, "redeem_link", &[("token", &token)])
+        .await;
+    app.call(&mut Client::default(), "redeem_link", &[("token", &token)])
+        .await;
+    app.call(&mut bob, "revoke_link", &[("id", &id.to_string())])
+        .await;
+    app.call(&mut Client::default(), "redeem_link", &[("token", &token)])
+        .await;
 
     let logs = captured_logs();
     assert!(logs.contains("link redeemed"), "the flow was logged");
