@@ -114,6 +114,12 @@ pub fn leptos_options() -> Result<LeptosOptions> {
 pub async fn serve(config: Config) -> Result<()> {
     let options = leptos_options()?;
     let addr = options.site_addr;
+    match config.smtp_url_redacted() {
+        Some(smtp) => tracing::info!(%smtp, "mail goes out by SMTP"),
+        None => {
+            tracing::info!(outbox = %config.outbox_dir.display(), "mail is written as .eml files to the outbox")
+        }
+    }
     let (router, _state) = build(config, options).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

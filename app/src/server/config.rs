@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything the server and the CLI read from the environment.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
     pub database_url: String,
@@ -86,6 +86,21 @@ impl Config {
         })
     }
 
+    /// The SMTP URL with any user name and password replaced, fit for a log line.
+    pub fn smtp_url_redacted(&self) -> Option<String> {
+        self.smtp_url.as_deref().map(|url| {
+            let after_scheme = url.find("://").map_or(0, |i| i + 3);
+            match url[after_scheme..].find('@') {
+                Some(at) => format!(
+                    "{}[redacted]@{}",
+                    &url[..after_scheme],
+                    &url[after_scheme + at + 1..]
+                ),
+                None => url.to_owned(),
+            }
+        })
+    }
+
     /// Whether cookies must be `Secure` and `__Host-` prefixed.
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -108,6 +123,26 @@ impl Config {
         } else {
             "latchkey_session"
         }
+    }
+}
+
+/// The SMTP URL may carry a password: `Debug` shows it redacted.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url_redacted())
+            .field("mail_from", &self.mail_from)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("org_name", &self.org_name)
+            .field("max_link_lifetime", &self.max_link_lifetime)
+            .field("signin_link_lifetime", &self.signin_link_lifetime)
+            .field("coworker_session_lifetime", &self.coworker_session_lifetime)
+            .field("invitee_session_lifetime", &self.invitee_session_lifetime)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("smtp_timeout", &self.smtp_timeout)
+            .finish()
     }
 }
 
@@ -139,6 +174,19 @@ mod tests {
         let config = config(&[("LATCHKEY_PUBLIC_URL", "https://access.example.com/")]).unwrap();
         assert_eq!(config.public_url, "https://access.example.com");
         assert_eq!(config.session_cookie_name(), "__Host-latchkey_session");
+    }
+
+    #[test]
+    fn debug_hides_smtp_credentials() {
+        let config = config(&[(
+            "LATCHKEY_SMTP_URL",
+            "smtp://mailer:hunter2@mail.example.com:587",
+        )])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("mailer"), "{shown}");
+        assert!(shown.contains("mail.example.com:587"), "{shown}");
     }
 
     #[test]
