@@ -41,10 +41,19 @@ fn Dashboard(email: String) -> impl IntoView {
 #[component]
 fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
     let hydrated = use_hydrated();
+    // After a successful issue the form starts over; after an error it keeps what was typed.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = issue.value().get() {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+        }
+    });
     view! {
         <section class="card" aria-labelledby="issue-heading">
             <h2 id="issue-heading">"Invite someone"</h2>
-            <ActionForm action=issue attr:class="stack">
+            <ActionForm action=issue node_ref=form attr:class="stack">
                 <label for="invitee-email">"Invitee email"</label>
                 <input id="invitee-email" type="email" name="email" required maxlength="254" autocomplete="off" />
                 <label for="invitee-name">"Name"</label>

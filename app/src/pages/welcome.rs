@@ -21,8 +21,8 @@ pub fn WelcomePage() -> impl IntoView {
                                 <p>"Invited by " {inviter_name} " (" {inviter_email} ")"</p>
                                 {message.map(|message| view! {
                                     <figure class="message">
+                                        <figcaption>"Their message:"</figcaption>
                                         <blockquote>{message}</blockquote>
-                                        <figcaption>"Their message"</figcaption>
                                     </figure>
                                 })}
                                 <SignOutButton go_to="/welcome" />
