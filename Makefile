@@ -21,8 +21,8 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # apt-get needs root; use sudo when we are not root and sudo exists.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps deps-rust deps-system deps-node build build-release run test \
-        check fmt clippy unit e2e clean
+.PHONY: help deps deps-rust deps-system deps-node build build-release site run test \
+        check fmt unit e2e clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -87,7 +87,11 @@ run: deps-rust deps-system build-release
 
 # ------------------------------------------------------------------ tests --
 
-test: deps check unit build e2e
+# `cargo test` builds target/debug/latchkey for the integration tests; the Playwright
+# suite runs that same binary against the front end built by cargo-leptos, so CI compiles
+# the server once for the tests instead of twice.
+test: deps check unit site
+	cd end2end && npx playwright test
 	@echo "all tests passed"
 
 fmt:
@@ -101,6 +105,11 @@ check: deps-rust
 unit:
 	cargo test --workspace
 
+# Just the front end (WASM, JS, CSS, public/) into target/site.
+site: deps-rust deps-system
+	cargo leptos build --frontend-only
+
+# Build everything and run only the Playwright suite.
 e2e: deps-node build
 	cd end2end && npx playwright test
 

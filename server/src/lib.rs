@@ -33,6 +33,19 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         .migrate()
         .await
         .context("creating the session table")?;
+    // Expired sessions are refused on every request anyway; this keeps the table small.
+    tokio::spawn({
+        use tower_sessions::ExpiredDeletion;
+        let store = store.clone();
+        async move {
+            if let Err(error) = store
+                .continuously_delete_expired(std::time::Duration::from_secs(600))
+                .await
+            {
+                tracing::warn!(%error, "purging expired sessions stopped");
+            }
+        }
+    });
     let postman = Postman::from_config(&config)?;
     let state = AppState {
         leptos_options,
