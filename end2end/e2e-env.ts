@@ -36,6 +36,9 @@ export const LATCHKEY_ENV: Record<string, string> = {
   LEPTOS_SITE_PKG_DIR: 'pkg',
   LEPTOS_OUTPUT_NAME: 'latchkey',
   RUST_LOG: 'info',
+  // Every browser here is 127.0.0.1; the limits themselves are tested in server/tests.
+  LATCHKEY_RATE_LINKS_PER_MINUTE: '1000',
+  LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE: '1000',
 };
 
 /** Quote a string for POSIX sh. */

@@ -16,6 +16,8 @@ use crate::server::{auth, auth::request, email::EmailAddress, links};
 pub async fn request_signin(email: String) -> Result<(), AppError> {
     let email = EmailAddress::parse("email", &email)?;
     let state = request::state();
+    let ip = request::client_ip(&state).await?;
+    state.limits.signin_request(ip, email.as_str())?;
     tokio::spawn(links::send_signin(state, email));
     Ok(())
 }
@@ -30,6 +32,7 @@ pub async fn issue_link(
 ) -> Result<IssuedLink, AppError> {
     let (state, coworker) = request::require_coworker().await?;
     let invite = links::NewInvite::parse(&email, name.as_deref(), message.as_deref(), &expires_in)?;
+    state.limits.issue(coworker.id)?;
     links::issue(&state, &coworker, invite).await
 }
 
@@ -59,15 +62,22 @@ pub async fn revoke_link(id: String) -> Result<LinkSummary, AppError> {
 /// Who a link is for and what state it is in. Consumes nothing.
 #[server(prefix = "/api", endpoint = "peek_link")]
 pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
+    let state = request::state();
+    state
+        .limits
+        .link_attempt(request::client_ip(&state).await?)?;
     let token = links::parse_token(&token)?;
-    links::peek(&request::state().db, &token).await
+    links::peek(&state.db, &token).await
 }
 
 /// Redeems a link and signs this browser in, replacing whatever session it had.
 #[server(prefix = "/api", endpoint = "redeem_link")]
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
-    let token = links::parse_token(&token)?;
     let state = request::state();
+    state
+        .limits
+        .link_attempt(request::client_ip(&state).await?)?;
+    let token = links::parse_token(&token)?;
     let session = request::session().await?;
     let user_agent = request::user_agent().await;
     let redemption = links::redeem(&state, &token, user_agent.as_deref()).await?;

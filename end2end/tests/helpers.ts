@@ -38,8 +38,13 @@ function trackWasmInstantiation(flag: string): void {
   }
 }
 
-async function prepareContext(context: BrowserContext): Promise<void> {
+async function prepareContext(context: BrowserContext, violations: string[]): Promise<void> {
   await context.addInitScript(trackWasmInstantiation, READY_FLAG);
+  // Chromium reports every Content-Security-Policy refusal on the console: a script or
+  // style the policy blocks would otherwise fail silently.
+  context.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
 }
 
 /** Wait until the current document is hydrated (see above). */
@@ -69,19 +74,23 @@ type Fixtures = {
 export const test = base.extend<Fixtures>({
   // The default context (the `page` fixture) also tracks hydration.
   context: async ({ context }, use) => {
-    await prepareContext(context);
+    const violations: string[] = [];
+    await prepareContext(context, violations);
     await use(context);
+    expect(violations, 'no Content-Security-Policy violations').toEqual([]);
   },
   newContext: async ({ browser }, use) => {
     const opened: BrowserContext[] = [];
+    const violations: string[] = [];
     await use(async () => {
       // browser.newContext() does not inherit `use.baseURL`; pass it on.
       const context = await browser.newContext({ baseURL: BASE_URL });
-      await prepareContext(context);
+      await prepareContext(context, violations);
       opened.push(context);
       return context;
     });
     for (const context of opened) await context.close();
+    expect(violations, 'no Content-Security-Policy violations').toEqual([]);
   },
 });
 

@@ -232,3 +232,19 @@ test('an unknown address gets the same answer and no mail', async ({ page }) => 
   const mails = await allMails();
   expect(mails.some((mail) => mail.to.some((to) => to.address.toLowerCase() === unknown))).toBe(false);
 });
+
+test('pages carry a nonce-based Content-Security-Policy and are neither cached nor indexed', async ({ page }) => {
+  for (const path of ['/login', '/link', '/dashboard']) {
+    const response = await page.goto(path);
+    expect(response, path).not.toBeNull();
+    const headers = await response!.allHeaders();
+    const policy = headers['content-security-policy'] ?? '';
+    expect(policy, path).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
+    expect(policy, path).not.toContain('unsafe-inline');
+    expect(policy, path).toContain("frame-ancestors 'none'");
+    expect(headers['cache-control'], path).toBe('no-store');
+    expect(headers['x-robots-tag'], path).toContain('noindex');
+    expect(headers['x-content-type-options'], path).toBe('nosniff');
+    await waitForHydration(page); // the WASM app runs under the policy
+  }
+});

@@ -7,6 +7,7 @@ mod middleware;
 use anyhow::{Context, Result};
 use app::server::config::Config;
 use app::server::db;
+use app::server::limits::Limits;
 use app::server::mail::Postman;
 use app::server::state::AppState;
 use app::{shell, App};
@@ -51,8 +52,22 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         leptos_options,
         db,
         postman,
+        limits: Arc::new(Limits::new(&config.rates)),
         config: Arc::new(config),
     };
+    tokio::spawn({
+        let limits = Arc::downgrade(&state.limits);
+        async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                match limits.upgrade() {
+                    Some(limits) => limits.forget_idle_keys(),
+                    None => break,
+                }
+            }
+        }
+    });
 
     let sessions = SessionManagerLayer::new(store)
         .with_name(state.config.session_cookie_name())
@@ -74,21 +89,33 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
             routes,
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                    // Before rendering starts: Leptos has made this response's nonce.
+                    app::server::headers::content_security_policy();
+                }
             },
             {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            app::server::headers::content_security_policy, shell
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::api_error_status))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::refuse_cross_origin,
         ))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))

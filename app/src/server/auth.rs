@@ -259,6 +259,34 @@ pub mod request {
             .map(str::to_owned)
     }
 
+    /// The client's address: the peer, or behind a trusted proxy the last
+    /// `X-Forwarded-For` entry (the one that proxy appended).
+    pub async fn client_ip(state: &AppState) -> Result<std::net::IpAddr, AppError> {
+        use axum::extract::ConnectInfo;
+        use std::net::SocketAddr;
+        if state.config.trust_forwarded_for {
+            let headers: axum::http::HeaderMap = leptos_axum::extract()
+                .await
+                .or_internal("reading request headers")?;
+            // Only the last entry: everything before it came from the client. If the
+            // proxy wrote something that is not an address, fall back to the peer.
+            let forwarded = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.rsplit(',').next())
+                .and_then(|entry| entry.trim().parse().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ip);
+            }
+        }
+        let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+            .await
+            .or_internal("reading the client address")?;
+        Ok(peer.ip())
+    }
+
     /// The signed-in coworker, or 401 / 403.
     pub async fn require_coworker() -> Result<(AppState, Coworker), AppError> {
         let state = state();

@@ -24,6 +24,19 @@ pub struct Config {
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
     pub smtp_timeout: Duration,
+    pub rates: RateConfig,
+    /// Take the client address from the last `X-Forwarded-For` entry (the one the proxy
+    /// in front of Latchkey appended). Only behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
+}
+
+/// Budgets for [`super::limits::Limits`].
+#[derive(Debug, Clone)]
+pub struct RateConfig {
+    pub links_per_minute: u32,
+    pub signin_per_ip_per_minute: u32,
+    pub signin_per_address_per_hour: u32,
+    pub issue_per_coworker_per_minute: u32,
 }
 
 impl Config {
@@ -44,6 +57,17 @@ impl Config {
                     .filter(|&m| m > 0)
                     .map(|m| Duration::from_secs(m * 60))
                     .with_context(|| format!("{key} must be a positive number of minutes")),
+            }
+        };
+
+        let count = |key: &str, default: u32| -> Result<u32> {
+            match lookup(key) {
+                None => Ok(default),
+                Some(value) => value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .with_context(|| format!("{key} must be a positive whole number")),
             }
         };
 
@@ -83,6 +107,20 @@ impl Config {
                     .context("LATCHKEY_SMTP_TIMEOUT_SECONDS must be a number of seconds")?
                     .unwrap_or(10),
             ),
+            rates: RateConfig {
+                links_per_minute: count("LATCHKEY_RATE_LINKS_PER_MINUTE", 30)?,
+                signin_per_ip_per_minute: count("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", 10)?,
+                signin_per_address_per_hour: count("LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR", 5)?,
+                issue_per_coworker_per_minute: count(
+                    "LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE",
+                    60,
+                )?,
+            },
+            trust_forwarded_for: match lookup("LATCHKEY_TRUST_FORWARDED_FOR").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(_) => bail!("LATCHKEY_TRUST_FORWARDED_FOR must be true or false"),
+            },
         })
     }
 
@@ -142,6 +180,8 @@ impl std::fmt::Debug for Config {
             .field("invitee_session_lifetime", &self.invitee_session_lifetime)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("smtp_timeout", &self.smtp_timeout)
+            .field("rates", &self.rates)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()
     }
 }

@@ -6,6 +6,8 @@ pub mod config;
 pub mod coworkers;
 pub mod db;
 pub mod email;
+pub mod headers;
+pub mod limits;
 pub mod links;
 pub mod mail;
 pub mod state;

@@ -1,6 +1,7 @@
 //! The state every request handler and server function shares.
 
 use super::config::Config;
+use super::limits::Limits;
 use super::mail::Postman;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -13,4 +14,5 @@ pub struct AppState {
     pub db: SqlitePool,
     pub postman: Postman,
     pub config: Arc<Config>,
+    pub limits: Arc<Limits>,
 }

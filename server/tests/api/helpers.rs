@@ -56,6 +56,8 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Setup {
     pub smtp_url: Option<String>,
+    /// Extra `LATCHKEY_*` variables, e.g. tight rate limits; they win over the defaults.
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -79,12 +81,31 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         ("LATCHKEY_OUTBOX_DIR", outbox.display().to_string()),
         ("LATCHKEY_ORG_NAME", "Acme".to_owned()),
         ("LATCHKEY_SMTP_TIMEOUT_SECONDS", "3".to_owned()),
+        // Tests make many calls from one address; the rate-limit tests set their own.
+        ("LATCHKEY_RATE_LINKS_PER_MINUTE", "100000".to_owned()),
+        (
+            "LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE",
+            "100000".to_owned(),
+        ),
+        (
+            "LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR",
+            "100000".to_owned(),
+        ),
+        (
+            "LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE",
+            "100000".to_owned(),
+        ),
     ];
     let config = Config::from_lookup(|key| {
         if key == "LATCHKEY_SMTP_URL" {
             return setup.smtp_url.clone();
         }
-        vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        setup
+            .env
+            .iter()
+            .chain(vars.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     })
     .unwrap();
     let options = leptos::config::LeptosOptions::builder()
@@ -115,6 +136,7 @@ pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub set_cookie: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Answer {
@@ -130,6 +152,8 @@ impl Answer {
 pub struct Client {
     pub cookie: Option<String>,
     pub user_agent: Option<String>,
+    /// Sent as `X-Forwarded-For`, as a proxy in front of Latchkey would.
+    pub forwarded_for: Option<String>,
 }
 
 impl TestApp {
@@ -150,8 +174,15 @@ impl TestApp {
         if let Some(agent) = &client.user_agent {
             request = request.header(reqwest::header::USER_AGENT, agent);
         }
+        if let Some(forwarded) = &client.forwarded_for {
+            request = request.header("x-forwarded-for", forwarded);
+        }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
         let set_cookie = response
             .headers()
             .get(SET_COOKIE)
@@ -171,6 +202,7 @@ impl TestApp {
             status,
             body,
             set_cookie,
+            retry_after,
         }
     }
 
@@ -275,7 +307,7 @@ fn decode_quoted_printable(raw: &str) -> String {
         .replace("=3D", "=")
 }
 
-fn http() -> &'static reqwest::Client {
+pub fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()

@@ -280,6 +280,7 @@ async fn a_failed_delivery_is_recorded_and_the_link_kept() {
         .port();
     let app = spawn_app_with(Setup {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        ..Setup::default()
     })
     .await;
     app.add_coworker("bob@example.com", "Bob").await;

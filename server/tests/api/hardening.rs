@@ -1,0 +1,252 @@
+//! Response headers and rate limits.
+
+use crate::helpers::*;
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let app = spawn_app().await;
+    for path in ["/login", "/link", "/welcome"] {
+        let response = http()
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let policy = header(&response, "content-security-policy").to_owned();
+        assert_eq!(header(&response, "cache-control"), "no-store", "{path}");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+        assert!(header(&response, "x-robots-tag").contains("noindex"));
+        let html = response.text().await.unwrap();
+
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        for directive in [
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "'wasm-unsafe-eval'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        // Every inline script of the page carries the policy's nonce, and it is fresh.
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("the policy names a nonce");
+        assert!(nonce.len() >= 16, "{nonce}");
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path} has the hydration script");
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: every script carries the nonce"
+        );
+    }
+    let first = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let second = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        header(&first, "content-security-policy"),
+        header(&second, "content-security-policy"),
+        "a new nonce per page"
+    );
+}
+
+#[tokio::test]
+async fn api_answers_may_load_nothing_and_are_not_stored() {
+    let app = spawn_app().await;
+    let response = http()
+        .post(format!("{}/api/current_user", app.base))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    let policy = header(&response, "content-security-policy");
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+}
+
+fn tight(var: &'static str, value: &str) -> Setup {
+    Setup {
+        env: vec![(var, value.to_owned())],
+        ..Setup::default()
+    }
+}
+
+#[tokio::test]
+async fn looking_up_links_is_limited_per_client_with_retry_after() {
+    let app = spawn_app_with(tight("LATCHKEY_RATE_LINKS_PER_MINUTE", "3")).await;
+    let mut client = Client::default();
+    let unknown = "A".repeat(43);
+    for _ in 0..3 {
+        let answer = app
+            .call(&mut client, "peek_link", &[("token", &unknown)])
+            .await;
+        assert_eq!(answer.status, 404, "{}", answer.body);
+    }
+    // Redeeming draws on the same budget: guessing cannot switch endpoints.
+    let answer = app
+        .call(&mut client, "redeem_link", &[("token", &unknown)])
+        .await;
+    assert_eq!((answer.status, answer.error()), (429, "rate_limited"));
+    let wait: u64 = answer.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "Retry-After: {wait}");
+    assert_eq!(answer.body["retry_after_secs"].as_u64(), Some(wait));
+    assert_eq!(
+        app.count("SELECT count(*) FROM auth_sessions").await,
+        0,
+        "nothing was stored"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_is_limited_per_address_the_same_for_coworkers_and_strangers() {
+    let app = spawn_app_with(tight("LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR", "2")).await;
+    app.add_coworker("bob@example.com", "Bob").await;
+    let mut answers = Vec::new();
+    for address in ["bob@example.com", "nobody@example.com"] {
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let answer = app
+                .call(
+                    &mut Client::default(),
+                    "request_signin",
+                    &[("email", address)],
+                )
+                .await;
+            seen.push((answer.status, answer.body.clone()));
+        }
+        answers.push(seen);
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "no difference between the addresses"
+    );
+    assert_eq!(answers[0][1].0, 200);
+    assert_eq!(answers[0][2].0, 429);
+    // The budget is per address: another address still gets through.
+    let other = app
+        .call(
+            &mut Client::default(),
+            "request_signin",
+            &[("email", "carol@example.com")],
+        )
+        .await;
+    assert_eq!(other.status, 200);
+}
+
+/// Sign-in requests for distinct addresses, each with the given `X-Forwarded-For`.
+async fn signin_statuses(app: &TestApp, forwarded: &[&str]) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for (i, ip) in forwarded.iter().enumerate() {
+        let mut client = Client {
+            forwarded_for: Some((*ip).to_owned()),
+            ..Client::default()
+        };
+        let email = format!("someone{i}@example.com");
+        let answer = app
+            .call(&mut client, "request_signin", &[("email", &email)])
+            .await;
+        statuses.push(answer.status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn sign_in_is_limited_per_client_and_forwarded_for_only_counts_when_trusted() {
+    // Not trusted: every caller here is 127.0.0.1, whatever the header says.
+    let app = spawn_app_with(tight("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", "2")).await;
+    assert_eq!(
+        signin_statuses(&app, &["192.0.2.1", "192.0.2.2", "192.0.2.3"]).await,
+        [200, 200, 429]
+    );
+
+    let mut setup = tight("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", "2");
+    setup
+        .env
+        .push(("LATCHKEY_TRUST_FORWARDED_FOR", "true".to_owned()));
+    let app = spawn_app_with(setup).await;
+    // Trusted: the last entry (the one the proxy appended) is the client.
+    assert_eq!(
+        signin_statuses(
+            &app,
+            &[
+                "10.0.0.1, 192.0.2.1",
+                "10.0.0.1, 192.0.2.1",
+                "10.0.0.1, 192.0.2.1",
+                "192.0.2.9"
+            ]
+        )
+        .await,
+        [200, 200, 429, 200]
+    );
+}
+
+#[tokio::test]
+async fn issuing_is_limited_per_coworker_and_a_refusal_stores_nothing() {
+    let app = spawn_app_with(tight("LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE", "2")).await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    let mut carol = app.coworker_client("carol@example.com", "Carol").await;
+    for i in 0..2 {
+        let answer = app.issue(&mut bob, &format!("guest{i}@example.com")).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let refused = app.issue(&mut bob, "guest2@example.com").await;
+    assert_eq!((refused.status, refused.error()), (429, "rate_limited"));
+    assert!(refused.retry_after.is_some());
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE recipient_email = 'guest2@example.com'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.issue(&mut carol, "guest2@example.com").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_welcome_page_keeps_its_policy_after_a_second_sign_in() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    let (_, first) = app.invite(&mut bob, "first@example.com").await;
+    let (_, second) = app.invite(&mut bob, "second@example.com").await;
+    let mut browser = Client::default();
+    for token in [&first, &second] {
+        let answer = app
+            .call(&mut browser, "redeem_link", &[("token", token)])
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let response = http()
+            .get(format!("{}/welcome", app.base))
+            .header("cookie", browser.cookie.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let policy = header(&response, "content-security-policy").to_owned();
+        let html = response.text().await.unwrap();
+        assert!(policy.contains("'nonce-"), "{policy}\n{html}");
+    }
+}
