@@ -12,6 +12,7 @@ use app::server::mail::Postman;
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -19,6 +20,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
+use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -82,30 +84,30 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         ));
 
     let routes = generate_route_list(App);
+    let page_context = {
+        let state = state.clone();
+        move || {
+            provide_context(state.clone());
+            // Before rendering starts: Leptos has made this response's nonce.
+            app::server::headers::content_security_policy();
+        }
+    };
+    let page_shell = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
+    };
+    // The built front end and public/ are plain files. They are served by ServeDir rather
+    // than Leptos' file handler, which renders in a reactive owner of its own and can take
+    // the headers of a page rendering at the same moment. Any other path is the app's
+    // "Page not found".
+    let not_found =
+        leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
+    let files = ServeDir::new(&*state.leptos_options.site_root)
+        .fallback(not_found.with_state(state.clone()));
     let router = Router::new()
         .route("/healthz", get(healthz))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let state = state.clone();
-                move || {
-                    provide_context(state.clone());
-                    // Before rendering starts: Leptos has made this response's nonce.
-                    app::server::headers::content_security_policy();
-                }
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            app::server::headers::content_security_policy, shell
-        ))
+        .leptos_routes_with_context(&state, routes, page_context, page_shell)
+        .fallback_service(files)
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::api_error_status))
         .layer(axum::middleware::from_fn_with_state(

@@ -69,6 +69,36 @@ async fn pages_allow_only_their_own_nonced_scripts() {
     );
 }
 
+/// Pages and files requested at the same moment each keep their own policy. (Leptos' own
+/// file handler once let a file's answer take the headers of a page rendering beside it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_and_files_served_together_keep_their_own_policies() {
+    let app = spawn_app().await;
+    std::fs::write(app.site_root.join("favicon.svg"), "<svg/>").unwrap();
+    let bob = app.coworker_client("bob@example.com", "Bob").await;
+    let cookie = bob.cookie.unwrap();
+    let requests = (0..200).map(|i| {
+        let path = ["/dashboard", "/favicon.svg", "/welcome", "/login"][i % 4];
+        let request = http()
+            .get(format!("{}{path}", app.base))
+            .header("cookie", cookie.clone());
+        tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            let policy = header(&response, "content-security-policy").to_owned();
+            (path, response.status(), policy)
+        })
+    });
+    for answer in futures::future::join_all(requests).await {
+        let (path, status, policy) = answer.unwrap();
+        assert_eq!(status, 200, "{path}");
+        if path == "/favicon.svg" {
+            assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        } else {
+            assert!(policy.contains("'nonce-"), "{path}: {policy}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn api_answers_may_load_nothing_and_are_not_stored() {
     let app = spawn_app().await;

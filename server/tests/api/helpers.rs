@@ -49,6 +49,8 @@ pub struct TestApp {
     pub db: SqlitePool,
     pub db_path: PathBuf,
     pub outbox: PathBuf,
+    /// The front end's files would be here; tests put what they serve in it.
+    pub site_root: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -127,6 +129,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         db: state.db.clone(),
         db_path,
         outbox,
+        site_root: dir.path().to_owned(),
         _dir: dir,
     }
 }

@@ -1,9 +1,11 @@
 //! Integration tests: a real server on a loopback port, a fresh SQLite file per test, mail
 //! written to a real outbox directory and read back the way a person would get it.
 
+mod concurrency;
 mod hardening;
 mod helpers;
 mod links;
+mod matrix;
 mod roles;
 mod secrets;
 mod signin;

@@ -1,0 +1,147 @@
+//! The authorization matrix: every `/api/` endpoint, called by every kind of caller,
+//! against the answer it must give. The rows come from one table, and the table must name
+//! exactly the endpoints the server registers, so a new endpoint without a row fails here.
+
+use crate::helpers::*;
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Caller {
+    Anonymous,
+    Invitee,
+    Coworker,
+}
+
+const CALLERS: [Caller; 3] = [Caller::Anonymous, Caller::Invitee, Caller::Coworker];
+
+/// What a caller gets: 200, or an error status with its `error` tag.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Expect {
+    Ok,
+    NotSignedIn,
+    Forbidden,
+}
+
+/// Per endpoint: the answer for anonymous, invitee and coworker callers. (Admin
+/// coworkers join as a fourth column with the admin-only functions.)
+const MATRIX: &[(&str, [Expect; 3])] = {
+    use Expect::*;
+    &[
+        ("request_signin", [Ok, Ok, Ok]),
+        ("issue_link", [NotSignedIn, Forbidden, Ok]),
+        ("list_links", [NotSignedIn, Forbidden, Ok]),
+        ("revoke_link", [NotSignedIn, Forbidden, Ok]),
+        ("peek_link", [Ok, Ok, Ok]),
+        ("redeem_link", [Ok, Ok, Ok]),
+        ("sign_out", [Ok, Ok, Ok]),
+        ("current_user", [Ok, Ok, Ok]),
+    ]
+};
+
+#[test]
+fn the_matrix_names_every_registered_endpoint_once() {
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _method)| path.to_owned())
+        .collect();
+    let table: BTreeSet<String> = MATRIX
+        .iter()
+        .map(|(endpoint, _)| format!("/api/{endpoint}"))
+        .collect();
+    assert_eq!(table.len(), MATRIX.len(), "an endpoint has two rows");
+    assert_eq!(
+        registered, table,
+        "every server function needs a row in MATRIX (and every row a server function)"
+    );
+}
+
+/// Signs a fresh client in as `caller`. Every cell gets its own, because some calls
+/// (redeem, sign out) end the session they were made with.
+async fn client_for(app: &TestApp, caller: Caller, inviter: &mut Client, n: usize) -> Client {
+    match caller {
+        Caller::Anonymous => Client::default(),
+        Caller::Invitee => {
+            let (_, token) = app
+                .invite(inviter, &format!("invitee-{n}@example.com"))
+                .await;
+            let mut client = Client::default();
+            let answer = app
+                .call(&mut client, "redeem_link", &[("token", &token)])
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            client
+        }
+        Caller::Coworker => {
+            app.coworker_client(&format!("coworker-{n}@example.com"), "Cora")
+                .await
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_caller_as_the_table_says() {
+    let app = spawn_app().await;
+    let mut inviter = app.coworker_client("bob@example.com", "Bob").await;
+    let mut n = 0;
+    for (endpoint, expected) in MATRIX {
+        for (caller, expect) in CALLERS.iter().zip(expected) {
+            n += 1;
+            let mut client = client_for(&app, *caller, &mut inviter, n).await;
+            // Fresh arguments per cell: a link to revoke, a token to peek at or redeem.
+            let (link_id, token) = app
+                .invite(&mut inviter, &format!("target-{n}@example.com"))
+                .await;
+            let link_id = link_id.to_string();
+            let target = format!("someone-{n}@example.com");
+            let form: Vec<(&str, &str)> = match *endpoint {
+                "request_signin" => vec![("email", "bob@example.com")],
+                "issue_link" => vec![("email", &target), ("expires_in", "24h")],
+                "list_links" => vec![],
+                "revoke_link" => vec![("id", &link_id)],
+                "peek_link" | "redeem_link" => vec![("token", &token)],
+                "sign_out" | "current_user" => vec![],
+                other => panic!("no arguments for {other}; add them here"),
+            };
+            let links_before = app.count("SELECT count(*) FROM magic_links").await;
+            let revoked_before = app
+                .count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
+                .await;
+            let answer = app.call(&mut client, endpoint, &form).await;
+            let cell = format!("{endpoint} as {caller:?}");
+            match expect {
+                Expect::Ok => assert_eq!(answer.status, 200, "{cell}: {}", answer.body),
+                Expect::NotSignedIn => assert_eq!(
+                    (answer.status, answer.error()),
+                    (401, "not_signed_in"),
+                    "{cell}"
+                ),
+                Expect::Forbidden => assert_eq!(
+                    (answer.status, answer.error()),
+                    (403, "forbidden"),
+                    "{cell}"
+                ),
+            }
+            if *expect != Expect::Ok {
+                // A refused call stores nothing and changes nothing.
+                assert_eq!(
+                    app.count("SELECT count(*) FROM magic_links").await,
+                    links_before,
+                    "{cell} stored a link"
+                );
+                assert_eq!(
+                    app.count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
+                        .await,
+                    revoked_before,
+                    "{cell} revoked a link"
+                );
+                // And the caller is still who they were.
+                let role = app.role(&mut client).await;
+                let was = match caller {
+                    Caller::Anonymous => "anonymous",
+                    Caller::Invitee => "invitee",
+                    Caller::Coworker => "coworker",
+                };
+                assert_eq!(role, was, "{cell} changed the caller");
+            }
+        }
+    }
+}
