@@ -29,6 +29,8 @@ pub enum AppError {
     NotFound,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
+    #[error("Latchkey is busy right now. Please try again in a moment.")]
+    Busy,
     #[error("Could not reach Latchkey. Check your connection and try again.")]
     Network,
     #[error("Something went wrong. Please try again.")]
@@ -53,7 +55,7 @@ impl AppError {
             Self::LinkUnknown | Self::NotFound => 404,
             Self::LinkUsed | Self::LinkExpired | Self::LinkRevoked => 410,
             Self::RateLimited { .. } => 429,
-            Self::Network => 503,
+            Self::Busy | Self::Network => 503,
             Self::Internal => 500,
         }
     }

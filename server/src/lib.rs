@@ -30,7 +30,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Opens the database, the mailer and the session store, and builds the router.
 pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
-    let db = db::connect(&config.database_url).await?;
+    let db = db::connect(&config.database_url, config.db_busy_timeout).await?;
     let store = SqliteStore::new(db.clone());
     store
         .migrate()

@@ -24,6 +24,8 @@ pub struct Config {
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
     pub smtp_timeout: Duration,
+    /// How long a write waits for another writer's lock before answering "busy".
+    pub db_busy_timeout: Duration,
     pub rates: RateConfig,
     /// Take the client address from the last `X-Forwarded-For` entry (the one the proxy
     /// in front of Latchkey appended). Only behind a proxy that sets it.
@@ -107,6 +109,13 @@ impl Config {
                     .context("LATCHKEY_SMTP_TIMEOUT_SECONDS must be a number of seconds")?
                     .unwrap_or(10),
             ),
+            db_busy_timeout: Duration::from_millis(
+                lookup("LATCHKEY_DB_BUSY_TIMEOUT_MS")
+                    .map(|v| v.parse::<u64>())
+                    .transpose()
+                    .context("LATCHKEY_DB_BUSY_TIMEOUT_MS must be a number of milliseconds")?
+                    .unwrap_or(5000),
+            ),
             rates: RateConfig {
                 links_per_minute: count("LATCHKEY_RATE_LINKS_PER_MINUTE", 30)?,
                 signin_per_ip_per_minute: count("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", 10)?,
@@ -180,6 +189,7 @@ impl std::fmt::Debug for Config {
             .field("invitee_session_lifetime", &self.invitee_session_lifetime)
             .field("session_idle_timeout", &self.session_idle_timeout)
             .field("smtp_timeout", &self.smtp_timeout)
+            .field("db_busy_timeout", &self.db_busy_timeout)
             .field("rates", &self.rates)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()

@@ -7,11 +7,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How long a connection waits for another writer before giving up with "database is locked".
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Opens (creating if missing) the database at `url` and brings its schema up to date.
-pub async fn connect(url: &str) -> Result<SqlitePool> {
+/// A statement that finds the database locked by another writer retries (SQLite's busy
+/// handler) for up to `busy_timeout`, then fails with an error [`is_busy`] recognises.
+pub async fn connect(url: &str, busy_timeout: Duration) -> Result<SqlitePool> {
     let path = url
         .strip_prefix("sqlite://")
         .context("the database URL must start with sqlite://")?;
@@ -31,9 +30,11 @@ pub async fn connect(url: &str) -> Result<SqlitePool> {
         // FULL: a transaction that was acknowledged survives a crash and a power loss.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(busy_timeout);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        // Waiting for a pooled connection is bounded like waiting for the lock.
+        .acquire_timeout(busy_timeout + Duration::from_secs(1))
         .connect_with(options)
         .await
         .with_context(|| format!("opening the database {path}"))?;
@@ -51,4 +52,17 @@ pub async fn begin_write(
     pool: &SqlitePool,
 ) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// Whether `error` means "another connection held the lock for the whole busy timeout"
+/// (SQLITE_BUSY or SQLITE_LOCKED, with any extended code), or no connection was free.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
 }

@@ -21,6 +21,8 @@ pub struct Postman {
     mailer: Mailer,
     from: Mailbox,
     org_name: String,
+    /// The most a whole send may take, however slowly a server answers.
+    timeout: std::time::Duration,
 }
 
 /// A composed message. Its body holds a live link, so it has no `Debug`.
@@ -53,24 +55,34 @@ impl Postman {
             mailer,
             from,
             org_name: config.org_name.clone(),
+            timeout: config.smtp_timeout,
         })
     }
 
     /// Sends a letter. The error is plain words for the coworker, without the message.
     pub async fn send(&self, letter: Letter) -> Result<(), String> {
-        let result = match &self.mailer {
-            Mailer::Smtp(smtp) => smtp
-                .send(letter.0)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Mailer::Outbox(outbox) => outbox
-                .send(letter.0)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
+        let sending = async {
+            match &self.mailer {
+                Mailer::Smtp(smtp) => smtp
+                    .send(letter.0)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Mailer::Outbox(outbox) => outbox
+                    .send(letter.0)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            }
         };
-        result.map_err(|error| format!("The mail server did not accept the message: {error}"))
+        match tokio::time::timeout(self.timeout, sending).await {
+            Ok(result) => result
+                .map_err(|error| format!("The mail server did not accept the message: {error}")),
+            Err(_) => Err(format!(
+                "The mail server did not answer within {} seconds.",
+                self.timeout.as_secs()
+            )),
+        }
     }
 
     /// The invitation an outside person receives.

@@ -167,8 +167,31 @@ impl TestApp {
 
     /// POSTs a form to `/api/{endpoint}` as `client`.
     pub async fn call(&self, client: &mut Client, endpoint: &str, form: &[(&str, &str)]) -> Answer {
+        Self::call_at(&self.base, client, endpoint, form).await
+    }
+
+    /// [`TestApp::call`] against the server at `base`.
+    pub async fn call_at(
+        base: &str,
+        client: &mut Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Answer {
+        Self::try_call_at(base, client, endpoint, form)
+            .await
+            .unwrap_or_else(|| panic!("{endpoint}: the server did not answer"))
+    }
+
+    /// [`TestApp::call_at`], or `None` when the connection fails or breaks: the server
+    /// is gone.
+    pub async fn try_call_at(
+        base: &str,
+        client: &mut Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Option<Answer> {
         let mut request = http()
-            .post(format!("{}/api/{endpoint}", self.base))
+            .post(format!("{base}/api/{endpoint}"))
             .header(ACCEPT, "application/json")
             .form(form);
         if let Some(cookie) = &client.cookie {
@@ -180,7 +203,7 @@ impl TestApp {
         if let Some(forwarded) = &client.forwarded_for {
             request = request.header("x-forwarded-for", forwarded);
         }
-        let response = request.send().await.unwrap();
+        let response = request.send().await.ok()?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -190,6 +213,7 @@ impl TestApp {
             .headers()
             .get(SET_COOKIE)
             .map(|v| v.to_str().unwrap().to_owned());
+        let text = response.text().await.ok()?;
         if let Some(set_cookie) = &set_cookie {
             let pair = set_cookie.split(';').next().unwrap().to_owned();
             // An expired cookie is the server deleting it.
@@ -199,14 +223,13 @@ impl TestApp {
                 Some(pair)
             };
         }
-        let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
+        Some(Answer {
             status,
             body,
             set_cookie,
             retry_after,
-        }
+        })
     }
 
     /// The `role` of whoever `client` is signed in as, or "anonymous".

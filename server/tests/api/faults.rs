@@ -1,0 +1,421 @@
+//! Faults: a mail server that is down or hangs, a database locked by someone else, a
+//! SIGTERM with requests in flight, and `kill -9` in the middle of a load. The last two
+//! run the real `latchkey` binary as a child process.
+
+use crate::helpers::*;
+use sqlx::{Connection, SqliteConnection};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A TCP server that accepts connections and never says a word: an SMTP server that hangs.
+async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_hanging_mail_server_times_out_and_the_link_is_kept_as_not_delivered() {
+    let (port, _server) = silent_server().await;
+    let app = spawn_app_with(Setup {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
+    })
+    .await;
+    let mut bob = signed_in_without_mail(&app, "bob@example.com").await;
+
+    let started = Instant::now();
+    let answer = app.issue(&mut bob, "alice@example.com").await;
+    let took = started.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["delivery"], "failed");
+    let error = answer.body["delivery_error"].as_str().unwrap();
+    assert!(
+        error.contains("did not answer within 1 seconds") || error.contains("timed out"),
+        "{error}"
+    );
+    // Bounded by the timeout, not by the mail server.
+    assert!(took < Duration::from_secs(10), "issuing took {took:?}");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM magic_links WHERE purpose = 'invite' AND delivery = 'failed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM magic_links WHERE purpose = 'invite' AND delivery = 'pending'"
+        )
+        .await,
+        0,
+        "no link is left half-recorded"
+    );
+}
+
+/// Signs a coworker in with a sign-in link made directly, for servers whose mail fails.
+async fn signed_in_without_mail(app: &TestApp, email: &str) -> Client {
+    app.add_coworker(email, "Bob").await;
+    let address = app::server::email::EmailAddress::parse("email", email).unwrap();
+    let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &address)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut client = Client::default();
+    let answer = app
+        .call(&mut client, "redeem_link", &[("token", &token_in(&url))])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    client
+}
+
+/// Holds SQLite's write lock on `path` until dropped (or `release`d).
+struct WriteLock(SqliteConnection);
+
+impl WriteLock {
+    async fn take(path: &Path) -> Self {
+        let mut connection = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        Self(connection)
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_is_waited_for_within_a_bound_then_answered_busy() {
+    let app = spawn_app_with(Setup {
+        env: vec![("LATCHKEY_DB_BUSY_TIMEOUT_MS", "1500".into())],
+        ..Setup::default()
+    })
+    .await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    let invites = "SELECT count(*) FROM magic_links WHERE purpose = 'invite'";
+
+    // Held longer than the busy timeout: a clear "busy", Retry-After, nothing stored.
+    let lock = WriteLock::take(&app.db_path).await;
+    let started = Instant::now();
+    let answer = app.issue(&mut bob, "alice@example.com").await;
+    let waited = started.elapsed();
+    assert_eq!(
+        (answer.status, answer.error()),
+        (503, "busy"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.retry_after.as_deref(), Some("1"));
+    assert!(
+        answer.body["message"].is_null() || !answer.body.to_string().contains("locked"),
+        "SQLite's words stay on the server: {}",
+        answer.body
+    );
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "gave up after {waited:?}"
+    );
+    lock.release().await;
+    assert_eq!(app.count(invites).await, 0);
+
+    // Held for less than the busy timeout: the write waits its turn and succeeds.
+    let lock = WriteLock::take(&app.db_path).await;
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        lock.release().await;
+    });
+    let answer = app.issue(&mut bob, "alice@example.com").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    holder.await.unwrap();
+    assert_eq!(app.count(invites).await, 1);
+}
+
+/// The real binary, serving on a loopback port with its own database.
+struct Server {
+    child: Child,
+    base: String,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl Server {
+    fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = vec![
+            (
+                "LATCHKEY_DATABASE_URL".into(),
+                format!("sqlite://{}", dir.join("latchkey.db").display()),
+            ),
+            ("LATCHKEY_PUBLIC_URL".into(), base),
+            (
+                "LATCHKEY_OUTBOX_DIR".into(),
+                dir.join("outbox").display().to_string(),
+            ),
+            ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("LEPTOS_SITE_ROOT".into(), dir.display().to_string()),
+            ("LATCHKEY_SMTP_TIMEOUT_SECONDS".into(), "2".into()),
+            ("LATCHKEY_RATE_LINKS_PER_MINUTE".into(), "100000".into()),
+            (
+                "LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE".into(),
+                "100000".into(),
+            ),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        if let Some(url) = smtp_url {
+            env.push(("LATCHKEY_SMTP_URL".into(), url));
+        }
+        env
+    }
+
+    fn cli(env: &[(String, String)], args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "latchkey {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    async fn start(env: Vec<(String, String)>, log: PathBuf) -> Self {
+        let base = env
+            .iter()
+            .find(|(k, _)| k == "LATCHKEY_PUBLIC_URL")
+            .unwrap()
+            .1
+            .clone();
+        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base,
+            env,
+            log,
+        };
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", server.base)).await {
+                if response.status() == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "latchkey did not start: {}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns whether it exited with status 0.
+    async fn exited_cleanly(&mut self) -> bool {
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("latchkey did not exit");
+    }
+
+    /// A coworker client signed in through the CLI's bootstrap link.
+    async fn coworker(&self, email: &str) -> Client {
+        Self::cli(&self.env, &["coworker", "add", email, "--name", "Bob"]);
+        let url = Self::cli(&self.env, &["signin-link", email]);
+        let mut client = Client::default();
+        let answer = call(
+            &self.base,
+            &mut client,
+            "redeem_link",
+            &[("token", &token_in(&url))],
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        client
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// [`TestApp::call`] for a server that is not a [`TestApp`].
+async fn call(base: &str, client: &mut Client, endpoint: &str, form: &[(&str, &str)]) -> Answer {
+    TestApp::call_at(base, client, endpoint, form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Issuing waits on this mail server for the 2-second SMTP timeout: a request in flight.
+    let (smtp_port, _smtp) = silent_server().await;
+    let env = Server::env(dir.path(), Some(format!("smtp://127.0.0.1:{smtp_port}")));
+    let mut server = Server::start(env, dir.path().join("log")).await;
+    let mut bob = server.coworker("bob@example.com").await;
+
+    let base = server.base.clone();
+    let in_flight = tokio::spawn(async move {
+        let form = [("email", "alice@example.com"), ("expires_in", "24h")];
+        call(&base, &mut bob, "issue_link", &form).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.signal("TERM");
+    let answer = in_flight.await.unwrap();
+    assert_eq!(
+        answer.status, 200,
+        "the request in flight was answered: {}",
+        answer.body
+    );
+    assert_eq!(answer.body["delivery"], "failed");
+    assert!(
+        server.exited_cleanly().await,
+        "exit status 0 after draining"
+    );
+    assert!(
+        reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err(),
+        "nothing listens after shutdown"
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.contains("shutting down") && log.contains("Latchkey stopped"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = Server::env(dir.path(), None);
+    let server = Server::start(env.clone(), dir.path().join("log")).await;
+    let bob = server.coworker("bob@example.com").await;
+
+    // Four workers issue and redeem links as fast as they can, remembering what the
+    // server acknowledged; the server is killed with SIGKILL while they are at it.
+    let workers = (0..4).map(|worker| {
+        let base = server.base.clone();
+        let mut bob = bob.clone();
+        tokio::spawn(async move {
+            let mut issued = Vec::new();
+            let mut sessions = Vec::new();
+            for n in 0.. {
+                let email = format!("w{worker}-{n}@example.com");
+                let form = [("email", email.as_str()), ("expires_in", "24h")];
+                let Some(answer) = try_call(&base, &mut bob, "issue_link", &form).await else {
+                    break;
+                };
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                issued.push(answer.body["id"].as_i64().unwrap());
+                let url = answer.body["url"].as_str().unwrap().to_owned();
+                let mut invitee = Client::default();
+                let form = [("token", &url[url.len() - 43..])];
+                let Some(answer) = try_call(&base, &mut invitee, "redeem_link", &form).await else {
+                    break;
+                };
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                sessions.push((email, invitee));
+            }
+            (issued, sessions)
+        })
+    });
+    let workers: Vec<_> = workers.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut server = server;
+    server.signal("KILL");
+    assert!(!server.exited_cleanly().await);
+
+    let mut issued = Vec::new();
+    let mut sessions = Vec::new();
+    for worker in workers {
+        let (i, s) = worker.await.unwrap();
+        issued.extend(i);
+        sessions.extend(s);
+    }
+    assert!(
+        issued.len() >= 10,
+        "the load got going: {} links",
+        issued.len()
+    );
+    eprintln!(
+        "killed after {} acknowledged issues and {} acknowledged redeems",
+        issued.len(),
+        sessions.len()
+    );
+
+    let server = Server::start(env, dir.path().join("log")).await;
+    let db_path = dir.path().join("latchkey.db");
+    let mut db = SqliteConnection::connect(&format!("sqlite://{}", db_path.display()))
+        .await
+        .unwrap();
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    for id in &issued {
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE id = ?1")
+            .bind(id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(found, 1, "acknowledged link {id} was lost");
+    }
+    for (email, mut invitee) in sessions {
+        let answer = call(&server.base, &mut invitee, "current_user", &[]).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.body["email"],
+            email.as_str(),
+            "acknowledged session for {email} was lost"
+        );
+    }
+}
+
+/// Like [`call`], but `None` once the server has gone away.
+async fn try_call(
+    base: &str,
+    client: &mut Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> Option<Answer> {
+    TestApp::try_call_at(base, client, endpoint, form).await
+}
