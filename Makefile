@@ -22,7 +22,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node build build-release site run test \
-        check fmt unit e2e clean
+        check fmt unit e2e fuzz clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -112,6 +112,15 @@ site: deps-rust deps-system
 # Build everything and run only the Playwright suite.
 e2e: deps-node build
 	cd end2end && npx playwright test
+
+# Coverage-guided fuzzing of the token and email parsers (fuzz/), FUZZ_SECONDS per target.
+# cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+	for target in token email; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean:
 	cargo clean

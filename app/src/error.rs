@@ -71,6 +71,13 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
                 Self::invalid("request", format!("The request is malformed: {message}"))
             }
+            // On the server this is the request body failing to read: not UTF-8, or over
+            // the size limit. (In the browser it would be a garbled answer: a fault.)
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(_) => Self::invalid(
+                "request",
+                "The request body could not be read: send UTF-8 form data of at most 64 KiB.",
+            ),
             ServerFnErrorErr::Request(_) => Self::Network,
             _ => Self::Internal,
         }

@@ -171,4 +171,21 @@ mod tests {
         let email = EmailAddress::parse("email", "alice@example.com").unwrap();
         assert_eq!(email.masked(), "a…@example.com");
     }
+
+    proptest::proptest! {
+        /// The fuzz target's properties (fuzz/fuzz_targets/email.rs), on every test run.
+        #[test]
+        fn whatever_is_typed_an_accepted_address_is_safe_to_put_in_a_header(
+            input in "(\\PC|[\\r\\n<>@. ]){0,80}|[a-zA-Z0-9.+_-]{1,20}@[a-zA-Z0-9.-]{1,20}"
+        ) {
+            if let Ok(address) = EmailAddress::parse("email", &input) {
+                let text = address.as_str();
+                proptest::prop_assert!(text.len() <= MAX_EMAIL_LEN && text.is_ascii());
+                proptest::prop_assert_eq!(text, text.to_ascii_lowercase());
+                proptest::prop_assert!(!text.contains(['\r', '\n', '<', '>', ' ', ',', ';']));
+                proptest::prop_assert_eq!(text.matches('@').count(), 1);
+                proptest::prop_assert_eq!(EmailAddress::parse("email", text).unwrap(), address);
+            }
+        }
+    }
 }

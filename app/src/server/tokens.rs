@@ -167,4 +167,20 @@ mod tests {
             format!("https://access.example.com/link#{}", token.expose())
         );
     }
+
+    proptest::proptest! {
+        /// The fuzz target's properties (fuzz/fuzz_targets/token.rs), on every test run.
+        #[test]
+        fn only_canonical_43_character_tokens_parse(
+            input in "\\PC{0,50}|[A-Za-z0-9_-]{43}|[A-Za-z0-9_=+/-]{42,44}"
+        ) {
+            if let Ok(token) = PlainToken::parse(&input) {
+                proptest::prop_assert_eq!(token.expose().len(), 43);
+                let shown = format!("{token:?}");
+                proptest::prop_assert!(!shown.contains(token.expose()));
+                let bytes = URL_SAFE_NO_PAD.decode(token.expose()).unwrap();
+                proptest::prop_assert_eq!(URL_SAFE_NO_PAD.encode(bytes), input);
+            }
+        }
+    }
 }

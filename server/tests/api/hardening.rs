@@ -280,3 +280,82 @@ async fn the_welcome_page_keeps_its_policy_after_a_second_sign_in() {
         assert!(policy.contains("'nonce-"), "{policy}\n{html}");
     }
 }
+
+#[tokio::test]
+async fn behind_https_the_cookie_is_host_prefixed_and_secure_and_hsts_is_sent() {
+    let app = spawn_app_with(Setup {
+        env: vec![("LATCHKEY_PUBLIC_URL", "https://access.example.com".into())],
+        ..Setup::default()
+    })
+    .await;
+    app.add_coworker("bob@example.com", "Bob").await;
+    let mut bob = Client::default();
+    let answer = app
+        .call(&mut bob, "request_signin", &[("email", "bob@example.com")])
+        .await;
+    assert_eq!(answer.status, 200);
+    let mail = app.mail_to("bob@example.com").await;
+    assert!(mail.contains("https://access.example.com/link#"));
+    let answer = app
+        .call(&mut bob, "redeem_link", &[("token", &token_in(&mail))])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let cookie = answer.set_cookie.expect("a session cookie");
+    assert!(cookie.starts_with("__Host-latchkey_session="), "{cookie}");
+    let attributes: Vec<&str> = cookie.split(';').skip(1).map(str::trim).collect();
+    for wanted in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(attributes.contains(&wanted), "{wanted} missing: {cookie}");
+    }
+    assert!(
+        !attributes
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+        "{cookie}"
+    );
+
+    let page = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&page, "strict-transport-security"),
+        "max-age=63072000; includeSubDomains"
+    );
+}
+
+#[tokio::test]
+async fn over_plain_http_there_is_no_hsts_and_no_secure_cookie() {
+    let app = spawn_app().await;
+    let page = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers().get("strict-transport-security").is_none());
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413_and_stores_nothing() {
+    let app = spawn_app().await;
+    let bob = app.coworker_client("bob@example.com", "Bob").await;
+    let message = "x".repeat(100 * 1024);
+    let response = http()
+        .post(format!("{}/api/issue_link", app.base))
+        .header("accept", "application/json")
+        .header("cookie", bob.cookie.unwrap())
+        .form(&[
+            ("email", "alice@example.com"),
+            ("expires_in", "24h"),
+            ("message", &message),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
+            .await,
+        0
+    );
+}

@@ -5,6 +5,7 @@ mod concurrency;
 mod faults;
 mod hardening;
 mod helpers;
+mod hostile;
 mod links;
 mod matrix;
 mod roles;

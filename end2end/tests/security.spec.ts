@@ -1,0 +1,46 @@
+// What a browser does when another site tries to use Latchkey on a coworker's behalf,
+// and the session cookie's attributes as the browser stores them.
+import { BASE_URL } from '../e2e-env';
+import { addCoworker, expect, gotoReady, linkRow, sessionCookie, signInCoworker, test, uniqueEmail } from './helpers';
+
+const EVIL = 'http://evil.test';
+
+test('a form on another site cannot issue a link, even for a signed-in coworker', async ({ page }) => {
+  const coworker = uniqueEmail('cw-csrf');
+  const target = uniqueEmail('csrf-target');
+  addCoworker(coworker, 'Casey Coworker');
+  await signInCoworker(page, coworker);
+
+  // The attacker's page: served by Playwright under another origin, it posts a form
+  // to Latchkey's API the moment it loads.
+  await page.route(`${EVIL}/**`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><form method="post" action="${BASE_URL}/api/issue_link">
+        <input name="email" value="${target}"><input name="expires_in" value="24h"></form>
+        <script>document.forms[0].submit()</script>`,
+    }),
+  );
+  const answer = page.waitForResponse((response) => response.url() === `${BASE_URL}/api/issue_link`);
+  await page.goto(`${EVIL}/`);
+  const response = await answer;
+  expect(response.request().headers()['origin'], 'the browser named the attacking origin').toBe(EVIL);
+  // 403 from the origin check (not 401 for a missing cookie): refused before any work.
+  expect(response.status()).toBe(403);
+
+  await gotoReady(page, '/dashboard');
+  await expect(page.getByRole('button', { name: 'Send magic link', exact: true })).toBeVisible();
+  await expect(linkRow(page, target)).toHaveCount(0);
+});
+
+test('the session cookie is HttpOnly, SameSite=Lax, host-only and for the whole site', async ({ page, context }) => {
+  const coworker = uniqueEmail('cw-cookie');
+  addCoworker(coworker, 'Cody Coworker');
+  await signInCoworker(page, coworker);
+  const cookie = await sessionCookie(context);
+  expect(cookie).toMatchObject({ name: 'latchkey_session', httpOnly: true, sameSite: 'Lax', path: '/' });
+  // A host-only cookie has no leading dot: no Domain attribute was sent.
+  expect(cookie!.domain).toBe(new URL(BASE_URL).hostname);
+  // The page's scripts cannot read it.
+  expect(await page.evaluate(() => document.cookie)).not.toContain('latchkey_session');
+});

@@ -1,0 +1,184 @@
+//! A property-based sweep of hostile input over every `/api/` endpoint: arbitrary,
+//! missing, repeated, oversized and wrongly-encoded parameters, from every kind of
+//! caller. Whatever arrives, the answer is never a 5xx, the server keeps serving, and a
+//! refused request stores nothing.
+
+use crate::helpers::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE};
+
+/// Every endpoint the server registers, so a new one is swept without being named here.
+fn endpoints() -> Vec<String> {
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The parameter names the endpoints know, plus nonsense.
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            "email", "name", "message", "expires_in", "status", "q", "cursor", "id", "token",
+        ])
+        .prop_map(str::to_owned),
+        1 => "\\PC{0,12}",
+    ]
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,80}",                                      // any printable text, any script
+        "[\\x00-\\x1f\\x7f]{0,12}",                        // control characters, CR/LF
+        "[A-Za-z0-9_-]{43}",                               // shaped like a token
+        "[A-Za-z0-9_=+/-]{40,46}",                         // almost shaped like a token
+        "[a-z]{1,8}@[a-z]{1,8}\\.(com|org|example)",       // shaped like an address
+        "[a-z]{0,4}\\r\\n(Bcc|To|Subject): [a-z@.]{0,20}", // header injection
+        prop::sample::select(vec!["15m", "1h", "24h", "7d", "0", "-1", "1e9", "NaN"])
+            .prop_map(str::to_owned),
+        "-?[0-9]{1,25}",                               // ids, in and out of range
+        (0usize..200_000).prop_map(|n| "a".repeat(n)), // up to 3x the body limit
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    Form(Vec<(String, String)>),
+    Json(Vec<(String, String)>),
+    /// Not UTF-8, declared as a form.
+    Bytes(Vec<u8>),
+    /// Parameters in the query string of a GET.
+    Get(Vec<(String, String)>),
+}
+
+fn body() -> impl Strategy<Value = Body> {
+    let pairs = || prop::collection::vec((key(), value()), 0..5);
+    prop_oneof![
+        6 => pairs().prop_map(Body::Form),
+        1 => pairs().prop_map(Body::Json),
+        1 => prop::collection::vec(any::<u8>(), 0..256).prop_map(Body::Bytes),
+        1 => pairs().prop_map(Body::Get),
+    ]
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Caller {
+    Anonymous,
+    Invitee,
+    Coworker,
+}
+
+struct Counts {
+    links: i64,
+    revoked: i64,
+    sessions: i64,
+}
+
+async fn counts(app: &TestApp) -> Counts {
+    Counts {
+        links: app.count("SELECT count(*) FROM magic_links").await,
+        revoked: app
+            .count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
+            .await,
+        sessions: app
+            .count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NULL")
+            .await,
+    }
+}
+
+#[test]
+fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (app, invitee, coworker) = runtime.block_on(async {
+        let app = spawn_app().await;
+        let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+        let (_, token) = app.invite(&mut bob, "alice@example.com").await;
+        let mut alice = Client::default();
+        let answer = app
+            .call(&mut alice, "redeem_link", &[("token", &token)])
+            .await;
+        assert_eq!(answer.status, 200);
+        (app, alice, bob)
+    });
+
+    let strategy = (
+        prop::sample::select(endpoints()),
+        prop::sample::select(vec![Caller::Anonymous, Caller::Invitee, Caller::Coworker]),
+        body(),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&strategy, |(endpoint, caller, body)| {
+        runtime.block_on(async {
+            // Signing out would end the shared sessions the other cases use.
+            let cookie = match (caller, endpoint.as_str()) {
+                (_, "/api/sign_out") | (Caller::Anonymous, _) => None,
+                (Caller::Invitee, _) => invitee.cookie.clone(),
+                (Caller::Coworker, _) => coworker.cookie.clone(),
+            };
+            let before = counts(&app).await;
+            let url = format!("{}{endpoint}", app.base);
+            let mut request = match &body {
+                Body::Form(pairs) => http().post(&url).form(pairs),
+                Body::Json(pairs) => {
+                    let object: serde_json::Map<String, serde_json::Value> = pairs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                        .collect();
+                    http().post(&url).json(&object)
+                }
+                Body::Bytes(bytes) => http()
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(bytes.clone()),
+                Body::Get(pairs) => http().get(&url).query(pairs),
+            }
+            .header(ACCEPT, "application/json");
+            if let Some(cookie) = cookie {
+                request = request.header(COOKIE, cookie);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                // reqwest would not build it (say, a URL too long for it): not our input.
+                Err(error) if error.is_builder() => return Ok(()),
+                Err(error) => return Err(TestCaseError::fail(format!("no answer: {error}"))),
+            };
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            prop_assert!(
+                status < 500,
+                "{endpoint} as {caller:?} answered {status}: {text}"
+            );
+            if status >= 400 {
+                let after = counts(&app).await;
+                prop_assert_eq!(after.links, before.links, "{} stored a link", endpoint);
+                prop_assert_eq!(after.revoked, before.revoked, "{} revoked a link", endpoint);
+                prop_assert!(
+                    after.sessions <= before.sessions,
+                    "{} opened a session",
+                    endpoint
+                );
+            }
+            Ok(())
+        })
+    });
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+    // Still serving, and still knows who everyone is.
+    runtime.block_on(async {
+        let mut coworker = coworker.clone();
+        let mut invitee = invitee.clone();
+        assert_eq!(app.role(&mut coworker).await, "coworker");
+        assert_eq!(app.role(&mut invitee).await, "invitee");
+    });
+}
