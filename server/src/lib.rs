@@ -28,6 +28,9 @@ use tower_sessions_sqlx_store::SqliteStore;
 /// The largest request body accepted; every form Latchkey has fits in a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// How often expired sessions and long-dead token hashes are swept away.
+const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Opens the database, the mailer and the session store, and builds the router.
 pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
     let db = db::connect(&config.database_url, config.db_busy_timeout).await?;
@@ -58,6 +61,23 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         config: Arc::new(config),
     };
     tokio::spawn({
+        let db = state.db.clone();
+        let config = state.config.clone();
+        async move {
+            let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+            loop {
+                every.tick().await;
+                match app::server::housekeeping::sweep(&db, &config, app::server::now()).await {
+                    Ok(swept) => tracing::debug!(?swept, "housekeeping"),
+                    Err(error) => tracing::warn!(%error, "housekeeping failed; trying again later"),
+                }
+                if db.is_closed() {
+                    break;
+                }
+            }
+        }
+    });
+    tokio::spawn({
         let limits = Arc::downgrade(&state.limits);
         async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -79,7 +99,7 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::seconds(
-                state.config.session_idle_timeout.as_secs() as i64,
+                state.config.longest_idle_timeout().as_secs() as i64,
             ),
         ));
 

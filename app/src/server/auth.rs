@@ -145,9 +145,13 @@ pub async fn current(state: &AppState, session: &Session) -> Result<Option<Princ
     .or_internal("looking up the session")?;
 
     let at = now();
-    let idle = state.config.session_idle_timeout.as_secs() as i64;
     let principal = row.and_then(|row| {
-        let alive = row.expires_at > at && row.last_seen_at + idle > at;
+        let idle = if row.coworker_id.is_some() {
+            state.config.coworker_idle_timeout
+        } else {
+            state.config.invitee_idle_timeout
+        };
+        let alive = row.expires_at > at && row.last_seen_at + idle.as_secs() as i64 > at;
         if !alive {
             return None;
         }

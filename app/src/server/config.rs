@@ -21,8 +21,13 @@ pub struct Config {
     pub signin_link_lifetime: Duration,
     pub coworker_session_lifetime: Duration,
     pub invitee_session_lifetime: Duration,
-    /// A session unused for this long ends.
-    pub session_idle_timeout: Duration,
+    /// A coworker session unused for this long ends.
+    pub coworker_idle_timeout: Duration,
+    /// An invitee session unused for this long ends.
+    pub invitee_idle_timeout: Duration,
+    /// How long dead links keep their token hash (and ended sessions their row) before
+    /// the housekeeping task forgets them. The links themselves stay.
+    pub dead_link_retention: Duration,
     pub smtp_timeout: Duration,
     /// How long a write waits for another writer's lock before answering "busy".
     pub db_busy_timeout: Duration,
@@ -101,7 +106,9 @@ impl Config {
             signin_link_lifetime: minutes("LATCHKEY_SIGNIN_LINK_MINUTES", 15)?,
             coworker_session_lifetime: minutes("LATCHKEY_COWORKER_SESSION_MINUTES", 12 * 60)?,
             invitee_session_lifetime: minutes("LATCHKEY_INVITEE_SESSION_MINUTES", 7 * 24 * 60)?,
-            session_idle_timeout: minutes("LATCHKEY_SESSION_IDLE_MINUTES", 24 * 60)?,
+            coworker_idle_timeout: minutes("LATCHKEY_COWORKER_IDLE_MINUTES", 2 * 60)?,
+            invitee_idle_timeout: minutes("LATCHKEY_INVITEE_IDLE_MINUTES", 24 * 60)?,
+            dead_link_retention: minutes("LATCHKEY_DEAD_LINK_RETENTION_MINUTES", 30 * 24 * 60)?,
             smtp_timeout: Duration::from_secs(
                 lookup("LATCHKEY_SMTP_TIMEOUT_SECONDS")
                     .map(|v| v.parse::<u64>())
@@ -163,6 +170,12 @@ impl Config {
         }
     }
 
+    /// The longest a browser's session record may sit unused (the cookie's lifetime
+    /// follows it); each kind of session is then held to its own idle limit.
+    pub fn longest_idle_timeout(&self) -> Duration {
+        self.coworker_idle_timeout.max(self.invitee_idle_timeout)
+    }
+
     /// The session cookie's name.
     pub fn session_cookie_name(&self) -> &'static str {
         if self.is_https() {
@@ -187,7 +200,9 @@ impl std::fmt::Debug for Config {
             .field("signin_link_lifetime", &self.signin_link_lifetime)
             .field("coworker_session_lifetime", &self.coworker_session_lifetime)
             .field("invitee_session_lifetime", &self.invitee_session_lifetime)
-            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("coworker_idle_timeout", &self.coworker_idle_timeout)
+            .field("invitee_idle_timeout", &self.invitee_idle_timeout)
+            .field("dead_link_retention", &self.dead_link_retention)
             .field("smtp_timeout", &self.smtp_timeout)
             .field("db_busy_timeout", &self.db_busy_timeout)
             .field("rates", &self.rates)
@@ -248,8 +263,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_variable_named() {
-        let error = config(&[("LATCHKEY_SESSION_IDLE_MINUTES", "soon")]).unwrap_err();
-        assert!(error.to_string().contains("LATCHKEY_SESSION_IDLE_MINUTES"));
+        let error = config(&[("LATCHKEY_INVITEE_IDLE_MINUTES", "soon")]).unwrap_err();
+        assert!(error.to_string().contains("LATCHKEY_INVITEE_IDLE_MINUTES"));
         assert!(config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).is_err());
         assert!(config(&[("LATCHKEY_SMTP_URL", "http://x")]).is_err());
     }

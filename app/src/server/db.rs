@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,6 +31,27 @@ pub async fn connect(url: &str, busy_timeout: Duration) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(busy_timeout);
+    // Migrations run on a connection of their own with foreign keys off, as SQLite's
+    // table rebuilds require; every reference is checked before anything else opens.
+    let mut migrating = SqliteConnection::connect_with(&options.clone().foreign_keys(false))
+        .await
+        .with_context(|| format!("opening the database {path}"))?;
+    sqlx::migrate!("../migrations")
+        .run(&mut migrating)
+        .await
+        .context("running database migrations")?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut migrating)
+        .await
+        .context("checking foreign keys after migrating")?;
+    if !broken.is_empty() {
+        anyhow::bail!(
+            "the database has {} rows whose references point nowhere",
+            broken.len()
+        );
+    }
+    migrating.close().await.ok();
+
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // Waiting for a pooled connection is bounded like waiting for the lock.
@@ -38,11 +59,6 @@ pub async fn connect(url: &str, busy_timeout: Duration) -> Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("opening the database {path}"))?;
-
-    sqlx::migrate!("../migrations")
-        .run(&pool)
-        .await
-        .context("running database migrations")?;
     Ok(pool)
 }
 
