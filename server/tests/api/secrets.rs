@@ -58,4 +58,13 @@ async fn no_log_line_holds_a_token_or_a_link() {
         assert!(!logs.contains(&mail_token), "a token reached the logs");
     }
     assert!(!logs.contains("/link#"), "a link reached the logs");
+    // Nor the session cookies' values (the session ids).
+    for client in [&bob, &alice] {
+        if let Some(cookie) = &client.cookie {
+            let id = cookie.split_once('=').unwrap().1;
+            assert!(id.len() >= 16, "{cookie}");
+            assert!(!logs.contains(id), "a session id reached the logs");
+        }
+    }
+    assert!(bob.cookie.is_some(), "the coworker kept a session to check");
 }
