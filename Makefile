@@ -22,7 +22,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node build build-release site run test \
-        check fmt unit e2e fuzz clean
+        check fmt unit e2e fuzz bench bench-smoke clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -90,7 +90,7 @@ run: deps-rust deps-system build-release
 # `cargo test` builds target/debug/latchkey for the integration tests; the Playwright
 # suite runs that same binary against the front end built by cargo-leptos, so CI compiles
 # the server once for the tests instead of twice.
-test: deps check unit site
+test: deps check unit site bench-smoke
 	cd end2end && npx playwright test
 	@echo "all tests passed"
 
@@ -112,6 +112,17 @@ site: deps-rust deps-system
 # Build everything and run only the Playwright suite.
 e2e: deps-node build
 	cd end2end && npx playwright test
+
+# The benchmark (see README, Performance): release server, fresh SQLite file, one run.
+# Writes bench/results/DATE.json and prints the table.
+bench: deps-rust deps-system build-release
+	cargo build --release -p bench
+	target/release/latchkey-bench --server target/release/latchkey --site target/site --out bench/results
+
+# The same code with tiny counts against the debug server `cargo test` built: it fails on
+# any wrong answer (not on speed), so the benchmark cannot rot.
+bench-smoke:
+	cargo run -q -p bench -- --smoke --server target/debug/latchkey --site target/site --out target/bench
 
 # Coverage-guided fuzzing of the token and email parsers (fuzz/), FUZZ_SECONDS per target.
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.

@@ -61,7 +61,12 @@ fn email(input: &str) -> Result<EmailAddress> {
 
 /// Runs a command other than `serve`; what it prints is its answer.
 pub async fn run(command: Command, config: &Config) -> Result<()> {
-    let pool = db::connect(&config.database_url, config.db_busy_timeout).await?;
+    let pool = db::connect(
+        &config.database_url,
+        config.db_busy_timeout,
+        config.durability,
+    )
+    .await?;
     match command {
         Command::Serve | Command::Help => unreachable!("handled by main"),
         Command::CoworkerAdd { email: input, name } => {

@@ -1,6 +1,7 @@
 //! The Latchkey HTTP server: the axum router around the Leptos app, its middleware, and
 //! start-up. The binary in `main.rs` adds the command line.
 
+pub mod assets;
 pub mod cli;
 mod middleware;
 
@@ -33,7 +34,12 @@ const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 
 /// Opens the database, the mailer and the session store, and builds the router.
 pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
-    let db = db::connect(&config.database_url, config.db_busy_timeout).await?;
+    let db = db::connect(
+        &config.database_url,
+        config.db_busy_timeout,
+        config.durability,
+    )
+    .await?;
     let store = SqliteStore::new(db.clone());
     store
         .migrate()
@@ -122,7 +128,18 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
     // "Page not found".
     let not_found =
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
-    let files = ServeDir::new(&*state.leptos_options.site_root)
+    let site_root = std::path::PathBuf::from(&*state.leptos_options.site_root);
+    let pkg = site_root.join(&*state.leptos_options.site_pkg_dir);
+    tokio::task::spawn_blocking(move || match assets::precompress(&pkg) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
+        Err(error) => {
+            tracing::warn!(%error, "could not precompress the front end; serving it as is")
+        }
+    });
+    let files = ServeDir::new(&site_root)
+        .precompressed_br()
+        .precompressed_gzip()
         .fallback(not_found.with_state(state.clone()));
     let router = Router::new()
         .route("/healthz", get(healthz))

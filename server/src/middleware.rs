@@ -109,7 +109,12 @@ pub async fn security_headers(
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !cacheable {
+    if cacheable {
+        // The front end's file names are fixed, so browsers keep a copy but ask again
+        // (a cheap 304 with If-Modified-Since) before using it: a new build shows at once.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    } else {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

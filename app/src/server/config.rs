@@ -31,6 +31,8 @@ pub struct Config {
     pub smtp_timeout: Duration,
     /// How long a write waits for another writer's lock before answering "busy".
     pub db_busy_timeout: Duration,
+    /// `LATCHKEY_SQLITE_SYNCHRONOUS`: `normal` (the default) or `full`.
+    pub durability: super::db::Durability,
     pub rates: RateConfig,
     /// Take the client address from the last `X-Forwarded-For` entry (the one the proxy
     /// in front of Latchkey appended). Only behind a proxy that sets it.
@@ -123,6 +125,11 @@ impl Config {
                     .context("LATCHKEY_DB_BUSY_TIMEOUT_MS must be a number of milliseconds")?
                     .unwrap_or(5000),
             ),
+            durability: match lookup("LATCHKEY_SQLITE_SYNCHRONOUS") {
+                None => super::db::Durability::Normal,
+                Some(value) => super::db::Durability::parse(&value)
+                    .context("LATCHKEY_SQLITE_SYNCHRONOUS must be normal or full")?,
+            },
             rates: RateConfig {
                 links_per_minute: count("LATCHKEY_RATE_LINKS_PER_MINUTE", 30)?,
                 signin_per_ip_per_minute: count("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", 10)?,
@@ -205,6 +212,7 @@ impl std::fmt::Debug for Config {
             .field("dead_link_retention", &self.dead_link_retention)
             .field("smtp_timeout", &self.smtp_timeout)
             .field("db_busy_timeout", &self.db_busy_timeout)
+            .field("durability", &self.durability)
             .field("rates", &self.rates)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .finish()

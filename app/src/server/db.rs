@@ -7,10 +7,44 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How hard a commit tries to reach the disk before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL` in WAL mode: a commit is in the write-ahead log when it is
+    /// acknowledged, so it survives the process crashing (even `kill -9`); the log is
+    /// synced to disk at checkpoints, so a power loss or OS crash can lose the last
+    /// moments of commits (never corrupt the database).
+    Normal,
+    /// `synchronous=FULL`: every commit is synced to disk before it is acknowledged, and
+    /// survives a power loss too, at the cost of one fsync per write.
+    Full,
+}
+
+impl Durability {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "normal" => Some(Self::Normal),
+            "full" => Some(Self::Full),
+            _ => None,
+        }
+    }
+
+    fn synchronous(self) -> SqliteSynchronous {
+        match self {
+            Self::Normal => SqliteSynchronous::Normal,
+            Self::Full => SqliteSynchronous::Full,
+        }
+    }
+}
+
 /// Opens (creating if missing) the database at `url` and brings its schema up to date.
 /// A statement that finds the database locked by another writer retries (SQLite's busy
 /// handler) for up to `busy_timeout`, then fails with an error [`is_busy`] recognises.
-pub async fn connect(url: &str, busy_timeout: Duration) -> Result<SqlitePool> {
+pub async fn connect(
+    url: &str,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> Result<SqlitePool> {
     let path = url
         .strip_prefix("sqlite://")
         .context("the database URL must start with sqlite://")?;
@@ -27,8 +61,7 @@ pub async fn connect(url: &str, busy_timeout: Duration) -> Result<SqlitePool> {
         .context("parsing LATCHKEY_DATABASE_URL")?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a transaction that was acknowledged survives a crash and a power loss.
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(durability.synchronous())
         .foreign_keys(true)
         .busy_timeout(busy_timeout);
     // Migrations run on a connection of their own with foreign keys off, as SQLite's

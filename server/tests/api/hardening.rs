@@ -359,3 +359,57 @@ async fn an_oversized_body_is_refused_with_413_and_stores_nothing() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_front_end_is_served_precompressed_and_revalidated() {
+    let app = spawn_app().await;
+    let pkg = app.site_root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm = b"\0asm\x01\0\0\0".repeat(4096);
+    std::fs::write(pkg.join("latchkey.wasm"), &wasm).unwrap();
+    // The server's own start-up pass may get there first; either way the siblings exist.
+    server::assets::precompress(&pkg).unwrap();
+    assert!(pkg.join("latchkey.wasm.br").exists() && pkg.join("latchkey.wasm.gz").exists());
+
+    for (accept, encoding) in [
+        ("br, gzip", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        let response = http()
+            .get(format!("{}/pkg/latchkey.wasm", app.base))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{accept}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accept}"
+        );
+        assert_eq!(header(&response, "content-type"), "application/wasm");
+        assert_eq!(header(&response, "vary"), "accept-encoding");
+        assert_eq!(header(&response, "cache-control"), "no-cache");
+        let body = response.bytes().await.unwrap();
+        if encoding.is_none() {
+            assert_eq!(&body[..], &wasm[..]);
+        } else {
+            assert!(
+                body.len() < wasm.len() / 10,
+                "{accept}: {} bytes",
+                body.len()
+            );
+        }
+    }
+    // Pages are never cached.
+    let page = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&page, "cache-control"), "no-store");
+}

@@ -30,7 +30,9 @@ async fn a_first_version_database_upgrades_with_its_rows_and_references_intact()
     .unwrap();
     old.close().await.unwrap();
 
-    let pool = db::connect(&url, Duration::from_secs(1)).await.unwrap();
+    let pool = db::connect(&url, Duration::from_secs(1), db::Durability::Full)
+        .await
+        .unwrap();
     let (email, hash_len, delivery): (String, i64, String) = sqlx::query_as(
         "SELECT recipient_email, length(token_hash), delivery FROM magic_links WHERE id = 7",
     )

@@ -1,0 +1,230 @@
+//! The load: many clients on one connection pool, each pulling the next piece of work.
+
+use crate::server::cookie_of;
+use anyhow::{bail, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Request latencies, in milliseconds.
+#[derive(Default)]
+pub struct Latencies(Vec<f64>);
+
+impl Latencies {
+    pub fn percentile(&self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.0.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        let value = sorted[rank.clamp(1, sorted.len()) - 1];
+        (value * 1000.0).round() / 1000.0
+    }
+}
+
+/// One timed phase.
+pub struct Phase {
+    pub requests: usize,
+    pub ok: usize,
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+    /// Session cookies of the successful redeems.
+    pub cookies: Vec<String>,
+}
+
+impl Phase {
+    pub fn per_second(&self) -> f64 {
+        (self.ok as f64 / self.elapsed.as_secs_f64()).round()
+    }
+}
+
+fn client(concurrency: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client")
+}
+
+/// What one request was: its latency, whether it counts, and a cookie it brought.
+type Outcome = (Duration, bool, Option<String>);
+
+/// Runs `requests` calls of `call(i)` with `concurrency` clients.
+async fn drive<F, Fut>(requests: usize, concurrency: usize, call: F) -> Result<Phase>
+where
+    F: Fn(reqwest::Client, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(bool, Option<String>)>> + Send,
+{
+    let http = client(concurrency);
+    let next = Arc::new(AtomicUsize::new(0));
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::new(Mutex::new(Vec::with_capacity(requests)));
+    let call = Arc::new(call);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, next, outcomes, call) =
+                (http.clone(), next.clone(), outcomes.clone(), call.clone());
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= requests {
+                        break;
+                    }
+                    let at = Instant::now();
+                    let (ok, cookie) = call(http.clone(), i).await?;
+                    mine.push((at.elapsed(), ok, cookie));
+                }
+                outcomes.lock().unwrap().extend(mine);
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await??;
+    }
+    let elapsed = started.elapsed();
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    Ok(Phase {
+        requests,
+        ok: outcomes.iter().filter(|(_, ok, _)| *ok).count(),
+        elapsed,
+        latencies: Latencies(
+            outcomes
+                .iter()
+                .map(|(d, _, _)| d.as_secs_f64() * 1000.0)
+                .collect(),
+        ),
+        cookies: outcomes.into_iter().filter_map(|(_, _, c)| c).collect(),
+    })
+}
+
+pub async fn redeem(base: &str, tokens: &[String], concurrency: usize) -> Result<Phase> {
+    let url = format!("{base}/api/redeem_link");
+    let tokens: Arc<Vec<String>> = Arc::new(tokens.to_vec());
+    drive(tokens.len(), concurrency, move |http, i| {
+        let (url, tokens) = (url.clone(), tokens.clone());
+        async move {
+            let response = http
+                .post(&url)
+                .header("accept", "application/json")
+                .form(&[("token", tokens[i].as_str())])
+                .send()
+                .await?;
+            let cookie = cookie_of(&response);
+            let ok = response.status() == 200 && cookie.is_some();
+            response.bytes().await?;
+            Ok((ok, cookie.filter(|_| ok)))
+        }
+    })
+    .await
+}
+
+/// How many of `cookies` are a signed-in invitee's (checked after the timed phase).
+pub async fn sessions_that_work(base: &str, cookies: &[String]) -> Result<usize> {
+    let url = format!("{base}/api/current_user");
+    let cookies: Arc<Vec<String>> = Arc::new(cookies.to_vec());
+    let phase = drive(cookies.len(), 8, move |http, i| {
+        let (url, cookies) = (url.clone(), cookies.clone());
+        async move {
+            let response = http
+                .post(&url)
+                .header("accept", "application/json")
+                .header("cookie", &cookies[i])
+                .send()
+                .await?;
+            let body = response.text().await?;
+            Ok((body.contains(r#""role":"invitee""#), None))
+        }
+    })
+    .await?;
+    Ok(phase.ok)
+}
+
+pub async fn peek(base: &str, tokens: &[String]) -> Result<Latencies> {
+    let url = format!("{base}/api/peek_link");
+    let tokens: Arc<Vec<String>> = Arc::new(tokens.to_vec());
+    let phase = drive(tokens.len(), 1, move |http, i| {
+        let (url, tokens) = (url.clone(), tokens.clone());
+        async move {
+            let response = http
+                .post(&url)
+                .header("accept", "application/json")
+                .form(&[("token", tokens[i].as_str())])
+                .send()
+                .await?;
+            let ok = response.status() == 200;
+            response.bytes().await?;
+            Ok((ok, None))
+        }
+    })
+    .await?;
+    if phase.ok != phase.requests {
+        bail!("peek: {} of {} answered 200", phase.ok, phase.requests);
+    }
+    Ok(phase.latencies)
+}
+
+pub async fn issue(
+    base: &str,
+    coworker: &str,
+    requests: usize,
+    concurrency: usize,
+    tag: &'static str,
+) -> Result<Phase> {
+    let url = format!("{base}/api/issue_link");
+    let coworker = coworker.to_owned();
+    let phase = drive(requests, concurrency, move |http, i| {
+        let (url, coworker) = (url.clone(), coworker.clone());
+        async move {
+            let email = format!("bench-{tag}-{i}@example.com");
+            let response = http
+                .post(&url)
+                .header("accept", "application/json")
+                .header("cookie", &coworker)
+                .form(&[("email", email.as_str()), ("expires_in", "24h")])
+                .send()
+                .await?;
+            let ok =
+                response.status() == 200 && response.text().await?.contains(r#""delivery":"sent""#);
+            Ok((ok, None))
+        }
+    })
+    .await?;
+    if phase.ok != requests {
+        bail!("issue via {tag}: {} of {requests} were sent", phase.ok);
+    }
+    Ok(phase)
+}
+
+/// Latencies of `list_links` with `filter`, one request at a time.
+pub async fn list(
+    base: &str,
+    coworker: &str,
+    filter: &[(&'static str, &'static str)],
+    requests: usize,
+) -> Result<Latencies> {
+    let url = format!("{base}/api/list_links");
+    let coworker = coworker.to_owned();
+    let filter = filter.to_vec();
+    let phase = drive(requests, 1, move |http, _| {
+        let (url, coworker, filter) = (url.clone(), coworker.clone(), filter.clone());
+        async move {
+            let response = http
+                .post(&url)
+                .header("accept", "application/json")
+                .header("cookie", &coworker)
+                .form(&filter)
+                .send()
+                .await?;
+            let ok = response.status() == 200 && response.text().await?.contains(r#""links":["#);
+            Ok((ok, None))
+        }
+    })
+    .await?;
+    if phase.ok != requests {
+        bail!("list: {} of {requests} answered", phase.ok);
+    }
+    Ok(phase.latencies)
+}

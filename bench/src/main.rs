@@ -1,0 +1,282 @@
+//! `latchkey-bench`: starts a `latchkey` server on loopback with a fresh SQLite file and
+//! measures it in one run (see the README's Performance section):
+//!
+//! - redeem throughput and latency at concurrency 1, 8, 32 and 128, every token redeemed
+//!   once, a success counted only when the session cookie is set and then works;
+//! - issue throughput with the file outbox, and with SMTP to a catcher on loopback;
+//! - peek latency, and the links list with 100,000 and 1,000,000 links;
+//! - the raw SQLite ceiling for the same durable work (mark used + insert session);
+//! - the server's peak RSS, and the front end's sizes raw, gzip and brotli.
+//!
+//! `--smoke` runs the same code with tiny counts and fails on any wrong answer; `make
+//! test` runs it so the benchmark cannot rot. The load generator shares the machine with
+//! the server, as it would on a small deployment.
+
+mod catcher;
+mod load;
+mod report;
+mod seed;
+mod server;
+
+use anyhow::{bail, Context, Result};
+use load::{Latencies, Phase};
+use serde_json::{json, Value};
+use server::Server;
+use std::path::PathBuf;
+
+/// How much of everything one run does.
+struct Sizes {
+    redeems_per_level: usize,
+    levels: &'static [usize],
+    issues: usize,
+    issue_concurrency: usize,
+    peeks: usize,
+    list_sizes: &'static [usize],
+    list_requests: usize,
+    ceiling_transactions: usize,
+}
+
+const FULL: Sizes = Sizes {
+    redeems_per_level: 5_000,
+    levels: &[1, 8, 32, 128],
+    issues: 4_000,
+    issue_concurrency: 32,
+    peeks: 2_000,
+    list_sizes: &[100_000, 1_000_000],
+    list_requests: 200,
+    ceiling_transactions: 5_000,
+};
+
+const SMOKE: Sizes = Sizes {
+    redeems_per_level: 40,
+    levels: &[1, 8, 32, 128],
+    issues: 40,
+    issue_concurrency: 8,
+    peeks: 40,
+    list_sizes: &[2_000],
+    list_requests: 10,
+    ceiling_transactions: 50,
+};
+
+struct Args {
+    smoke: bool,
+    /// `normal` or `full`: the server's LATCHKEY_SQLITE_SYNCHRONOUS.
+    synchronous: String,
+    server: PathBuf,
+    site: PathBuf,
+    out: PathBuf,
+}
+
+fn args() -> Result<Args> {
+    let mut args = Args {
+        smoke: false,
+        synchronous: "normal".into(),
+        server: "target/release/latchkey".into(),
+        site: "target/site".into(),
+        out: "bench/results".into(),
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--smoke" => args.smoke = true,
+            "--synchronous" => {
+                args.synchronous = given
+                    .next()
+                    .filter(|v| v == "normal" || v == "full")
+                    .context("--synchronous needs normal or full")?
+            }
+            "--server" => args.server = given.next().context("--server needs a path")?.into(),
+            "--site" => args.site = given.next().context("--site needs a path")?.into(),
+            "--out" => args.out = given.next().context("--out needs a directory")?.into(),
+            other => bail!(
+                "unknown argument {other}\nusage: latchkey-bench [--smoke] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+            ),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args()?;
+    // Every server this run starts inherits it.
+    std::env::set_var("LATCHKEY_SQLITE_SYNCHRONOUS", &args.synchronous);
+    let sizes = if args.smoke { &SMOKE } else { &FULL };
+    let work = tempdir()?;
+    let result = run(&args, sizes, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let report = result?;
+
+    let text = report::table(&report);
+    println!("{text}");
+    std::fs::create_dir_all(&args.out)?;
+    let name = if args.smoke {
+        "smoke.json".to_owned()
+    } else {
+        format!("{}.json", report["date"].as_str().unwrap_or("run"))
+    };
+    let path = args.out.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!("written to {}", path.display());
+    Ok(())
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("latchkey-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value> {
+    let db_path = work.join("latchkey.db");
+    let redeem_total = sizes.redeems_per_level * sizes.levels.len();
+
+    // Links issued beforehand, without mail: straight into the database.
+    let seeded = seed::prepare(&db_path, redeem_total).await?;
+    let mut peak_rss_kb = 0;
+
+    // --- redeem, peek, issue with the outbox ---------------------------------------
+    let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+    let coworker = server.sign_in(&seeded.signin_token).await?;
+
+    let mut redeem = Vec::new();
+    let mut tokens = seeded.tokens.iter();
+    for &concurrency in sizes.levels {
+        let batch: Vec<String> = tokens
+            .by_ref()
+            .take(sizes.redeems_per_level)
+            .cloned()
+            .collect();
+        let phase = load::redeem(&server.base, &batch, concurrency).await?;
+        let works = load::sessions_that_work(&server.base, &phase.cookies).await?;
+        if phase.ok != batch.len() || works != phase.ok {
+            bail!(
+                "redeem at C={concurrency}: {} of {} succeeded, {works} sessions work",
+                phase.ok,
+                batch.len()
+            );
+        }
+        redeem.push(json!({
+            "concurrency": concurrency,
+            "requests": batch.len(),
+            "ok": phase.ok,
+            "sessions_that_work": works,
+            "per_second": phase.per_second(),
+            "latency_ms": phase.latencies.summary(),
+        }));
+    }
+
+    let peek_tokens: Vec<String> = seeded.tokens.iter().take(sizes.peeks).cloned().collect();
+    let peek = load::peek(&server.base, &peek_tokens).await?;
+
+    let issue_outbox = load::issue(
+        &server.base,
+        &coworker,
+        sizes.issues,
+        sizes.issue_concurrency,
+        "outbox",
+    )
+    .await?;
+    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+    server.stop().await?;
+
+    // --- issue with SMTP to a catcher on loopback -------------------------------------
+    let catcher = catcher::start().await?;
+    let server = Server::start(
+        &args.server,
+        &args.site,
+        work,
+        &db_path,
+        Some(format!("smtp://127.0.0.1:{}", catcher.port)),
+    )
+    .await?;
+    let issue_smtp = load::issue(
+        &server.base,
+        &coworker,
+        sizes.issues,
+        sizes.issue_concurrency,
+        "smtp",
+    )
+    .await?;
+    let delivered = catcher.delivered();
+    if delivered < sizes.issues {
+        bail!("the catcher got {delivered} of {} mails", sizes.issues);
+    }
+    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+    server.stop().await?;
+
+    // --- the links list with many links -------------------------------------------------
+    let mut list = Vec::new();
+    for &links in sizes.list_sizes {
+        seed::grow_to(&db_path, links).await?;
+        let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+        let first_page = load::list(&server.base, &coworker, &[], sizes.list_requests).await?;
+        let filtered = load::list(
+            &server.base,
+            &coworker,
+            &[("status", "pending"), ("q", "guest-1")],
+            sizes.list_requests,
+        )
+        .await?;
+        peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+        server.stop().await?;
+        list.push(json!({
+            "links": links,
+            "first_page_ms": first_page.summary(),
+            "filtered_ms": filtered.summary(),
+        }));
+    }
+
+    // --- the raw SQLite ceiling -------------------------------------------------------------
+    let ceiling = seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?;
+    let c32 = redeem
+        .iter()
+        .find(|r| r["concurrency"] == 32)
+        .and_then(|r| r["per_second"].as_f64())
+        .unwrap_or(0.0);
+
+    Ok(json!({
+        "date": report::today(),
+        "mode": if args.smoke { "smoke" } else { "full" },
+        "machine": report::machine(),
+        "durability": format!("WAL, synchronous={}", args.synchronous.to_uppercase()),
+        "redeem": redeem,
+        "peek_ms": peek.summary(),
+        "issue": [
+            issue_outbox.json("outbox"),
+            issue_smtp.json("smtp"),
+        ],
+        "list": list,
+        "sqlite_ceiling_per_second": ceiling,
+        "redeem_c32_share_of_ceiling": match ceiling[args.synchronous.as_str()].as_f64() {
+            Some(ceiling) if ceiling > 0.0 => c32 / ceiling,
+            _ => 0.0,
+        },
+        "server_peak_rss_mb": peak_rss_kb as f64 / 1024.0,
+        "front_end": report::front_end_sizes(&args.site.join("pkg"), if args.smoke { 1 } else { 11 })?,
+    }))
+}
+
+impl Phase {
+    fn json(&self, via: &str) -> Value {
+        json!({
+            "via": via,
+            "requests": self.requests,
+            "ok": self.ok,
+            "per_second": self.per_second(),
+            "latency_ms": self.latencies.summary(),
+        })
+    }
+}
+
+impl Latencies {
+    fn summary(&self) -> Value {
+        json!({
+            "p50": self.percentile(50.0),
+            "p95": self.percentile(95.0),
+            "p99": self.percentile(99.0),
+            "max": self.percentile(100.0),
+        })
+    }
+}

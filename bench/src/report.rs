@@ -1,0 +1,159 @@
+//! The printed table, the machine it ran on, and the front end's sizes.
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+
+/// UTC date, `YYYY-MM-DD`.
+pub fn today() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    )
+}
+
+pub fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0 / 1024.0).round())
+        .unwrap_or(0.0);
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "memory_gib": memory_gib,
+    })
+}
+
+/// Raw, gzip (level 9) and brotli sizes of the built WASM, JS and CSS. Brotli at
+/// `quality` 11 is what a precompressed deployment serves; the smoke run uses less.
+pub fn front_end_sizes(pkg: &Path, quality: i32) -> Result<Value> {
+    let mut sizes = serde_json::Map::new();
+    for name in ["latchkey.wasm", "latchkey.js", "latchkey.css"] {
+        let path = pkg.join(name);
+        let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&raw)?;
+        let gzip = gz.finish()?.len();
+        let mut br = Vec::new();
+        brotli::BrotliCompress(
+            &mut raw.as_slice(),
+            &mut br,
+            &brotli::enc::BrotliEncoderParams {
+                quality,
+                lgwin: 22,
+                ..Default::default()
+            },
+        )?;
+        sizes.insert(
+            name.to_owned(),
+            json!({"raw": raw.len(), "gzip": gzip, "brotli": br.len()}),
+        );
+    }
+    Ok(Value::Object(sizes))
+}
+
+fn f(value: &Value) -> String {
+    match value.as_f64() {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+        None => "-".into(),
+    }
+}
+
+pub fn table(r: &Value) -> String {
+    let mut out = String::new();
+    let m = &r["machine"];
+    out += &format!(
+        "latchkey-bench ({}) on {} ({} cores, {} GiB), {}\n\n",
+        r["mode"].as_str().unwrap_or(""),
+        m["cpu"].as_str().unwrap_or(""),
+        m["cores"],
+        m["memory_gib"],
+        r["durability"].as_str().unwrap_or("")
+    );
+    out += "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n";
+    for row in r["redeem"].as_array().into_iter().flatten() {
+        out += &format!(
+            "| redeem, C={} ({} links) | {} | {} | {} | {} |\n",
+            row["concurrency"],
+            row["requests"],
+            f(&row["per_second"]),
+            f(&row["latency_ms"]["p50"]),
+            f(&row["latency_ms"]["p95"]),
+            f(&row["latency_ms"]["p99"]),
+        );
+    }
+    for row in r["issue"].as_array().into_iter().flatten() {
+        out += &format!(
+            "| issue via {}, C={} | {} | {} | {} | {} |\n",
+            row["via"].as_str().unwrap_or(""),
+            if r["mode"] == "smoke" { 8 } else { 32 },
+            f(&row["per_second"]),
+            f(&row["latency_ms"]["p50"]),
+            f(&row["latency_ms"]["p95"]),
+            f(&row["latency_ms"]["p99"]),
+        );
+    }
+    out += &format!(
+        "| peek, C=1 | - | {} | {} | {} |\n",
+        f(&r["peek_ms"]["p50"]),
+        f(&r["peek_ms"]["p95"]),
+        f(&r["peek_ms"]["p99"]),
+    );
+    for row in r["list"].as_array().into_iter().flatten() {
+        for (what, key) in [("first page", "first_page_ms"), ("filtered", "filtered_ms")] {
+            out += &format!(
+                "| list_links, {}, {} links | - | {} | {} | {} |\n",
+                what,
+                row["links"],
+                f(&row[key]["p50"]),
+                f(&row[key]["p95"]),
+                f(&row[key]["p99"]),
+            );
+        }
+    }
+    let ceiling = &r["sqlite_ceiling_per_second"];
+    out += &format!(
+        "| raw SQLite: mark used + insert session, synchronous=FULL | {} | | | |\n",
+        f(&ceiling["full"])
+    );
+    out += &format!(
+        "| raw SQLite: the same, synchronous=NORMAL | {} | | | |\n",
+        f(&ceiling["normal"])
+    );
+    out += &format!(
+        "\nredeem at C=32 is {:.0}% of the raw SQLite ceiling with the server's setting ({}); server peak RSS {:.1} MB\n",
+        r["redeem_c32_share_of_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
+        r["durability"].as_str().unwrap_or(""),
+        r["server_peak_rss_mb"].as_f64().unwrap_or(0.0)
+    );
+    out += "\n| file | raw | gzip | brotli |\n|---|---|---|---|\n";
+    if let Some(files) = r["front_end"].as_object() {
+        for (name, s) in files {
+            out += &format!(
+                "| {name} | {} | {} | {} |\n",
+                s["raw"], s["gzip"], s["brotli"]
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,164 @@
+//! Data straight into SQLite: the links the load redeems, the rows the list pages over,
+//! and the raw-SQLite ceiling measured on a database of the same schema.
+
+use anyhow::{Context, Result};
+use app::server::email::EmailAddress;
+use app::server::tokens::PlainToken;
+use app::server::{coworkers, db, links, now};
+use serde_json::{json, Value};
+use sqlx::SqlitePool;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub struct Seeded {
+    /// Plaintext tokens of pending invitations, each to be redeemed once.
+    pub tokens: Vec<String>,
+    /// A coworker sign-in token for the load's coworker.
+    pub signin_token: String,
+}
+
+async fn open(path: &Path) -> Result<SqlitePool> {
+    db::connect(
+        &format!("sqlite://{}", path.display()),
+        Duration::from_secs(5),
+        db::Durability::Full,
+    )
+    .await
+}
+
+/// A fresh database with one coworker and `count` pending invitations.
+pub async fn prepare(path: &Path, count: usize) -> Result<Seeded> {
+    let pool = open(path).await?;
+    let email = EmailAddress::parse("email", "bench@example.com").map_err(anyhow::Error::msg)?;
+    coworkers::add(&pool, &email, Some("Bench Coworker")).await?;
+    let (url, _, _) = links::create_signin(&pool, "http://bench", 3600, &email)
+        .await
+        .map_err(anyhow::Error::msg)?
+        .context("the bench coworker exists")?;
+    let signin_token = url.rsplit('#').next().unwrap_or_default().to_owned();
+    let tokens = insert_pending(&pool, count, "load").await?;
+    pool.close().await;
+    Ok(Seeded {
+        tokens,
+        signin_token,
+    })
+}
+
+async fn insert_pending(pool: &SqlitePool, count: usize, tag: &str) -> Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(count);
+    let at = now();
+    let mut tx = db::begin_write(pool).await?;
+    for i in 0..count {
+        let token = PlainToken::generate();
+        sqlx::query(
+            "INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id, created_at, expires_at, delivery)
+             VALUES (?1, 'invite', ?2, 1, ?3, ?4, 'sent')",
+        )
+        .bind(token.hashed().as_bytes())
+        .bind(format!("{tag}-{i}@example.com"))
+        .bind(at)
+        .bind(at + 86_400)
+        .execute(&mut *tx)
+        .await?;
+        tokens.push(token.expose().to_owned());
+    }
+    tx.commit().await?;
+    Ok(tokens)
+}
+
+/// Adds invitations until there are `total`: a mix of pending, used, revoked and expired,
+/// issued over the past year.
+pub async fn grow_to(path: &Path, total: usize) -> Result<()> {
+    let pool = open(path).await?;
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
+        .fetch_one(&pool)
+        .await?;
+    let at = now();
+    let mut i = have as usize;
+    while i < total {
+        let mut tx = db::begin_write(&pool).await?;
+        for _ in 0..(total - i).min(50_000) {
+            let created = at - 365 * 86_400 + (i as i64 % (365 * 86_400));
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            hash[8] = 0xbe;
+            let (redeemed, revoked) = match i % 4 {
+                0 => (Some(created + 60), None),
+                1 => (None, Some(created + 120)),
+                _ => (None, None),
+            };
+            sqlx::query(
+                "INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id, created_at, expires_at, redeemed_at, revoked_at, delivery)
+                 VALUES (?1, 'invite', ?2, 1, ?3, ?4, ?5, ?6, 'sent')",
+            )
+            .bind(&hash[..])
+            .bind(format!("guest-{i}@example.com"))
+            .bind(created)
+            .bind(created + 86_400)
+            .bind(redeemed)
+            .bind(revoked)
+            .execute(&mut *tx)
+            .await?;
+            i += 1;
+        }
+        tx.commit().await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// Transactions per second for the redeem's durable work alone, on one connection:
+/// mark the token used, insert the session. With `synchronous=FULL` (what Latchkey runs)
+/// and, for comparison, `NORMAL`.
+pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
+    let pool = open(path).await?;
+    let email = EmailAddress::parse("email", "bench@example.com").map_err(anyhow::Error::msg)?;
+    coworkers::add(&pool, &email, None).await?;
+    let mut results = serde_json::Map::new();
+    for (name, pragma) in [("full", "FULL"), ("normal", "NORMAL")] {
+        let tokens = insert_pending(&pool, transactions, name).await?;
+        let hashes: Vec<[u8; 32]> = tokens
+            .iter()
+            .map(|t| PlainToken::parse(t).expect("a token").hashed().0)
+            .collect();
+        let mut connection = pool.acquire().await?;
+        sqlx::query(&format!("PRAGMA synchronous = {pragma}"))
+            .execute(&mut *connection)
+            .await?;
+        let started = Instant::now();
+        for (i, hash) in hashes.iter().enumerate() {
+            let at = now();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *connection)
+                .await?;
+            let id: i64 = sqlx::query_scalar(
+                "UPDATE magic_links SET redeemed_at = ?2
+                 WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+                 RETURNING id",
+            )
+            .bind(&hash[..])
+            .bind(at)
+            .fetch_one(&mut *connection)
+            .await?;
+            sqlx::query(
+                "INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+            )
+            .bind(format!("{name}-{i:064}"))
+            .bind(id)
+            .bind(at)
+            .bind(at + 86_400)
+            .execute(&mut *connection)
+            .await?;
+            sqlx::query("COMMIT").execute(&mut *connection).await?;
+        }
+        let per_second = (transactions as f64 / started.elapsed().as_secs_f64()).round();
+        results.insert(name.to_owned(), json!(per_second));
+        // Back to the setting every pooled connection has.
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *connection)
+            .await?;
+    }
+    pool.close().await;
+    Ok(Value::Object(results))
+}

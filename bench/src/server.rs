@@ -1,0 +1,133 @@
+//! The `latchkey` binary under test, as a child process on a free loopback port.
+
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub async fn start(
+        bin: &Path,
+        site: &Path,
+        work: &Path,
+        db: &Path,
+        smtp_url: Option<String>,
+    ) -> Result<Self> {
+        if !bin.exists() {
+            bail!("no server binary at {}: build it first", bin.display());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(work.join("server.log"))?;
+        let mut command = Command::new(bin);
+        command
+            .arg("serve")
+            .env(
+                "LATCHKEY_DATABASE_URL",
+                format!("sqlite://{}", db.display()),
+            )
+            .env("LATCHKEY_PUBLIC_URL", &base)
+            .env("LATCHKEY_OUTBOX_DIR", work.join("outbox"))
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", site)
+            .env("LEPTOS_OUTPUT_NAME", "latchkey")
+            .env("RUST_LOG", "warn")
+            // The load comes from one address and one coworker.
+            .env("LATCHKEY_RATE_LINKS_PER_MINUTE", "100000000")
+            .env("LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE", "100000000")
+            .env("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", "100000000")
+            .env_remove("LATCHKEY_SMTP_URL")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = smtp_url {
+            command.env("LATCHKEY_SMTP_URL", url);
+        }
+        let child = command.spawn().context("starting the server")?;
+        let server = Self { child, base };
+        for _ in 0..400 {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", server.base)).await {
+                if response.status() == 200 {
+                    return Ok(server);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        bail!(
+            "the server did not start; its log: {}",
+            work.join("server.log").display()
+        )
+    }
+
+    /// Redeems a coworker sign-in token and returns the session cookie.
+    pub async fn sign_in(&self, token: &str) -> Result<String> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/redeem_link", self.base))
+            .header("accept", "application/json")
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        if response.status() != 200 {
+            bail!("coworker sign-in answered {}", response.status());
+        }
+        cookie_of(&response).context("no session cookie on sign-in")
+    }
+
+    /// The most memory the server process has held, in KiB (VmHWM).
+    pub fn peak_rss_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("VmHWM:"))
+                    .and_then(|line| line.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        for _ in 0..400 {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("the server exited with {status}");
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.child.kill()?;
+        bail!("the server did not stop within 10 seconds")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `name=value` of a response's session cookie.
+pub fn cookie_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+}

@@ -1,0 +1,103 @@
+//! The built front end, served well: each file under `pkg/` gets brotli and gzip
+//! siblings (`.br`, `.gz`) written next to it, which `ServeDir` then serves to browsers
+//! that accept them, with `Content-Encoding` and `Vary: Accept-Encoding`.
+//!
+//! The siblings are written in the background at start-up, only when missing or older
+//! than their file, so a fresh build is compressed once; until then files go out as they
+//! are.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Compresses every `.wasm`, `.js` and `.css` file in `dir` that needs it. Returns how
+/// many files it compressed.
+pub fn precompress(dir: &Path) -> std::io::Result<usize> {
+    let mut done = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let compressible = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "wasm" | "js" | "css"));
+        if !compressible || !stale(&path, "br") && !stale(&path, "gz") {
+            continue;
+        }
+        let raw = std::fs::read(&path)?;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gzip.write_all(&raw)?;
+        write_atomically(&sibling(&path, "gz"), &gzip.finish()?)?;
+        let mut brotli = Vec::new();
+        brotli::BrotliCompress(
+            &mut raw.as_slice(),
+            &mut brotli,
+            &brotli::enc::BrotliEncoderParams {
+                quality: 11,
+                lgwin: 22,
+                ..Default::default()
+            },
+        )?;
+        write_atomically(&sibling(&path, "br"), &brotli)?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    name.into()
+}
+
+/// Whether `path.suffix` is missing or older than `path`.
+fn stale(path: &Path, suffix: &str) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(path), modified(&sibling(path, suffix))) {
+        (Some(file), Some(compressed)) => compressed < file,
+        _ => true,
+    }
+}
+
+/// Writes through a temporary name, so a request never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = sibling(path, "partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn writes_siblings_once_and_again_only_when_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("app.wasm");
+        std::fs::write(&wasm, b"\0asm".repeat(1000)).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not an asset").unwrap();
+        assert_eq!(precompress(dir.path()).unwrap(), 1);
+        assert_eq!(precompress(dir.path()).unwrap(), 0, "nothing is stale");
+
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&std::fs::read(sibling(&wasm, "gz")).unwrap()[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, b"\0asm".repeat(1000));
+        let mut unbrotlied = Vec::new();
+        brotli::BrotliDecompress(
+            &mut &std::fs::read(sibling(&wasm, "br")).unwrap()[..],
+            &mut unbrotlied,
+        )
+        .unwrap();
+        assert_eq!(unbrotlied, b"\0asm".repeat(1000));
+        assert!(!dir.path().join("notes.txt.gz").exists());
+
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&wasm, b"changed").unwrap();
+        assert_eq!(precompress(dir.path()).unwrap(), 1);
+    }
+}
