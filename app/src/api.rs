@@ -56,7 +56,7 @@ pub async fn revoke_link(id: String) -> Result<LinkSummary, AppError> {
         .trim()
         .parse::<i64>()
         .map_err(|_| AppError::invalid("id", "The link id must be a number."))?;
-    links::revoke(&state.db, &coworker, id).await
+    links::revoke(&state.writer, &coworker, id).await
 }
 
 /// Who a link is for and what state it is in. Consumes nothing.

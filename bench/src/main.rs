@@ -216,7 +216,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             &server.base,
             &coworker,
             &[("status", "pending"), ("q", "guest-1")],
-            sizes.list_requests,
+            (sizes.list_requests / 10).max(5),
         )
         .await?;
         peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());

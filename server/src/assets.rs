@@ -61,9 +61,12 @@ fn stale(path: &Path, suffix: &str) -> bool {
     }
 }
 
-/// Writes through a temporary name, so a request never sees half a file.
+/// Writes through a temporary name of its own, so a request never sees half a file and
+/// two writers never share one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = sibling(path, "partial");
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = sibling(path, &format!("partial-{}-{n}", std::process::id()));
     std::fs::write(&partial, bytes)?;
     std::fs::rename(&partial, path)
 }

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod cli;
 mod middleware;
+mod session_store;
 
 use anyhow::{Context, Result};
 use app::server::config::Config;
@@ -20,11 +21,11 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use session_store::SplitStore;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// The largest request body accepted; every form Latchkey has fits in a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -40,15 +41,22 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         config.durability,
     )
     .await?;
-    let store = SqliteStore::new(db.clone());
+    let writer = db::connect_writer(
+        &config.database_url,
+        config.db_busy_timeout,
+        config.durability,
+    )
+    .await?;
+    let store = SplitStore::new(db.clone(), writer.clone());
     store
+        .writer()
         .migrate()
         .await
         .context("creating the session table")?;
     // Expired sessions are refused on every request anyway; this keeps the table small.
     tokio::spawn({
         use tower_sessions::ExpiredDeletion;
-        let store = store.clone();
+        let store = store.writer().clone();
         async move {
             if let Err(error) = store
                 .continuously_delete_expired(std::time::Duration::from_secs(600))
@@ -62,12 +70,13 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
     let state = AppState {
         leptos_options,
         db,
+        writer,
         postman,
         limits: Arc::new(Limits::new(&config.rates)),
         config: Arc::new(config),
     };
     tokio::spawn({
-        let db = state.db.clone();
+        let db = state.writer.clone();
         let config = state.config.clone();
         async move {
             let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);

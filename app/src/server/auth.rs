@@ -86,7 +86,7 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
         .await
         .or_internal("reading the session")?
     {
-        end_row(&state.db, &previous).await?;
+        end_row(&state.writer, &previous).await?;
     }
     session
         .cycle_id()
@@ -185,14 +185,14 @@ pub async fn current(state: &AppState, session: &Session) -> Result<Option<Princ
                 sqlx::query("UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1")
                     .bind(&auth_id)
                     .bind(at)
-                    .execute(&state.db)
+                    .execute(&state.writer)
                     .await
                     .or_internal("touching the session")?;
             }
             Ok(Some(principal))
         }
         None => {
-            end(&state.db, session, &auth_id).await?;
+            end(&state.writer, session, &auth_id).await?;
             Ok(None)
         }
     }
@@ -205,7 +205,7 @@ pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), AppErro
         .await
         .or_internal("reading the session")?
     {
-        end(&state.db, session, &auth_id).await?;
+        end(&state.writer, session, &auth_id).await?;
     } else {
         session.flush().await.or_internal("deleting the session")?;
     }

@@ -57,13 +57,7 @@ pub async fn connect(
             .with_context(|| format!("creating the database directory {}", parent.display()))?;
     }
 
-    let options = SqliteConnectOptions::from_str(url)
-        .context("parsing LATCHKEY_DATABASE_URL")?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(durability.synchronous())
-        .foreign_keys(true)
-        .busy_timeout(busy_timeout);
+    let options = options(url, busy_timeout, durability)?;
     // Migrations run on a connection of their own with foreign keys off, as SQLite's
     // table rebuilds require; every reference is checked before anything else opens.
     let mut migrating = SqliteConnection::connect_with(&options.clone().foreign_keys(false))
@@ -93,6 +87,36 @@ pub async fn connect(
         .await
         .with_context(|| format!("opening the database {path}"))?;
     Ok(pool)
+}
+
+/// A pool of one connection for every write. Writers then queue in order in the pool
+/// instead of meeting in SQLite's lock, where the busy handler makes the losers sleep
+/// (1, 2, 5, 10… ms) and some starve. Reads keep the pool [`connect`] opened.
+pub async fn connect_writer(
+    url: &str,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> Result<SqlitePool> {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(busy_timeout + Duration::from_secs(1))
+        .connect_with(options(url, busy_timeout, durability)?)
+        .await
+        .context("opening the database for writing")
+}
+
+fn options(
+    url: &str,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .context("parsing LATCHKEY_DATABASE_URL")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(durability.synchronous())
+        .foreign_keys(true)
+        .busy_timeout(busy_timeout))
 }
 
 /// Opens a write transaction that takes SQLite's write lock at once, so two writers never

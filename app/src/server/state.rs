@@ -11,7 +11,11 @@ use std::sync::Arc;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    /// For reads: several connections, reading side by side.
     pub db: SqlitePool,
+    /// For writes: one connection (see [`super::db::connect_writer`]).
+    #[from_ref(skip)]
+    pub writer: SqlitePool,
     pub postman: Postman,
     pub config: Arc<Config>,
     pub limits: Arc<Limits>,

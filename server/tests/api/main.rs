@@ -10,6 +10,7 @@ mod lifetimes;
 mod links;
 mod matrix;
 mod migrations;
+mod plans;
 mod roles;
 mod secrets;
 mod signin;
