@@ -92,11 +92,13 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
         .cycle_id()
         .await
         .or_internal("cycling the session id")?;
+    // The session layer writes the record before the response leaves (and answers 500
+    // if it cannot), so the cookie never names a session the store does not have.
     session
         .insert(AUTH_KEY, auth_id)
         .await
         .or_internal("storing the session")?;
-    session.save().await.or_internal("saving the session")
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
