@@ -2,9 +2,9 @@
 //! siblings (`.br`, `.gz`) written next to it, which `ServeDir` then serves to browsers
 //! that accept them, with `Content-Encoding` and `Vary: Accept-Encoding`.
 //!
-//! The siblings are written in the background at start-up, only when missing or older
-//! than their file, so a fresh build is compressed once; until then files go out as they
-//! are.
+//! The siblings are written in the background when a release build starts, only when
+//! missing or older than their file, so a fresh build is compressed once; until then
+//! files go out as they are.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,11 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
     };
     for entry in entries {
         let path = entry?.path();
+        if path.to_string_lossy().contains(".partial-") {
+            // Left by an interrupted run.
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
         let compressible = path
             .extension()
             .and_then(|e| e.to_str())

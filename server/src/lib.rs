@@ -139,13 +139,18 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
     let site_root = std::path::PathBuf::from(&*state.leptos_options.site_root);
     let pkg = site_root.join(&*state.leptos_options.site_pkg_dir);
-    tokio::task::spawn_blocking(move || match assets::precompress(&pkg) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
-        Err(error) => {
-            tracing::warn!(%error, "could not precompress the front end; serving it as is")
-        }
-    });
+    // On a thread of its own, so shutting down never waits for it (an interrupted file is
+    // left under a temporary name and cleared next time). Debug builds skip it: their
+    // unoptimised WASM is several megabytes and brotli would hold a core for minutes.
+    if !cfg!(debug_assertions) {
+        std::thread::spawn(move || match assets::precompress(&pkg) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
+            Err(error) => {
+                tracing::warn!(%error, "could not precompress the front end; serving it as is")
+            }
+        });
+    }
     let files = ServeDir::new(&site_root)
         .precompressed_br()
         .precompressed_gzip()

@@ -85,7 +85,10 @@ async fn searching_matches_any_part_of_the_address_literally() {
     assert_eq!(found("acme").await.len(), 3);
     assert_eq!(found("ACME.EX").await.len(), 3, "case does not matter");
     assert_eq!(found("rl@oth").await, vec!["carl@other.example"]);
-    assert!(found("o\"b").await.is_empty(), "a quote is just a character");
+    assert!(
+        found("o\"b").await.is_empty(),
+        "a quote is just a character"
+    );
     assert_eq!(found("o'n").await, vec!["o'neil@acme.example"]);
     assert_eq!(
         found("AND OR").await.len(),
