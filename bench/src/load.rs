@@ -47,6 +47,23 @@ fn client(concurrency: usize) -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// POSTs a form to a server function as a browser would, with `cookie` if any.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> reqwest::Result<reqwest::Response> {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json")
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await
+}
+
 /// What one request was: its latency, whether it counts, and a cookie it brought.
 type Outcome = (Duration, bool, Option<String>);
 
@@ -106,12 +123,7 @@ pub async fn redeem(base: &str, tokens: &[String], concurrency: usize) -> Result
     drive(tokens.len(), concurrency, move |http, i| {
         let (url, tokens) = (url.clone(), tokens.clone());
         async move {
-            let response = http
-                .post(&url)
-                .header("accept", "application/json")
-                .form(&[("token", tokens[i].as_str())])
-                .send()
-                .await?;
+            let response = post(&http, &url, None, &[("token", tokens[i].as_str())]).await?;
             let cookie = cookie_of(&response);
             let ok = response.status() == 200 && cookie.is_some();
             response.bytes().await?;
@@ -128,12 +140,7 @@ pub async fn sessions_that_work(base: &str, cookies: &[String]) -> Result<usize>
     let phase = drive(cookies.len(), 8, move |http, i| {
         let (url, cookies) = (url.clone(), cookies.clone());
         async move {
-            let response = http
-                .post(&url)
-                .header("accept", "application/json")
-                .header("cookie", &cookies[i])
-                .send()
-                .await?;
+            let response = post(&http, &url, Some(&cookies[i]), &[]).await?;
             let body = response.text().await?;
             Ok((body.contains(r#""role":"invitee""#), None))
         }
@@ -148,12 +155,7 @@ pub async fn peek(base: &str, tokens: &[String]) -> Result<Latencies> {
     let phase = drive(tokens.len(), 1, move |http, i| {
         let (url, tokens) = (url.clone(), tokens.clone());
         async move {
-            let response = http
-                .post(&url)
-                .header("accept", "application/json")
-                .form(&[("token", tokens[i].as_str())])
-                .send()
-                .await?;
+            let response = post(&http, &url, None, &[("token", tokens[i].as_str())]).await?;
             let ok = response.status() == 200;
             response.bytes().await?;
             Ok((ok, None))
@@ -179,13 +181,8 @@ pub async fn issue(
         let (url, coworker) = (url.clone(), coworker.clone());
         async move {
             let email = format!("bench-{tag}-{i}@example.com");
-            let response = http
-                .post(&url)
-                .header("accept", "application/json")
-                .header("cookie", &coworker)
-                .form(&[("email", email.as_str()), ("expires_in", "24h")])
-                .send()
-                .await?;
+            let form = [("email", email.as_str()), ("expires_in", "24h")];
+            let response = post(&http, &url, Some(&coworker), &form).await?;
             let ok =
                 response.status() == 200 && response.text().await?.contains(r#""delivery":"sent""#);
             Ok((ok, None))
@@ -211,13 +208,7 @@ pub async fn list(
     let phase = drive(requests, 1, move |http, _| {
         let (url, coworker, filter) = (url.clone(), coworker.clone(), filter.clone());
         async move {
-            let response = http
-                .post(&url)
-                .header("accept", "application/json")
-                .header("cookie", &coworker)
-                .form(&filter)
-                .send()
-                .await?;
+            let response = post(&http, &url, Some(&coworker), &filter).await?;
             let ok = response.status() == 200 && response.text().await?.contains(r#""links":["#);
             Ok((ok, None))
         }
