@@ -10,13 +10,15 @@ use tower_sessions_sqlx_store::SqliteStore;
 pub struct SplitStore {
     read: SqliteStore,
     write: SqliteStore,
+    writer_pool: sqlx::SqlitePool,
 }
 
 impl SplitStore {
     pub fn new(read: sqlx::SqlitePool, write: sqlx::SqlitePool) -> Self {
         Self {
             read: SqliteStore::new(read),
-            write: SqliteStore::new(write),
+            write: SqliteStore::new(write.clone()),
+            writer_pool: write,
         }
     }
 
@@ -28,8 +30,29 @@ impl SplitStore {
 
 #[async_trait]
 impl SessionStore for SplitStore {
+    /// One statement instead of the SQLite store's transaction around it: redeeming
+    /// writes a new session record every time, through the one writer connection.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.write.create(record).await
+        loop {
+            let data = rmp_serde::to_vec(&*record)
+                .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+            let inserted = sqlx::query(
+                "INSERT OR ABORT INTO tower_sessions (id, data, expiry_date) VALUES (?1, ?2, ?3)",
+            )
+            .bind(record.id.to_string())
+            .bind(data)
+            .bind(record.expiry_date)
+            .execute(&self.writer_pool)
+            .await;
+            match inserted {
+                Ok(_) => return Ok(()),
+                // 128 random bits met an existing id: draw again.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    record.id = Id::default();
+                }
+                Err(e) => return Err(session_store::Error::Backend(e.to_string())),
+            }
+        }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {

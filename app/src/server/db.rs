@@ -79,8 +79,10 @@ pub async fn connect(
     }
     migrating.close().await.ok();
 
+    // Readers: a few side by side are plenty on a small machine; each keeps its own
+    // SQLite page cache, so more cost memory without adding throughput.
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(4)
         // Waiting for a pooled connection is bounded like waiting for the lock.
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
         .connect_with(options)
