@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 /// Compresses every `.wasm`, `.js` and `.css` file in `dir` that needs it. Returns how
 /// many files it compressed.
 pub fn precompress(dir: &Path) -> std::io::Result<usize> {
+    sweep(dir, true)
+}
+
+/// Deletes compressed siblings older than their file, so they are never served in its
+/// place; for servers that do not compress (debug builds).
+pub fn remove_stale(dir: &Path) -> std::io::Result<usize> {
+    sweep(dir, false)
+}
+
+fn sweep(dir: &Path, compress: bool) -> std::io::Result<usize> {
     let mut done = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(0);
@@ -28,6 +38,16 @@ pub fn precompress(dir: &Path) -> std::io::Result<usize> {
             .and_then(|e| e.to_str())
             .is_some_and(|e| matches!(e, "wasm" | "js" | "css"));
         if !compressible || !stale(&path, "br") && !stale(&path, "gz") {
+            continue;
+        }
+        if !compress {
+            for suffix in ["br", "gz"] {
+                match std::fs::remove_file(sibling(&path, suffix)) {
+                    Ok(()) => done += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
             continue;
         }
         let raw = std::fs::read(&path)?;
@@ -106,6 +126,9 @@ mod tests {
 
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&wasm, b"changed").unwrap();
+        // A server that does not compress must not serve the old siblings for it.
+        assert_eq!(remove_stale(dir.path()).unwrap(), 2);
+        assert!(!sibling(&wasm, "br").exists() && !sibling(&wasm, "gz").exists());
         assert_eq!(precompress(dir.path()).unwrap(), 1);
     }
 }

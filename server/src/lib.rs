@@ -139,9 +139,14 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
     let site_root = std::path::PathBuf::from(&*state.leptos_options.site_root);
     let pkg = site_root.join(&*state.leptos_options.site_pkg_dir);
-    // On a thread of its own, so shutting down never waits for it (an interrupted file is
-    // left under a temporary name and cleared next time). Debug builds skip it: their
+    // Siblings older than their file (a rebuild since) are deleted before serving, so
+    // they are never sent in its place. Release builds then compress on a thread of
+    // their own, so shutting down never waits for it (an interrupted file is left under
+    // a temporary name and cleared next time). Debug builds do not compress: their
     // unoptimised WASM is several megabytes and brotli would hold a core for minutes.
+    if let Err(error) = assets::remove_stale(&pkg) {
+        tracing::warn!(%error, "could not remove stale compressed files");
+    }
     if !cfg!(debug_assertions) {
         std::thread::spawn(move || match assets::precompress(&pkg) {
             Ok(0) => {}
