@@ -6,8 +6,27 @@
 //! missing or older than their file, so a fresh build is compressed once; until then
 //! files go out as they are.
 
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// A name for this build of the front end: the start of the SHA-256 of its JS, WASM and
+/// CSS. Pages load the files under `/pkg/{version}/`, which can then be cached for good:
+/// a new build has a new version, so no browser keeps an old file for a new page.
+pub fn version(dir: &Path, output_name: &str) -> String {
+    let mut hash = Sha256::new();
+    for extension in ["js", "wasm", "css"] {
+        if let Ok(bytes) = std::fs::read(dir.join(format!("{output_name}.{extension}"))) {
+            hash.update(extension.as_bytes());
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(&bytes);
+        }
+    }
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Compresses every `.wasm`, `.js` and `.css` file in `dir` that needs it. Returns how
 /// many files it compressed.

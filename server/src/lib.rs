@@ -34,7 +34,20 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Opens the database, the mailer and the session store, and builds the router.
-pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Router, AppState)> {
+pub async fn build(
+    config: Config,
+    mut leptos_options: LeptosOptions,
+) -> Result<(Router, AppState)> {
+    // The built front end: served as it is under /pkg/, and under /pkg/{version}/, named
+    // by its contents, where pages load it from and browsers may cache it for good.
+    let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
+    let pkg = site_root.join(&*leptos_options.site_pkg_dir);
+    let versioned = format!(
+        "{}/{}",
+        leptos_options.site_pkg_dir,
+        assets::version(&pkg, &leptos_options.output_name)
+    );
+    leptos_options.site_pkg_dir = Arc::from(versioned.as_str());
     let db = db::connect(
         &config.database_url,
         config.db_busy_timeout,
@@ -137,8 +150,6 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
     // "Page not found".
     let not_found =
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
-    let site_root = std::path::PathBuf::from(&*state.leptos_options.site_root);
-    let pkg = site_root.join(&*state.leptos_options.site_pkg_dir);
     // Siblings older than their file (a rebuild since) are deleted before serving, so
     // they are never sent in its place. Release builds then compress on a thread of
     // their own, so shutting down never waits for it (an interrupted file is left under
@@ -148,6 +159,7 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
         tracing::warn!(%error, "could not remove stale compressed files");
     }
     if !cfg!(debug_assertions) {
+        let pkg = pkg.clone();
         std::thread::spawn(move || match assets::precompress(&pkg) {
             Ok(0) => {}
             Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
@@ -163,6 +175,10 @@ pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<(Rou
     let router = Router::new()
         .route("/healthz", get(healthz))
         .leptos_routes_with_context(&state, routes, page_context, page_shell)
+        .nest_service(
+            &format!("/{versioned}"),
+            ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
+        )
         .fallback_service(files)
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::api_error_status))

@@ -76,7 +76,13 @@ pub async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response<Body> {
-    let cacheable = request.uri().path().starts_with("/pkg/");
+    let path = request.uri().path();
+    // /pkg/{version}/…: named by their contents, so they never change (see assets).
+    let immutable = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(&*state.leptos_options.site_pkg_dir))
+        .is_some_and(|rest| rest.starts_with('/'));
+    let cacheable = path.starts_with("/pkg/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -109,9 +115,15 @@ pub async fn security_headers(
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if cacheable {
-        // The front end's file names are fixed, so browsers keep a copy but ask again
-        // (a cheap 304 with If-Modified-Since) before using it: a new build shows at once.
+    if immutable {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    } else if cacheable {
+        // Under their plain names the files change with each build, so browsers keep a
+        // copy but ask again (a cheap 304 with If-Modified-Since) before using it.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     } else {

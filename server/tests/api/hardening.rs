@@ -413,3 +413,45 @@ async fn the_front_end_is_served_precompressed_and_revalidated() {
         .unwrap();
     assert_eq!(header(&page, "cache-control"), "no-store");
 }
+
+#[tokio::test]
+async fn pages_load_the_front_end_from_a_versioned_path_cached_for_good() {
+    let app = spawn_app().await;
+    let html = http()
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html.find("/pkg/").expect("the page names its stylesheet") + "/pkg/".len();
+    let version = &html[start..start + 16];
+    assert!(version.bytes().all(|b| b.is_ascii_hexdigit()), "{version}");
+    assert!(html.contains(&format!("/pkg/{version}/latchkey.css")));
+    assert!(
+        html.contains(&format!("/pkg/{version}/latchkey.js")),
+        "the hydration script"
+    );
+
+    let pkg = app.site_root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("latchkey.css"), "body {}").unwrap();
+    let versioned = http()
+        .get(format!("{}/pkg/{version}/latchkey.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versioned.status(), 200);
+    assert_eq!(
+        header(&versioned, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    let plain = http()
+        .get(format!("{}/pkg/latchkey.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(header(&plain, "cache-control"), "no-cache");
+}

@@ -338,6 +338,9 @@ pub fn http() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Every test has its own runtime; a pooled connection belongs to the runtime
+            // that opened it, so none is kept for another test to pick up.
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap()
     })
