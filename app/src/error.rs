@@ -46,6 +46,16 @@ impl AppError {
         }
     }
 
+    /// How long to wait before trying again, for errors that pass with time: sent as
+    /// `Retry-After`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::Busy => Some(1),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with (see the HTTP API in the README).
     pub fn status(&self) -> u16 {
         match self {

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use std::io::Write;
+use server::assets;
 use std::path::Path;
 
 /// UTC date, `YYYY-MM-DD`.
@@ -50,22 +50,13 @@ pub fn front_end_sizes(pkg: &Path, quality: i32) -> Result<Value> {
     for name in ["latchkey.wasm", "latchkey.js", "latchkey.css"] {
         let path = pkg.join(name);
         let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&raw)?;
-        let gzip = gz.finish()?.len();
-        let mut br = Vec::new();
-        brotli::BrotliCompress(
-            &mut raw.as_slice(),
-            &mut br,
-            &brotli::enc::BrotliEncoderParams {
-                quality,
-                lgwin: 22,
-                ..Default::default()
-            },
-        )?;
         sizes.insert(
             name.to_owned(),
-            json!({"raw": raw.len(), "gzip": gzip, "brotli": br.len()}),
+            json!({
+                "raw": raw.len(),
+                "gzip": assets::gzip(&raw)?.len(),
+                "brotli": assets::brotli(&raw, quality)?.len(),
+            }),
         );
     }
     Ok(Value::Object(sizes))

@@ -70,23 +70,33 @@ fn sweep(dir: &Path, compress: bool) -> std::io::Result<usize> {
             continue;
         }
         let raw = std::fs::read(&path)?;
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gzip.write_all(&raw)?;
-        write_atomically(&sibling(&path, "gz"), &gzip.finish()?)?;
-        let mut brotli = Vec::new();
-        brotli::BrotliCompress(
-            &mut raw.as_slice(),
-            &mut brotli,
-            &brotli::enc::BrotliEncoderParams {
-                quality: 11,
-                lgwin: 22,
-                ..Default::default()
-            },
-        )?;
-        write_atomically(&sibling(&path, "br"), &brotli)?;
+        write_atomically(&sibling(&path, "gz"), &gzip(&raw)?)?;
+        write_atomically(&sibling(&path, "br"), &brotli(&raw, 11)?)?;
         done += 1;
     }
     Ok(done)
+}
+
+/// `raw` gzipped at the best level, as served for `Accept-Encoding: gzip`.
+pub fn gzip(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(raw)?;
+    gzip.finish()
+}
+
+/// `raw` in brotli at `quality` (11, the best, is what is served).
+pub fn brotli(raw: &[u8], quality: i32) -> std::io::Result<Vec<u8>> {
+    let mut compressed = Vec::new();
+    brotli::BrotliCompress(
+        &mut &raw[..],
+        &mut compressed,
+        &brotli::enc::BrotliEncoderParams {
+            quality,
+            lgwin: 22,
+            ..Default::default()
+        },
+    )?;
+    Ok(compressed)
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {

@@ -27,18 +27,10 @@ pub async fn api_error_status(request: Request, next: Next) -> Response<Body> {
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        match error {
-            AppError::RateLimited { retry_after_secs } => {
-                parts
-                    .headers
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            }
-            AppError::Busy => {
-                parts
-                    .headers
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            _ => {}
+        if let Some(secs) = error.retry_after_secs() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
     }
     Response::from_parts(parts, Body::from(bytes))

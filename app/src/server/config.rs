@@ -69,6 +69,15 @@ impl Config {
             }
         };
 
+        // A whole number of `unit`s; zero allowed.
+        let number = |key: &str, default: u64, unit: &str| -> Result<u64> {
+            lookup(key)
+                .map(|v| v.parse::<u64>())
+                .transpose()
+                .with_context(|| format!("{key} must be a number of {unit}"))
+                .map(|value| value.unwrap_or(default))
+        };
+
         let count = |key: &str, default: u32| -> Result<u32> {
             match lookup(key) {
                 None => Ok(default),
@@ -111,20 +120,16 @@ impl Config {
             coworker_idle_timeout: minutes("LATCHKEY_COWORKER_IDLE_MINUTES", 2 * 60)?,
             invitee_idle_timeout: minutes("LATCHKEY_INVITEE_IDLE_MINUTES", 24 * 60)?,
             dead_link_retention: minutes("LATCHKEY_DEAD_LINK_RETENTION_MINUTES", 30 * 24 * 60)?,
-            smtp_timeout: Duration::from_secs(
-                lookup("LATCHKEY_SMTP_TIMEOUT_SECONDS")
-                    .map(|v| v.parse::<u64>())
-                    .transpose()
-                    .context("LATCHKEY_SMTP_TIMEOUT_SECONDS must be a number of seconds")?
-                    .unwrap_or(10),
-            ),
-            db_busy_timeout: Duration::from_millis(
-                lookup("LATCHKEY_DB_BUSY_TIMEOUT_MS")
-                    .map(|v| v.parse::<u64>())
-                    .transpose()
-                    .context("LATCHKEY_DB_BUSY_TIMEOUT_MS must be a number of milliseconds")?
-                    .unwrap_or(5000),
-            ),
+            smtp_timeout: Duration::from_secs(number(
+                "LATCHKEY_SMTP_TIMEOUT_SECONDS",
+                10,
+                "seconds",
+            )?),
+            db_busy_timeout: Duration::from_millis(number(
+                "LATCHKEY_DB_BUSY_TIMEOUT_MS",
+                5000,
+                "milliseconds",
+            )?),
             durability: match lookup("LATCHKEY_SQLITE_SYNCHRONOUS") {
                 None => super::db::Durability::Normal,
                 Some(value) => super::db::Durability::parse(&value)
