@@ -108,8 +108,9 @@ pub async fn grow_to(path: &Path, total: usize) -> Result<()> {
 }
 
 /// Transactions per second for the redeem's durable work alone, on one connection:
-/// mark the token used, insert the session. With `synchronous=FULL` (what Latchkey runs)
-/// and, for comparison, `NORMAL`.
+/// mark the token used, insert the session. With both settings of
+/// `LATCHKEY_SQLITE_SYNCHRONOUS`, `FULL` and `NORMAL` (the default); the report compares
+/// the server with the one it ran under.
 pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
     let pool = open(path).await?;
     let email = EmailAddress::parse("email", "bench@example.com").map_err(anyhow::Error::msg)?;
