@@ -87,10 +87,11 @@ run: deps-rust deps-system build-release
 
 # ------------------------------------------------------------------ tests --
 
-# `cargo test` builds target/debug/latchkey for the integration tests; the Playwright
-# suite runs that same binary against the front end built by cargo-leptos, so CI compiles
-# the server once for the tests instead of twice.
-test: deps check unit site bench-smoke
+# `cargo test --workspace` builds target/debug/latchkey once, with one set of features,
+# for the integration tests, the benchmark's smoke run (bench/tests/smoke.rs, which needs
+# the front end `site` builds) and the Playwright suite, which runs that same binary
+# against the front end built by cargo-leptos.
+test: deps check site unit
 	cd end2end && npx playwright test
 	@echo "all tests passed"
 
@@ -102,7 +103,7 @@ check: deps-rust
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
-unit:
+unit: site
 	cargo test --workspace
 
 # Just the front end (WASM, JS, CSS, public/) into target/site.
@@ -119,10 +120,11 @@ bench: deps-rust deps-system build-release
 	cargo build --release -p bench
 	target/release/latchkey-bench --server target/release/latchkey --site target/site --out bench/results
 
-# The same code with tiny counts against the debug server `cargo test` built: it fails on
-# any wrong answer (not on speed), so the benchmark cannot rot.
-bench-smoke:
-	cargo run -q -p bench -- --smoke --server target/debug/latchkey --site target/site --out target/bench
+# The same code with tiny counts against the debug server `cargo test` builds: it fails on
+# any wrong answer (not on speed), so the benchmark cannot rot. `make test` runs it as part
+# of `unit`; this runs only it.
+bench-smoke: site
+	cargo test --workspace --test smoke
 
 # Coverage-guided fuzzing of the token and email parsers (fuzz/), FUZZ_SECONDS per target.
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.

@@ -1,0 +1,47 @@
+//! The benchmark's smoke run, inside `cargo test --workspace` so the benchmark cannot rot.
+//!
+//! It runs `latchkey-bench --smoke` against the debug `latchkey` binary the same cargo
+//! invocation built (one build of the server for every test, not a second one with other
+//! features) and the front end `make site` wrote to `target/site`. The smoke run fails on
+//! any wrong answer, never on speed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[test]
+fn smoke_run_answers_every_request_correctly() {
+    let bench = Path::new(env!("CARGO_BIN_EXE_latchkey-bench"));
+    let profile_dir = bench
+        .parent()
+        .expect("the bench binary sits in a profile directory");
+    let server = profile_dir.join(format!("latchkey{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        server.is_file(),
+        "{} is missing: run `cargo test --workspace` (it builds the server binary) or `make test`",
+        server.display()
+    );
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let site = workspace.join("target/site");
+    assert!(
+        site.join("pkg").is_dir(),
+        "{} has no front end: run `make site` first",
+        site.display()
+    );
+    let out: PathBuf = profile_dir.join("..").join("bench");
+
+    let status = Command::new(bench)
+        .arg("--smoke")
+        .arg("--server")
+        .arg(&server)
+        .arg("--site")
+        .arg(&site)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("latchkey-bench starts");
+    assert!(status.success(), "the smoke run failed: {status}");
+    assert!(
+        out.join("smoke.json").is_file(),
+        "the smoke run wrote no report"
+    );
+}
