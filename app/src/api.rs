@@ -4,7 +4,10 @@
 //! domain function. Roles are checked here, on the server, never only in the UI.
 
 use crate::error::AppError;
-use crate::model::{IssuedLink, LinkPage, LinkPreview, LinkSummary, Redeemed, SignedIn};
+use crate::model::{
+    IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview, LinkSummary, Redeemed, Renewed,
+    SignedIn,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -29,9 +32,20 @@ pub async fn issue_link(
     name: Option<String>,
     message: Option<String>,
     expires_in: String,
+    destination: Option<String>,
+    session_lifetime: Option<String>,
+    renewal: Option<String>,
 ) -> Result<IssuedLink, AppError> {
     let (state, coworker) = request::require_coworker().await?;
-    let invite = links::NewInvite::parse(&email, name.as_deref(), message.as_deref(), &expires_in)?;
+    let invite = links::NewInvite::parse(&links::InviteForm {
+        email: &email,
+        name: name.as_deref(),
+        message: message.as_deref(),
+        expires_in: &expires_in,
+        destination: destination.as_deref(),
+        session_lifetime: session_lifetime.as_deref(),
+        renewal: renewal.as_deref(),
+    })?;
     state.limits.issue(coworker.id)?;
     links::issue(&state, &coworker, invite).await
 }
@@ -48,39 +62,83 @@ pub async fn list_links(
     links::list(&state.db, &filter).await
 }
 
+/// How many invitations are in each state.
+#[server(prefix = "/api", endpoint = "count_links")]
+pub async fn count_links() -> Result<LinkCounts, AppError> {
+    let (state, _coworker) = request::require_coworker().await?;
+    links::counts(&state.db).await
+}
+
+/// One invitation with its options, audit trail and sessions.
+#[server(prefix = "/api", endpoint = "show_link")]
+pub async fn show_link(id: String) -> Result<LinkDetails, AppError> {
+    let (state, _coworker) = request::require_coworker().await?;
+    links::details(&state, parse_id("id", &id)?).await
+}
+
 /// Revokes a link and ends the sessions it opened.
 #[server(prefix = "/api", endpoint = "revoke_link")]
 pub async fn revoke_link(id: String) -> Result<LinkSummary, AppError> {
     let (state, coworker) = request::require_coworker().await?;
-    let id = id
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| AppError::invalid("id", "The link id must be a number."))?;
-    links::revoke(&state.writer, &coworker, id).await
+    links::revoke(&state.writer, &coworker, parse_id("id", &id)?).await
+}
+
+/// Sends a pending or expired invitation again with a new token; the old one stops working.
+#[server(prefix = "/api", endpoint = "resend_link")]
+pub async fn resend_link(id: String) -> Result<IssuedLink, AppError> {
+    let (state, coworker) = request::require_coworker().await?;
+    let id = parse_id("id", &id)?;
+    state.limits.issue(coworker.id)?;
+    links::resend(&state, &coworker, id).await
+}
+
+/// Ends one session an invitation opened.
+#[server(prefix = "/api", endpoint = "end_session")]
+pub async fn end_session(session: String) -> Result<(), AppError> {
+    let (state, coworker) = request::require_coworker().await?;
+    links::end_session(&state.writer, &coworker, parse_id("session", &session)?).await
+}
+
+/// Lets the holder of an expired or used invitation ask for a new one, or not.
+#[server(prefix = "/api", endpoint = "set_renewal")]
+pub async fn set_renewal(id: String, renewal: String) -> Result<(), AppError> {
+    let (state, coworker) = request::require_coworker().await?;
+    let id = parse_id("id", &id)?;
+    let allowed = links::parse_renewal(Some(&renewal))?
+        .ok_or_else(|| AppError::invalid("renewal", "Say allowed or off."))?;
+    links::set_renewal(&state.writer, &coworker, id, allowed).await
 }
 
 /// Who a link is for and what state it is in. Consumes nothing.
 #[server(prefix = "/api", endpoint = "peek_link")]
 pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
     let state = request::state();
-    state
-        .limits
-        .link_attempt(request::client_ip(&state).await?)?;
+    let client = request::client(&state).await?;
+    state.limits.link_attempt(client.ip)?;
     let token = links::parse_token(&token)?;
-    links::peek(&state.db, &token).await
+    links::peek(&state, &token, &client).await
+}
+
+/// The holder of an expired or used invitation asks for a new link, sent to the
+/// invitation's own address.
+#[server(prefix = "/api", endpoint = "renew_link")]
+pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
+    let state = request::state();
+    let client = request::client(&state).await?;
+    state.limits.link_attempt(client.ip)?;
+    let token = links::parse_token(&token)?;
+    links::renew(&state, &token, &client).await
 }
 
 /// Redeems a link and signs this browser in, replacing whatever session it had.
 #[server(prefix = "/api", endpoint = "redeem_link")]
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
     let state = request::state();
-    state
-        .limits
-        .link_attempt(request::client_ip(&state).await?)?;
+    let client = request::client(&state).await?;
+    state.limits.link_attempt(client.ip)?;
     let token = links::parse_token(&token)?;
     let session = request::session().await?;
-    let user_agent = request::user_agent().await;
-    let redemption = links::redeem(&state, &token, user_agent.as_deref()).await?;
+    let redemption = links::redeem(&state, &token, &client).await?;
     auth::attach(&state, &session, redemption.auth_id).await?;
     Ok(redemption.redeemed)
 }
@@ -97,4 +155,15 @@ pub async fn current_user() -> Result<Option<SignedIn>, AppError> {
     let state = request::state();
     let principal = auth::current(&state, &request::session().await?).await?;
     Ok(principal.map(|p| p.to_current_user()))
+}
+
+/// Parses a numeric id parameter.
+#[cfg(feature = "ssr")]
+fn parse_id(field: &str, value: &str) -> Result<i64, AppError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| AppError::invalid(field, "This must be a positive whole number."))
 }

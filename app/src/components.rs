@@ -64,3 +64,28 @@ pub fn navigate_hard(path: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = path;
 }
+
+/// Now, in unix seconds, on the server or in the browser.
+pub fn now_secs() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        (web_sys::js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+/// A time as "in 3 hours", with the exact UTC time on hover and for machines.
+#[component]
+pub fn When(at: i64) -> impl IntoView {
+    let exact = crate::model::format_utc(at);
+    view! {
+        <time datetime=exact.replace(" UTC", "Z").replacen(' ', "T", 1) title=exact.clone()>
+            {crate::model::relative_time(at, now_secs())}
+        </time>
+    }
+}

@@ -27,6 +27,8 @@ pub enum AppError {
     LinkUnknown,
     #[error("Not found.")]
     NotFound,
+    #[error("New links for this invitation are turned off. Ask the person who invited you.")]
+    RenewalOff,
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
     #[error("Latchkey is busy right now. Please try again in a moment.")]
@@ -61,7 +63,7 @@ impl AppError {
         match self {
             Self::InvalidInput { .. } => 400,
             Self::NotSignedIn => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::RenewalOff => 403,
             Self::LinkUnknown | Self::NotFound => 404,
             Self::LinkUsed | Self::LinkExpired | Self::LinkRevoked => 410,
             Self::RateLimited { .. } => 429,

@@ -131,6 +131,15 @@ pub struct LinkSummary {
     pub revoked_at: Option<i64>,
 }
 
+/// How many invitations are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCounts {
+    pub pending: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+    pub revoked: i64,
+}
+
 /// A page of links, newest first, with the cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkPage {
@@ -172,6 +181,180 @@ pub struct LinkPreview {
     pub inviter_email: String,
     pub state: LinkState,
     pub expires_at: i64,
+    /// Whether the holder may ask for a new link (an expired or used invitation whose
+    /// issuer allows it).
+    pub can_renew: bool,
+}
+
+/// What happened to a link, as its audit trail records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Issued,
+    MailSent,
+    MailFailed,
+    /// The landing page looked the link up (a person, or a mail scanner's preview).
+    Opened,
+    Redeemed,
+    RedeemRefused,
+    Revoked,
+    SessionEnded,
+    /// The holder asked for a new link; `other_link` is the new one.
+    Renewed,
+    /// A coworker sent a new link in this one's place; `other_link` is the new one.
+    Resent,
+    RenewalChanged,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 11] = [
+        Self::Issued,
+        Self::MailSent,
+        Self::MailFailed,
+        Self::Opened,
+        Self::Redeemed,
+        Self::RedeemRefused,
+        Self::Revoked,
+        Self::SessionEnded,
+        Self::Renewed,
+        Self::Resent,
+        Self::RenewalChanged,
+    ];
+
+    /// The stored form (the `link_events.kind` column).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::MailSent => "mail_sent",
+            Self::MailFailed => "mail_failed",
+            Self::Opened => "opened",
+            Self::Redeemed => "redeemed",
+            Self::RedeemRefused => "redeem_refused",
+            Self::Revoked => "revoked",
+            Self::SessionEnded => "session_ended",
+            Self::Renewed => "renewed",
+            Self::Resent => "resent",
+            Self::RenewalChanged => "renewal_changed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Issued => "Issued",
+            Self::MailSent => "Mail sent",
+            Self::MailFailed => "Mail delivery failed",
+            Self::Opened => "Opened",
+            Self::Redeemed => "Signed in",
+            Self::RedeemRefused => "Sign-in refused",
+            Self::Revoked => "Revoked",
+            Self::SessionEnded => "Session ended",
+            Self::Renewed => "New link requested",
+            Self::Resent => "Resent",
+            Self::RenewalChanged => "New-link requests changed",
+        }
+    }
+}
+
+/// One entry of a link's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkEvent {
+    pub id: i64,
+    /// Unix seconds, UTC.
+    pub at: i64,
+    pub kind: EventKind,
+    /// The coworker who acted, by name (or address).
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Why: a refusal reason, the SMTP error, how a session ended.
+    pub detail: Option<String>,
+    /// The other link of a resend or renewal.
+    pub other_link: Option<i64>,
+}
+
+/// A session a link opened, for the link's details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct LinkSession {
+    /// A handle for `end_session`; not a secret, and not the cookie.
+    pub number: i64,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub user_agent: Option<String>,
+}
+
+/// How long the session an invitation opens lasts, chosen at issue time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SessionLifetime {
+    #[serde(rename = "8h")]
+    Hours8,
+    #[serde(rename = "7d")]
+    Days7,
+    #[serde(rename = "30d")]
+    Days30,
+}
+
+impl SessionLifetime {
+    pub const ALL: [Self; 3] = [Self::Hours8, Self::Days7, Self::Days30];
+    pub const DEFAULT: Self = Self::Days7;
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|choice| choice.code() == value)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Hours8 => "8h",
+            Self::Days7 => "7d",
+            Self::Days30 => "30d",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Hours8 => "8 hours",
+            Self::Days7 => "7 days",
+            Self::Days30 => "30 days",
+        }
+    }
+
+    pub fn minutes(self) -> i64 {
+        match self {
+            Self::Hours8 => 8 * 60,
+            Self::Days7 => 7 * 24 * 60,
+            Self::Days30 => 30 * 24 * 60,
+        }
+    }
+}
+
+/// Everything a coworker can see about one link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDetails {
+    pub link: LinkSummary,
+    pub message: Option<String>,
+    /// Where the invitee lands after signing in.
+    pub destination: String,
+    pub session_minutes: i64,
+    pub renewal_allowed: bool,
+    /// The link this one was issued in place of, and the one issued in its place.
+    pub replaces: Option<i64>,
+    pub replaced_by: Option<i64>,
+    /// Oldest first.
+    pub events: Vec<LinkEvent>,
+    /// Newest first.
+    pub sessions: Vec<LinkSession>,
+}
+
+/// The answer to `renew_link`: where the new link went, masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renewed {
+    pub sent_to: String,
 }
 
 /// Where the browser goes after a successful redeem.
@@ -218,6 +401,28 @@ pub fn format_utc(unix: i64) -> String {
     )
 }
 
+/// "in 23 hours", "5 minutes ago", "just now": how far `at` is from `now`, roughly.
+pub fn relative_time(at: i64, now: i64) -> String {
+    let delta = at - now;
+    let secs = delta.abs();
+    if secs < 60 {
+        return "just now".to_owned();
+    }
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let amount = if secs < 3600 {
+        plural(secs / 60, "minute")
+    } else if secs < 2 * 86_400 {
+        plural(secs / 3600, "hour")
+    } else {
+        plural(secs / 86_400, "day")
+    };
+    if delta > 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm: small, exact, and no date crate in the WASM.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -252,6 +457,28 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(format_utc(1_795_615_380), "2026-11-25 14:03 UTC");
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(relative_time(1_000, 1_000), "just now");
+        assert_eq!(relative_time(1_000 + 59, 1_000), "just now");
+        assert_eq!(relative_time(1_000 + 60, 1_000), "in 1 minute");
+        assert_eq!(relative_time(1_000 - 150, 1_000), "2 minutes ago");
+        assert_eq!(
+            relative_time(86_400 + 23 * 3600 + 100, 86_400),
+            "in 23 hours"
+        );
+        assert_eq!(relative_time(0, 7 * 86_400), "7 days ago");
+        assert_eq!(relative_time(47 * 3600, 0), "in 47 hours");
+    }
+
+    #[test]
+    fn every_event_kind_round_trips_through_its_code() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.code()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("deleted"), None);
     }
 
     #[test]

@@ -18,7 +18,12 @@ impl Catcher {
 }
 
 pub async fn start() -> Result<Catcher> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    start_on(0).await
+}
+
+/// A catcher on a given loopback port (0: any free one).
+pub async fn start_on(port: u16) -> Result<Catcher> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let port = listener.local_addr()?.port();
     let delivered = Arc::new(AtomicUsize::new(0));
     let counter = delivered.clone();

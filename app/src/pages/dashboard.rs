@@ -1,8 +1,10 @@
 //! `/dashboard`: coworkers issue links and watch and revoke them.
 
-use crate::api::{current_user, list_links, IssueLink, RevokeLink};
-use crate::components::{use_hydrated, ErrorMessage, Header};
-use crate::model::{format_utc, Delivery, ExpiresIn, IssuedLink, LinkState, LinkSummary, SignedIn};
+use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
+use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::model::{
+    Delivery, ExpiresIn, IssuedLink, LinkPage, LinkState, LinkSummary, SessionLifetime, SignedIn,
+};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -26,13 +28,14 @@ pub fn DashboardPage() -> impl IntoView {
 fn Dashboard(email: String) -> impl IntoView {
     let issue = ServerAction::<IssueLink>::new();
     let revoke = ServerAction::<RevokeLink>::new();
+    let resend = ServerAction::<ResendLink>::new();
     view! {
         <Header email />
         <main>
             <h1>"Magic links"</h1>
             <div class="columns">
                 <IssueForm issue />
-                <LinksTable issue revoke />
+                <LinksTable issue revoke resend />
             </div>
         </main>
     }
@@ -69,6 +72,29 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
+                <details class="more-options">
+                    <summary>"More options"</summary>
+                    <div class="stack">
+                        <label for="destination">"Destination after sign-in"</label>
+                        <input id="destination" type="text" name="destination" maxlength="500" placeholder="/welcome" autocomplete="off" aria-describedby="destination-hint" />
+                        <p id="destination-hint" class="hint">"A path on this site, such as /projects/42."</p>
+                        <label for="session-lifetime">"Session lasts"</label>
+                        <select id="session-lifetime" name="session_lifetime">
+                            {SessionLifetime::ALL
+                                .into_iter()
+                                .map(|choice| view! {
+                                    <option value=choice.code() selected=choice == SessionLifetime::DEFAULT>{choice.label()}</option>
+                                })
+                                .collect_view()}
+                        </select>
+                        <label for="renewal">"New-link requests"</label>
+                        <select id="renewal" name="renewal" aria-describedby="renewal-hint">
+                            <option value="allowed" selected>"Allowed"</option>
+                            <option value="off">"Off"</option>
+                        </select>
+                        <p id="renewal-hint" class="hint">"Whether the invitee can ask for a new link once this one has expired or been used. It goes to their address only."</p>
+                    </div>
+                </details>
                 <button type="submit" class="primary" disabled=move || !hydrated.get() || issue.pending().get()>
                     {move || if issue.pending().get() { "Sending…" } else { "Send magic link" }}
                 </button>
@@ -79,11 +105,12 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }
 
 /// The new link, shown once: it lives only in this page's memory and the email.
 #[component]
-fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
+pub fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
     let (copied, set_copied) = signal(false);
     let url = issued.url.clone();
     let copy = move |_| {
@@ -95,7 +122,7 @@ fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
             <p class="error" role="alert">
                 "The email to " {issued.email.clone()} " could not be delivered: "
                 {issued.delivery_error.clone().unwrap_or_default()}
-                " Copy the link below and send it another way, or revoke it."
+                " Copy the link below and send it another way, resend it later, or revoke it."
             </p>
         }
         .into_any(),
@@ -119,25 +146,54 @@ fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
     }
 }
 
+/// The organisation's invitations, newest first: filtered and searched on the server,
+/// a page at a time (keyset pagination), with counts per state.
 #[component]
-fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) -> impl IntoView {
+fn LinksTable(
+    issue: ServerAction<IssueLink>,
+    revoke: ServerAction<RevokeLink>,
+    resend: ServerAction<ResendLink>,
+) -> impl IntoView {
     let status = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
-    let links = Resource::new(
-        move || {
-            (
-                issue.version().get(),
-                revoke.version().get(),
-                status.get(),
-                query.get(),
-            )
-        },
-        |(_, _, status, query)| async move {
-            let status = (!status.is_empty()).then_some(status);
-            let query = (!query.is_empty()).then_some(query);
-            list_links(status, query, None).await
-        },
+    let changes = move || {
+        (
+            issue.version().get(),
+            revoke.version().get(),
+            resend.version().get(),
+        )
+    };
+    let counts = Resource::new(changes, |_| count_links());
+    let first = Resource::new(
+        move || (changes(), status.get(), query.get()),
+        |(_, status, query)| async move { list_links(non_empty(status), non_empty(query), None).await },
     );
+    // Later pages, appended by "Show more"; any change starts over from the first page.
+    let more = RwSignal::new(Vec::<LinkSummary>::new());
+    let next = RwSignal::new(None::<String>);
+    let load_more = Action::new(move |cursor: &String| {
+        let cursor = cursor.clone();
+        let (status, query) = (status.get_untracked(), query.get_untracked());
+        async move { list_links(non_empty(status), non_empty(query), Some(cursor)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = first.get() {
+            more.set(Vec::new());
+            next.set(page.next_cursor);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = load_more.value().get() {
+            more.update(|links| links.extend(page.links));
+            next.set(page.next_cursor);
+        }
+    });
+    let count_label = move |label: &'static str, pick: fn(&crate::model::LinkCounts) -> i64| {
+        move || match counts.get() {
+            Some(Ok(counts)) => format!("{label} ({})", pick(&counts)),
+            _ => label.to_owned(),
+        }
+    };
     view! {
         <section class="card wide" aria-labelledby="links-heading">
             <h2 id="links-heading">"Links"</h2>
@@ -145,22 +201,24 @@ fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) 
                 <label for="status-filter">"Show"</label>
                 <select id="status-filter" on:change=move |ev| status.set(event_target_value(&ev))>
                     <option value="">"All"</option>
-                    <option value="pending">"Pending"</option>
-                    <option value="redeemed">"Redeemed"</option>
-                    <option value="expired">"Expired"</option>
-                    <option value="revoked">"Revoked"</option>
+                    <option value="pending">{count_label("Pending", |c| c.pending)}</option>
+                    <option value="redeemed">{count_label("Redeemed", |c| c.redeemed)}</option>
+                    <option value="expired">{count_label("Expired", |c| c.expired)}</option>
+                    <option value="revoked">{count_label("Revoked", |c| c.revoked)}</option>
                 </select>
                 <label for="search">"Search by email"</label>
                 <input id="search" type="search" on:change=move |ev| query.set(event_target_value(&ev)) />
             </div>
             {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-            <Transition fallback=|| view! { <p>"Loading links…"</p> }>
+            {move || resend.value().get().map(|result| match result {
+                Ok(issued) => view! { <super::dashboard::IssuedNotice issued /> }.into_any(),
+                Err(error) => view! { <ErrorMessage error /> }.into_any(),
+            })}
+            <Transition fallback=|| view! { <p role="status">"Loading links…"</p> }>
                 {move || Suspend::new(async move {
-                    match links.await {
-                        Ok(page) if page.links.is_empty() => view! {
-                            <p class="empty">"No links yet. Invite someone with the form."</p>
-                        }.into_any(),
-                        Ok(page) => view! {
+                    match first.await {
+                        Ok(page) if page.links.is_empty() => view! { <EmptyLinks filtered=!status.get_untracked().is_empty() || !query.get_untracked().is_empty() /> }.into_any(),
+                        Ok(LinkPage { links, .. }) => view! {
                             <div class="table-scroll">
                                 <table>
                                     <thead>
@@ -174,7 +232,8 @@ fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) 
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {page.links.into_iter().map(|link| view! { <LinkRow link revoke /> }).collect_view()}
+                                        {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
+                                        {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
@@ -183,26 +242,71 @@ fn LinksTable(issue: ServerAction<IssueLink>, revoke: ServerAction<RevokeLink>) 
                     }
                 })}
             </Transition>
+            {move || next.get().map(|cursor| view! {
+                <button
+                    type="button"
+                    class="secondary"
+                    disabled=move || load_more.pending().get()
+                    on:click=move |_| { load_more.dispatch(cursor.clone()); }
+                >
+                    {move || if load_more.pending().get() { "Loading…" } else { "Show more" }}
+                </button>
+            })}
+            {move || load_more.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
         </section>
+    }
+    .into_any()
+}
+
+fn non_empty(value: String) -> Option<String> {
+    (!value.trim().is_empty()).then_some(value)
+}
+
+#[component]
+fn EmptyLinks(filtered: bool) -> impl IntoView {
+    if filtered {
+        view! { <p class="empty">"No links match this filter."</p> }.into_any()
+    } else {
+        view! { <p class="empty">"No links yet. Invite someone with the form."</p> }.into_any()
     }
 }
 
 #[component]
-fn LinkRow(link: LinkSummary, revoke: ServerAction<RevokeLink>) -> impl IntoView {
+fn LinkRow(
+    link: LinkSummary,
+    revoke: ServerAction<RevokeLink>,
+    resend: ServerAction<ResendLink>,
+) -> impl IntoView {
     let hydrated = use_hydrated();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
+    let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
     let id = link.id.to_string();
+    let delivery_class = match link.delivery {
+        Delivery::Failed => "delivery failed",
+        _ => "delivery",
+    };
     view! {
         <tr>
             <td>
-                {link.email.clone()}
+                <a href=format!("/dashboard/links/{}", link.id)>{link.email.clone()}</a>
                 {link.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
             </td>
             <td><span class=format!("badge {}", link.state.label().to_lowercase())>{link.state.label()}</span></td>
-            <td title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
+            <td class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
             <td>{link.issued_by.clone()}</td>
-            <td><time title=format_utc(link.expires_at)>{format_utc(link.expires_at)}</time></td>
-            <td>
+            <td><When at=link.expires_at /></td>
+            <td class="actions">
+                {resendable.then(|| {
+                    let id = id.clone();
+                    view! {
+                        <ActionForm action=resend attr:class="inline">
+                            <input type="hidden" name="id" value=id />
+                            <button type="submit" class="secondary" disabled=move || !hydrated.get() || resend.pending().get()>
+                                "Resend"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
                 {revocable.then(|| view! {
                     <ActionForm action=revoke attr:class="inline">
                         <input type="hidden" name="id" value=id.clone() />

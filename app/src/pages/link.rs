@@ -5,7 +5,7 @@
 //! scanners that open the page use nothing up), and redeems it only when the person
 //! presses "Continue". Then the token is removed from the address bar and history.
 
-use crate::api::{peek_link, RedeemLink};
+use crate::api::{peek_link, RedeemLink, RenewLink};
 use crate::components::{navigate_hard, ErrorMessage, Header};
 use crate::error::AppError;
 use crate::model::{LinkPreview, LinkState, Purpose};
@@ -49,6 +49,10 @@ pub fn LinkPage() -> impl IntoView {
                 None | Some(None) => view! { <p class="lead" role="status">"Checking your link…"</p> }.into_any(),
                 Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
                 Some(Some(Ok(preview))) => match dead_link_error(preview.state) {
+                    Some(error) if preview.can_renew => view! {
+                        <Refused error />
+                        <Renewal token=token.get_untracked().unwrap_or_default() />
+                    }.into_any(),
                     Some(error) => view! { <Refused error /> }.into_any(),
                     None => view! {
                         <Offer preview />
@@ -105,11 +109,44 @@ fn Refused(error: AppError) -> impl IntoView {
         | AppError::LinkExpired
         | AppError::LinkRevoked
         | AppError::LinkUnknown => "Ask the person who sent it for a new link.",
+        AppError::RateLimited { .. } => "Wait a little and try again.",
         _ => "Please try again in a moment.",
     };
     view! {
         <h1>{error.to_string()}</h1>
         <p class="lead">{advice}</p>
+    }
+}
+
+/// "Send me a new link": a fresh link goes to the invitation's own address.
+#[component]
+fn Renewal(token: String) -> impl IntoView {
+    let renew = ServerAction::<RenewLink>::new();
+    let ask = move |_| {
+        renew.dispatch(RenewLink {
+            token: token.clone(),
+        });
+    };
+    view! {
+        {move || match renew.value().get() {
+            Some(Ok(renewed)) => view! {
+                <p class="notice" role="status">
+                    "A new link is on its way to " <strong>{renewed.sent_to}</strong> ". It may take a minute to arrive."
+                </p>
+            }.into_any(),
+            other => view! {
+                {other.and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+                <p>"You can ask for a new link. It goes to the address this invitation was sent to, and the person who invited you is told."</p>
+                <button
+                    type="button"
+                    class="primary wide"
+                    on:click=ask.clone()
+                    disabled=move || renew.pending().get()
+                >
+                    {move || if renew.pending().get() { "Sending…" } else { "Send me a new link" }}
+                </button>
+            }.into_any(),
+        }}
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod dashboard;
 pub mod link;
+pub mod link_details;
 pub mod login;
 pub mod welcome;
 

@@ -5,6 +5,7 @@
 //! coworker or revoking a link takes effect at the browser's very next request.
 
 use super::coworkers::Coworker;
+use super::events::truncate;
 use super::state::AppState;
 use super::{now, OrInternal};
 use crate::error::AppError;
@@ -86,7 +87,7 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
         .await
         .or_internal("reading the session")?
     {
-        end_row(&state.writer, &previous).await?;
+        end_row(&state.writer, &previous, EndReason::Replaced).await?;
     }
     session
         .cycle_id()
@@ -194,7 +195,7 @@ pub async fn current(state: &AppState, session: &Session) -> Result<Option<Princ
             Ok(Some(principal))
         }
         None => {
-            end(&state.writer, session, &auth_id).await?;
+            end(&state.writer, session, &auth_id, EndReason::Expired).await?;
             Ok(None)
         }
     }
@@ -207,38 +208,54 @@ pub async fn sign_out(state: &AppState, session: &Session) -> Result<(), AppErro
         .await
         .or_internal("reading the session")?
     {
-        end(&state.writer, session, &auth_id).await?;
+        end(&state.writer, session, &auth_id, EndReason::SignedOut).await?;
     } else {
         session.flush().await.or_internal("deleting the session")?;
     }
     Ok(())
 }
 
-async fn end(pool: &SqlitePool, session: &Session, auth_id: &str) -> Result<(), AppError> {
-    end_row(pool, auth_id).await?;
+/// Why a session ended, as `auth_sessions.end_reason` and the link's trail record it.
+#[derive(Debug, Clone, Copy)]
+pub enum EndReason {
+    SignedOut,
+    /// The browser signed in again, with another link.
+    Replaced,
+    /// Past its idle or absolute limit.
+    Expired,
+}
+
+impl EndReason {
+    fn code(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed_out",
+            Self::Replaced => "replaced",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+async fn end(
+    pool: &SqlitePool,
+    session: &Session,
+    auth_id: &str,
+    reason: EndReason,
+) -> Result<(), AppError> {
+    end_row(pool, auth_id, reason).await?;
     session.flush().await.or_internal("deleting the session")
 }
 
-async fn end_row(pool: &SqlitePool, auth_id: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE auth_sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")
-        .bind(auth_id)
-        .bind(now())
-        .execute(pool)
+async fn end_row(pool: &SqlitePool, auth_id: &str, reason: EndReason) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+    )
+    .bind(auth_id)
+    .bind(now())
+    .bind(reason.code())
+    .execute(pool)
         .await
         .or_internal("ending the session")?;
     Ok(())
-}
-
-/// Cuts `text` to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 /// Request-scoped access for server functions.
@@ -254,6 +271,14 @@ pub mod request {
         leptos_axum::extract::<Session>()
             .await
             .or_internal("reading the session cookie")
+    }
+
+    /// The caller's address and user agent, for the audit trail.
+    pub async fn client(state: &AppState) -> Result<super::super::events::Client, AppError> {
+        Ok(super::super::events::Client {
+            ip: client_ip(state).await?,
+            user_agent: user_agent().await,
+        })
     }
 
     pub async fn user_agent() -> Option<String> {

@@ -116,7 +116,7 @@ impl Config {
             max_link_lifetime: minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?,
             signin_link_lifetime: minutes("LATCHKEY_SIGNIN_LINK_MINUTES", 15)?,
             coworker_session_lifetime: minutes("LATCHKEY_COWORKER_SESSION_MINUTES", 12 * 60)?,
-            invitee_session_lifetime: minutes("LATCHKEY_INVITEE_SESSION_MINUTES", 7 * 24 * 60)?,
+            invitee_session_lifetime: minutes("LATCHKEY_INVITEE_SESSION_MINUTES", 30 * 24 * 60)?,
             coworker_idle_timeout: minutes("LATCHKEY_COWORKER_IDLE_MINUTES", 2 * 60)?,
             invitee_idle_timeout: minutes("LATCHKEY_INVITEE_IDLE_MINUTES", 24 * 60)?,
             dead_link_retention: minutes("LATCHKEY_DEAD_LINK_RETENTION_MINUTES", 30 * 24 * 60)?,

@@ -109,7 +109,8 @@ pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<boo
         return Ok(false);
     };
     sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2 WHERE coworker_id = ?1 AND ended_at IS NULL",
+        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'coworker_deactivated'
+         WHERE coworker_id = ?1 AND ended_at IS NULL",
     )
     .bind(id)
     .bind(at)

@@ -21,7 +21,7 @@ pub async fn sweep(pool: &SqlitePool, config: &Config, at: i64) -> sqlx::Result<
     let retention = config.dead_link_retention.as_secs() as i64;
     let mut tx = begin_write(pool).await?;
     let sessions_ended = sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?1
+        "UPDATE auth_sessions SET ended_at = ?1, end_reason = 'expired'
          WHERE ended_at IS NULL
            AND (expires_at <= ?1
                 OR last_seen_at + CASE WHEN coworker_id IS NOT NULL THEN ?2 ELSE ?3 END <= ?1)",

@@ -3,16 +3,17 @@
 use super::auth::{self, Holder};
 use super::coworkers::{self, Coworker};
 use super::email::EmailAddress;
-use super::mail::{Invitation, Postman};
+use super::events::{self, Client, Event};
+use super::mail::{Invitation, Postman, RenewalNotice};
 use super::state::AppState;
 use super::tokens::{PlainToken, TokenHash};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
 use crate::model::{
-    Delivery, ExpiresIn, IssuedLink, LinkPage, LinkPreview, LinkState, LinkSummary, Purpose,
-    Redeemed,
+    Delivery, EventKind, ExpiresIn, IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview,
+    LinkSession, LinkState, LinkSummary, Purpose, Redeemed, Renewed, SessionLifetime,
 };
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool, Transaction};
 use tracing::{info, instrument, warn};
 
 /// Links per page of the dashboard table.
@@ -20,6 +21,9 @@ pub const PAGE_SIZE: i64 = 50;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 2000;
 const MAX_QUERY_CHARS: usize = 254;
+const MAX_DESTINATION_BYTES: usize = 500;
+/// The holder of a dead invitation may ask for a new one this often.
+pub const RENEWAL_INTERVAL_SECS: i64 = 10 * 60;
 
 /// An invitation as the coworker asked for it, already parsed.
 pub struct NewInvite {
@@ -27,29 +31,97 @@ pub struct NewInvite {
     pub name: Option<String>,
     pub message: Option<String>,
     pub expires_in: ExpiresIn,
+    /// Where the invitee lands after signing in; `None` is `/welcome`.
+    pub destination: Option<String>,
+    pub session: SessionLifetime,
+    pub renewal_allowed: bool,
+}
+
+/// The raw `issue_link` parameters.
+#[derive(Default)]
+pub struct InviteForm<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub expires_in: &'a str,
+    pub destination: Option<&'a str>,
+    pub session_lifetime: Option<&'a str>,
+    pub renewal: Option<&'a str>,
 }
 
 impl NewInvite {
     /// Parses the `issue_link` parameters; every refusal names its field.
-    pub fn parse(
-        email: &str,
-        name: Option<&str>,
-        message: Option<&str>,
-        expires_in: &str,
-    ) -> Result<Self, AppError> {
-        let email = EmailAddress::parse("email", email)?;
-        let name = optional_text("name", name, MAX_NAME_CHARS, false)?;
-        let message = optional_text("message", message, MAX_MESSAGE_CHARS, true)?;
-        let expires_in = ExpiresIn::parse(expires_in.trim()).ok_or_else(|| {
+    pub fn parse(form: &InviteForm<'_>) -> Result<Self, AppError> {
+        let email = EmailAddress::parse("email", form.email)?;
+        let name = optional_text("name", form.name, MAX_NAME_CHARS, false)?;
+        let message = optional_text("message", form.message, MAX_MESSAGE_CHARS, true)?;
+        let expires_in = ExpiresIn::parse(form.expires_in.trim()).ok_or_else(|| {
             AppError::invalid("expires_in", "Choose an expiry: 15m, 1h, 24h or 7d.")
         })?;
+        let destination = parse_destination(form.destination)?;
+        let session = match form
+            .session_lifetime
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => SessionLifetime::DEFAULT,
+            Some(value) => SessionLifetime::parse(value).ok_or_else(|| {
+                AppError::invalid(
+                    "session_lifetime",
+                    "Choose a session lifetime: 8h, 7d or 30d.",
+                )
+            })?,
+        };
+        let renewal_allowed = parse_renewal(form.renewal)?.unwrap_or(true);
         Ok(Self {
             email,
             name,
             message,
             expires_in,
+            destination,
+            session,
+            renewal_allowed,
         })
     }
+}
+
+/// `renewal`: `allowed` or `off`; `None` when not given.
+pub fn parse_renewal(value: Option<&str>) -> Result<Option<bool>, AppError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some("allowed") => Ok(Some(true)),
+        Some("off") => Ok(Some(false)),
+        Some(_) => Err(AppError::invalid(
+            "renewal",
+            "New-link requests must be allowed or off.",
+        )),
+    }
+}
+
+/// A destination is a path on this site: one leading `/`, then no backslash, no
+/// whitespace or control character, and no encoded slash that a server might decode
+/// into `//`. Anything that could send the browser to another site is refused.
+pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let refuse = |message: &str| Err(AppError::invalid("destination", message));
+    if value.len() > MAX_DESTINATION_BYTES {
+        return refuse("Keep the destination under 500 characters.");
+    }
+    let lowered = value.to_ascii_lowercase();
+    if !value.starts_with('/')
+        || value.starts_with("//")
+        || value.contains('\\')
+        || lowered.contains("%2f")
+        || lowered.contains("%5c")
+        || value.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return refuse(
+            "The destination must be a path on this site that starts with a single /, like /projects/42.",
+        );
+    }
+    Ok(Some(value.to_owned()))
 }
 
 /// Trims optional free text; empty becomes `None`. Control characters are refused, except
@@ -79,39 +151,54 @@ fn optional_text(
     Ok(Some(value.replace("\r\n", "\n")))
 }
 
-/// A link row as stored, before a state is derived from it.
+/// Everything a new link row holds.
+struct LinkSpec<'a> {
+    purpose: Purpose,
+    coworker_id: i64,
+    email: &'a str,
+    name: Option<&'a str>,
+    message: Option<&'a str>,
+    lifetime_secs: i64,
+    destination: Option<&'a str>,
+    session_minutes: Option<i64>,
+    renewal_allowed: bool,
+    replaces: Option<i64>,
+}
+
+/// A link row just stored, with the only plaintext copy of its token.
 struct Created {
     id: i64,
     token: PlainToken,
     expires_at: i64,
 }
 
-/// Stores a new link and returns its only plaintext copy.
+/// Stores a new link inside `tx`.
 async fn create(
-    pool: &SqlitePool,
-    purpose: Purpose,
-    coworker_id: i64,
-    invite: (&EmailAddress, Option<&str>, Option<&str>),
-    lifetime_secs: i64,
+    tx: &mut Transaction<'static, Sqlite>,
+    spec: &LinkSpec<'_>,
+    at: i64,
 ) -> sqlx::Result<Created> {
     let token = PlainToken::generate();
-    let created_at = now();
-    let expires_at = created_at + lifetime_secs;
-    let (email, name, message) = invite;
+    let expires_at = at + spec.lifetime_secs;
     let id = sqlx::query_scalar(
         "INSERT INTO magic_links
-             (token_hash, purpose, recipient_email, recipient_name, coworker_id, message, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+             (token_hash, purpose, recipient_email, recipient_name, coworker_id, message,
+              created_at, expires_at, destination, session_minutes, renewal_allowed, replaces)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
     )
     .bind(token.hashed().as_bytes())
-    .bind(purpose_code(purpose))
-    .bind(email.as_str())
-    .bind(name)
-    .bind(coworker_id)
-    .bind(message)
-    .bind(created_at)
+    .bind(purpose_code(spec.purpose))
+    .bind(spec.email)
+    .bind(spec.name)
+    .bind(spec.coworker_id)
+    .bind(spec.message)
+    .bind(at)
     .bind(expires_at)
-    .fetch_one(pool)
+    .bind(spec.destination)
+    .bind(spec.session_minutes)
+    .bind(spec.renewal_allowed)
+    .bind(spec.replaces)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(Created {
         id,
@@ -128,7 +215,7 @@ fn purpose_code(purpose: Purpose) -> &'static str {
 }
 
 /// Issues an invitation and mails it. A failed delivery is recorded on the link and
-/// returned to the coworker; the link itself is kept so it can be revoked or copied.
+/// returned to the coworker; the link itself is kept so it can be resent or revoked.
 #[instrument(skip_all, fields(coworker = coworker.id))]
 pub async fn issue(
     state: &AppState,
@@ -142,41 +229,75 @@ pub async fn issue(
             "That expiry is longer than this server allows; choose a shorter one.",
         ));
     }
-    let created = create(
-        &state.writer,
-        Purpose::Invite,
-        coworker.id,
-        (
-            &invite.email,
-            invite.name.as_deref(),
-            invite.message.as_deref(),
-        ),
-        lifetime,
+    let session_minutes = invite.session.minutes();
+    if session_minutes as u64 * 60 > state.config.invitee_session_lifetime.as_secs() {
+        return Err(AppError::invalid(
+            "session_lifetime",
+            "That session lifetime is longer than this server allows; choose a shorter one.",
+        ));
+    }
+    let spec = LinkSpec {
+        purpose: Purpose::Invite,
+        coworker_id: coworker.id,
+        email: invite.email.as_str(),
+        name: invite.name.as_deref(),
+        message: invite.message.as_deref(),
+        lifetime_secs: lifetime,
+        destination: invite.destination.as_deref(),
+        session_minutes: Some(session_minutes),
+        renewal_allowed: invite.renewal_allowed,
+        replaces: None,
+    };
+    let at = now();
+    let mut tx = db::begin_write(&state.writer)
+        .await
+        .or_internal("starting an issue")?;
+    let created = create(&mut tx, &spec, at)
+        .await
+        .or_internal("storing the magic link")?;
+    Event::new(EventKind::Issued)
+        .by(coworker.id)
+        .record(&mut *tx, created.id, at)
+        .await
+        .or_internal("recording an issue")?;
+    tx.commit().await.or_internal("committing an issue")?;
+    info!(link_id = created.id, to = %invite.email.masked(), "link issued");
+    mail_invitation(
+        state,
+        &spec,
+        &created,
+        (coworker.display_name(), &coworker.email),
     )
     .await
-    .or_internal("storing the magic link")?;
-    let url = created.token.link(&state.config.public_url);
-    info!(link_id = created.id, to = %invite.email.masked(), "link issued");
+}
 
+/// Mails a freshly created invitation and answers what the coworker sees this once.
+async fn mail_invitation(
+    state: &AppState,
+    spec: &LinkSpec<'_>,
+    created: &Created,
+    (inviter_name, inviter_email): (&str, &str),
+) -> Result<IssuedLink, AppError> {
+    let url = created.token.link(&state.config.public_url);
+    let to = EmailAddress::parse("email", spec.email)?;
     let letter = state
         .postman
         .invitation(&Invitation {
-            to: &invite.email,
-            to_name: invite.name.as_deref(),
-            inviter_name: coworker.display_name(),
-            inviter_email: &coworker.email,
-            message: invite.message.as_deref(),
+            to: &to,
+            to_name: spec.name,
+            inviter_name,
+            inviter_email,
+            message: spec.message,
             url: &url,
             expires_at: created.expires_at,
-            lifetime_secs: lifetime,
+            lifetime_secs: spec.lifetime_secs,
         })
         .or_internal("composing the invitation")?;
     let (delivery, delivery_error) =
         deliver(&state.writer, &state.postman, created.id, letter).await?;
-
     Ok(IssuedLink {
         id: created.id,
-        email: invite.email.to_string(),
+        email: spec.email.to_owned(),
         expires_at: created.expires_at,
         delivery,
         delivery_error,
@@ -184,7 +305,7 @@ pub async fn issue(
     })
 }
 
-/// Sends a letter for link `id` and records the outcome on the link.
+/// Sends a letter for link `id` and records the outcome on the link and its trail.
 async fn deliver(
     pool: &SqlitePool,
     postman: &Postman,
@@ -198,6 +319,10 @@ async fn deliver(
             (Delivery::Failed, Some(error))
         }
     };
+    let at = now();
+    let mut tx = db::begin_write(pool)
+        .await
+        .or_internal("starting to record a delivery")?;
     sqlx::query("UPDATE magic_links SET delivery = ?2, delivery_error = ?3 WHERE id = ?1")
         .bind(id)
         .bind(match delivery {
@@ -206,9 +331,18 @@ async fn deliver(
             Delivery::Pending => "pending",
         })
         .bind(&error)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .or_internal("recording the delivery")?;
+    let event = match &error {
+        None => Event::new(EventKind::MailSent),
+        Some(error) => Event::new(EventKind::MailFailed).detail(error),
+    };
+    event
+        .record(&mut *tx, id, at)
+        .await
+        .or_internal("recording the delivery")?;
+    tx.commit().await.or_internal("committing a delivery")?;
     Ok((delivery, error))
 }
 
@@ -393,6 +527,33 @@ async fn summary(pool: &SqlitePool, id: i64) -> Result<LinkSummary, AppError> {
     row.map(LinkSummary::from).ok_or(AppError::NotFound)
 }
 
+/// Counts invitations per state. Each count reads one partial index (migration 0004),
+/// never the table.
+pub async fn counts(pool: &SqlitePool) -> Result<LinkCounts, AppError> {
+    let row: (i64, i64, i64, i64) = sqlx::query_as(COUNTS_SQL)
+        .bind(now())
+        .fetch_one(pool)
+        .await
+        .or_internal("counting links")?;
+    Ok(LinkCounts {
+        pending: row.0,
+        redeemed: row.1,
+        expired: row.2,
+        revoked: row.3,
+    })
+}
+
+/// The per-state counts; `?1` is now. Public so the tests can check its query plan.
+pub const COUNTS_SQL: &str = "SELECT
+           (SELECT count(*) FROM magic_links WHERE purpose = 'invite'
+              AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?1),
+           (SELECT count(*) FROM magic_links WHERE purpose = 'invite'
+              AND redeemed_at IS NOT NULL AND revoked_at IS NULL),
+           (SELECT count(*) FROM magic_links WHERE purpose = 'invite'
+              AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at <= ?1),
+           (SELECT count(*) FROM magic_links WHERE purpose = 'invite'
+              AND revoked_at IS NOT NULL)";
+
 /// Revokes an invitation and ends every session it opened, in one transaction.
 /// Revoking a revoked link changes nothing and answers its current state.
 #[instrument(skip_all, fields(link_id = id, coworker = coworker.id))]
@@ -417,34 +578,59 @@ pub async fn revoke(
     .or_internal("revoking a link")?
     .rows_affected();
     if revoked == 1 {
-        let ended = sqlx::query(
-            "UPDATE auth_sessions SET ended_at = ?2 WHERE link_id = ?1 AND ended_at IS NULL",
-        )
-        .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .or_internal("ending a revoked link's sessions")?
-        .rows_affected();
+        Event::new(EventKind::Revoked)
+            .by(coworker.id)
+            .record(&mut *tx, id, at)
+            .await
+            .or_internal("recording a revoke")?;
+        let ended = end_link_sessions(&mut tx, id, coworker.id, at).await?;
         info!(sessions_ended = ended, "link revoked");
     }
     tx.commit().await.or_internal("committing a revoke")?;
     summary(pool, id).await
 }
 
+/// Ends every live session link `id` opened; the trigger puts each on the trail.
+async fn end_link_sessions(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: i64,
+    coworker_id: i64,
+    at: i64,
+) -> Result<u64, AppError> {
+    Ok(sqlx::query(
+        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'link_revoked', ended_by = ?3
+         WHERE link_id = ?1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(coworker_id)
+    .execute(&mut **tx)
+    .await
+    .or_internal("ending a revoked link's sessions")?
+    .rows_affected())
+}
+
+/// A stored link with its issuer, as the landing page, redeem, resend and renewal need it.
 #[derive(sqlx::FromRow)]
-struct LinkLookup {
+struct StoredLink {
+    id: i64,
     purpose: String,
     recipient_email: String,
     recipient_name: Option<String>,
-    inviter_email: String,
-    inviter_name: Option<String>,
+    coworker_id: i64,
+    message: Option<String>,
+    created_at: i64,
     expires_at: i64,
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
+    destination: Option<String>,
+    session_minutes: Option<i64>,
+    renewal_allowed: bool,
+    inviter_email: String,
+    inviter_name: Option<String>,
 }
 
-impl LinkLookup {
+impl StoredLink {
     fn state(&self, at: i64) -> LinkState {
         if self.revoked_at.is_some() {
             LinkState::Revoked
@@ -456,20 +642,68 @@ impl LinkLookup {
             LinkState::Pending
         }
     }
+
+    fn is_invite(&self) -> bool {
+        self.purpose == "invite"
+    }
+
+    fn inviter(&self) -> &str {
+        self.inviter_name.as_deref().unwrap_or(&self.inviter_email)
+    }
+
+    /// The refusal for a link that cannot be used in state `state`.
+    fn refusal(state: LinkState) -> Option<AppError> {
+        match state {
+            LinkState::Pending => None,
+            LinkState::Redeemed => Some(AppError::LinkUsed),
+            LinkState::Expired => Some(AppError::LinkExpired),
+            LinkState::Revoked => Some(AppError::LinkRevoked),
+        }
+    }
+
+    /// A new link in this one's place: same address, options and expiry length.
+    fn successor(&self, max_lifetime_secs: i64) -> LinkSpec<'_> {
+        LinkSpec {
+            purpose: Purpose::Invite,
+            coworker_id: self.coworker_id,
+            email: &self.recipient_email,
+            name: self.recipient_name.as_deref(),
+            message: self.message.as_deref(),
+            lifetime_secs: (self.expires_at - self.created_at).min(max_lifetime_secs),
+            destination: self.destination.as_deref(),
+            session_minutes: self.session_minutes,
+            renewal_allowed: self.renewal_allowed,
+            replaces: Some(self.id),
+        }
+    }
 }
 
-async fn lookup(pool: &SqlitePool, hash: &TokenHash) -> Result<Option<LinkLookup>, AppError> {
-    sqlx::query_as(
-        "SELECT l.purpose, l.recipient_email, l.recipient_name,
-                c.email AS inviter_email, c.name AS inviter_name,
-                l.expires_at, l.redeemed_at, l.revoked_at
-         FROM magic_links l JOIN coworkers c ON c.id = l.coworker_id
-         WHERE l.token_hash = ?1",
-    )
-    .bind(hash.as_bytes())
-    .fetch_optional(pool)
-    .await
-    .or_internal("looking up a link")
+const STORED_LINK_SQL: &str = "SELECT l.id, l.purpose, l.recipient_email, l.recipient_name,
+        l.coworker_id, l.message, l.created_at, l.expires_at, l.redeemed_at, l.revoked_at,
+        l.destination, l.session_minutes, l.renewal_allowed,
+        c.email AS inviter_email, c.name AS inviter_name
+    FROM magic_links l JOIN coworkers c ON c.id = l.coworker_id";
+
+async fn by_hash<'e, E>(executor: E, hash: &TokenHash) -> Result<Option<StoredLink>, AppError>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    sqlx::query_as(&format!("{STORED_LINK_SQL} WHERE l.token_hash = ?1"))
+        .bind(hash.as_bytes())
+        .fetch_optional(executor)
+        .await
+        .or_internal("looking up a link")
+}
+
+async fn by_id<'e, E>(executor: E, id: i64) -> Result<Option<StoredLink>, AppError>
+where
+    E: sqlx::Executor<'e, Database = Sqlite>,
+{
+    sqlx::query_as(&format!("{STORED_LINK_SQL} WHERE l.id = ?1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await
+        .or_internal("reading a link")
 }
 
 /// Parses a token from a request; a malformed one never reaches the database.
@@ -477,22 +711,34 @@ pub fn parse_token(input: &str) -> Result<PlainToken, AppError> {
     PlainToken::parse(input.trim()).map_err(|_| AppError::LinkUnknown)
 }
 
-/// What the landing page shows. Looking consumes nothing.
-pub async fn peek(pool: &SqlitePool, token: &PlainToken) -> Result<LinkPreview, AppError> {
-    let link = lookup(pool, &token.hashed())
+/// What the landing page shows. Looking consumes nothing; it is recorded on the link's
+/// trail (that is how a coworker sees a mail scanner open a link).
+pub async fn peek(
+    state: &AppState,
+    token: &PlainToken,
+    client: &Client,
+) -> Result<LinkPreview, AppError> {
+    let link = by_hash(&state.db, &token.hashed())
         .await?
         .ok_or(AppError::LinkUnknown)?;
+    let at = now();
+    Event::new(EventKind::Opened)
+        .from(client)
+        .record(&state.writer, link.id, at)
+        .await
+        .or_internal("recording a look at a link")?;
+    let link_state = link.state(at);
     Ok(LinkPreview {
-        purpose: if link.purpose == "signin" {
-            Purpose::Signin
-        } else {
+        purpose: if link.is_invite() {
             Purpose::Invite
+        } else {
+            Purpose::Signin
         },
-        state: link.state(now()),
-        inviter_name: link
-            .inviter_name
-            .clone()
-            .unwrap_or_else(|| link.inviter_email.clone()),
+        state: link_state,
+        inviter_name: link.inviter().to_owned(),
+        can_renew: link.is_invite()
+            && link.renewal_allowed
+            && matches!(link_state, LinkState::Expired | LinkState::Redeemed),
         email: link.recipient_email,
         name: link.recipient_name,
         inviter_email: link.inviter_email,
@@ -506,22 +752,32 @@ pub struct Redemption {
     pub redeemed: Redeemed,
 }
 
+/// The row a winning redeem marked used.
+#[derive(sqlx::FromRow)]
+struct Won {
+    id: i64,
+    purpose: String,
+    coworker_id: i64,
+    destination: Option<String>,
+    session_minutes: Option<i64>,
+}
+
 /// Redeems a link: one conditional write marks it used and opens a session, in one
 /// transaction, so of any number of concurrent attempts exactly one succeeds.
 pub async fn redeem(
     state: &AppState,
     token: &PlainToken,
-    user_agent: Option<&str>,
+    client: &Client,
 ) -> Result<Redemption, AppError> {
     let hash = token.hashed();
     let at = now();
     let mut tx = db::begin_write(&state.writer)
         .await
         .or_internal("starting a redeem")?;
-    let won: Option<(i64, String, i64)> = sqlx::query_as(
+    let won: Option<Won> = sqlx::query_as(
         "UPDATE magic_links SET redeemed_at = ?2
          WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
-         RETURNING id, purpose, coworker_id",
+         RETURNING id, purpose, coworker_id, destination, session_minutes",
     )
     .bind(hash.as_bytes())
     .bind(at)
@@ -529,18 +785,39 @@ pub async fn redeem(
     .await
     .or_internal("redeeming a link")?;
 
-    let Some((link_id, purpose, coworker_id)) = won else {
-        tx.rollback()
-            .await
-            .or_internal("rolling back a refused redeem")?;
-        let refusal = match lookup(&state.db, &hash).await?.map(|link| link.state(at)) {
-            Some(LinkState::Revoked) => AppError::LinkRevoked,
-            Some(LinkState::Redeemed) => AppError::LinkUsed,
-            Some(LinkState::Expired) => AppError::LinkExpired,
-            // Pending here means the link changed under us; the holder can simply retry.
-            Some(LinkState::Pending) => AppError::Internal,
+    let Some(Won {
+        id: link_id,
+        purpose,
+        coworker_id,
+        destination,
+        session_minutes,
+    }) = won
+    else {
+        // Still inside the write transaction: the state read here is the one that
+        // refused the redeem, and the refusal lands on the trail atomically.
+        let link = by_hash(&mut *tx, &hash).await?;
+        let refusal = match &link {
             None => AppError::LinkUnknown,
+            // Pending here cannot happen under the write lock; answer as a fault.
+            Some(link) => StoredLink::refusal(link.state(at)).unwrap_or(AppError::Internal),
         };
+        if let Some(link) = &link {
+            let reason = match refusal {
+                AppError::LinkUsed => "already used",
+                AppError::LinkExpired => "expired",
+                AppError::LinkRevoked => "revoked",
+                _ => "unknown",
+            };
+            Event::new(EventKind::RedeemRefused)
+                .from(client)
+                .detail(reason)
+                .record(&mut *tx, link.id, at)
+                .await
+                .or_internal("recording a refused redeem")?;
+        }
+        tx.commit()
+            .await
+            .or_internal("committing a refused redeem")?;
         info!(reason = ?refusal, "redeem refused");
         return Err(refusal);
     };
@@ -549,26 +826,301 @@ pub async fn redeem(
         (
             Holder::Coworker(coworker_id),
             state.config.coworker_session_lifetime,
-            "/dashboard",
+            "/dashboard".to_owned(),
         )
     } else {
+        let minutes = session_minutes.unwrap_or(SessionLifetime::DEFAULT.minutes());
+        let lifetime = std::time::Duration::from_secs(minutes as u64 * 60)
+            .min(state.config.invitee_session_lifetime);
         (
             Holder::Invitee { link_id },
-            state.config.invitee_session_lifetime,
-            "/welcome",
+            lifetime,
+            destination.unwrap_or_else(|| "/welcome".to_owned()),
         )
     };
-    let auth_id = auth::create(&mut tx, holder, lifetime, user_agent)
+    let auth_id = auth::create(&mut tx, holder, lifetime, client.user_agent.as_deref())
         .await
         .or_internal("opening a session")?;
+    Event::new(EventKind::Redeemed)
+        .from(client)
+        .record(&mut *tx, link_id, at)
+        .await
+        .or_internal("recording a redeem")?;
     tx.commit().await.or_internal("committing a redeem")?;
     info!(link_id, "link redeemed");
     Ok(Redemption {
         auth_id,
-        redeemed: Redeemed {
-            redirect_to: redirect_to.to_owned(),
-        },
+        redeemed: Redeemed { redirect_to },
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    message: Option<String>,
+    destination: Option<String>,
+    session_minutes: Option<i64>,
+    renewal_allowed: bool,
+    replaces: Option<i64>,
+    replaced_by: Option<i64>,
+}
+
+/// Everything about one invitation: options, trail and sessions.
+pub async fn details(state: &AppState, id: i64) -> Result<LinkDetails, AppError> {
+    let link = summary(&state.db, id).await?;
+    let row: DetailRow = sqlx::query_as(
+        "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
+                (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
+                    AS replaced_by
+         FROM magic_links l WHERE l.id = ?1",
+    )
+    .bind(id)
+    .fetch_one(&state.db)
+    .await
+    .or_internal("reading a link's options")?;
+    let sessions: Vec<LinkSession> = sqlx::query_as(
+        "SELECT rowid AS number, created_at AS started_at, last_seen_at, expires_at, ended_at,
+                user_agent
+         FROM auth_sessions WHERE link_id = ?1 ORDER BY created_at DESC, rowid DESC",
+    )
+    .bind(id)
+    .fetch_all(&state.db)
+    .await
+    .or_internal("reading a link's sessions")?;
+    let default_minutes = SessionLifetime::DEFAULT.minutes();
+    Ok(LinkDetails {
+        link,
+        message: row.message,
+        destination: row.destination.unwrap_or_else(|| "/welcome".to_owned()),
+        session_minutes: row.session_minutes.unwrap_or(default_minutes),
+        renewal_allowed: row.renewal_allowed,
+        replaces: row.replaces,
+        replaced_by: row.replaced_by,
+        events: events::trail(&state.db, id).await?,
+        sessions,
+    })
+}
+
+/// Ends one session an invitation opened (by its number from [`details`]).
+#[instrument(skip_all, fields(session = number, coworker = coworker.id))]
+pub async fn end_session(
+    pool: &SqlitePool,
+    coworker: &Coworker,
+    number: i64,
+) -> Result<(), AppError> {
+    let ended: Option<i64> = sqlx::query_scalar(
+        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'ended_by_coworker', ended_by = ?3
+         WHERE rowid = ?1 AND link_id IS NOT NULL AND ended_at IS NULL RETURNING link_id",
+    )
+    .bind(number)
+    .bind(now())
+    .bind(coworker.id)
+    .fetch_optional(pool)
+    .await
+    .or_internal("ending a session")?;
+    if ended.is_some() {
+        info!("session ended by a coworker");
+        return Ok(());
+    }
+    // Already ended is fine; an unknown number (or a coworker's own session) is not.
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM auth_sessions WHERE rowid = ?1 AND link_id IS NOT NULL")
+            .bind(number)
+            .fetch_optional(pool)
+            .await
+            .or_internal("reading a session")?;
+    exists.map(drop).ok_or(AppError::NotFound)
+}
+
+/// Turns new-link requests for an invitation on or off.
+pub async fn set_renewal(
+    pool: &SqlitePool,
+    coworker: &Coworker,
+    id: i64,
+    allowed: bool,
+) -> Result<(), AppError> {
+    let at = now();
+    let mut tx = db::begin_write(pool)
+        .await
+        .or_internal("starting a renewal change")?;
+    let changed = sqlx::query(
+        "UPDATE magic_links SET renewal_allowed = ?2
+         WHERE id = ?1 AND purpose = 'invite' AND renewal_allowed <> ?2",
+    )
+    .bind(id)
+    .bind(allowed)
+    .execute(&mut *tx)
+    .await
+    .or_internal("changing renewal")?
+    .rows_affected();
+    if changed == 1 {
+        Event::new(EventKind::RenewalChanged)
+            .by(coworker.id)
+            .detail(if allowed { "allowed" } else { "off" })
+            .record(&mut *tx, id, at)
+            .await
+            .or_internal("recording a renewal change")?;
+    } else if by_id(&mut *tx, id).await?.is_none_or(|l| !l.is_invite()) {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await.or_internal("committing a renewal change")
+}
+
+/// Sends a pending or expired invitation again: the old token is revoked and a new one
+/// goes to the same address, in one transaction, then by mail.
+#[instrument(skip_all, fields(link_id = id, coworker = coworker.id))]
+pub async fn resend(
+    state: &AppState,
+    coworker: &Coworker,
+    id: i64,
+) -> Result<IssuedLink, AppError> {
+    let at = now();
+    let mut tx = db::begin_write(&state.writer)
+        .await
+        .or_internal("starting a resend")?;
+    let old = by_id(&mut *tx, id)
+        .await?
+        .filter(StoredLink::is_invite)
+        .ok_or(AppError::NotFound)?;
+    match old.state(at) {
+        LinkState::Redeemed => return Err(AppError::LinkUsed),
+        LinkState::Revoked => return Err(AppError::LinkRevoked),
+        LinkState::Pending | LinkState::Expired => {}
+    }
+    sqlx::query("UPDATE magic_links SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1")
+        .bind(id)
+        .bind(at)
+        .bind(coworker.id)
+        .execute(&mut *tx)
+        .await
+        .or_internal("revoking the resent link")?;
+    let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
+    let created = create(&mut tx, &spec, at)
+        .await
+        .or_internal("storing the resent link")?;
+    Event::new(EventKind::Resent)
+        .by(coworker.id)
+        .other_link(created.id)
+        .record(&mut *tx, id, at)
+        .await
+        .or_internal("recording a resend")?;
+    Event::new(EventKind::Issued)
+        .by(coworker.id)
+        .detail("resend")
+        .other_link(id)
+        .record(&mut *tx, created.id, at)
+        .await
+        .or_internal("recording a resend")?;
+    tx.commit().await.or_internal("committing a resend")?;
+    info!(new_link_id = created.id, "link resent");
+    mail_invitation(
+        state,
+        &spec,
+        &created,
+        (coworker.display_name(), &coworker.email),
+    )
+    .await
+}
+
+/// The holder of an expired or used invitation asks for a new one. It goes to the
+/// invitation's own address (never one the requester names), the issuer is told by mail,
+/// and each link allows this once per [`RENEWAL_INTERVAL_SECS`].
+pub async fn renew(
+    state: &AppState,
+    token: &PlainToken,
+    client: &Client,
+) -> Result<Renewed, AppError> {
+    let at = now();
+    let mut tx = db::begin_write(&state.writer)
+        .await
+        .or_internal("starting a renewal")?;
+    let old = by_hash(&mut *tx, &token.hashed())
+        .await?
+        .ok_or(AppError::LinkUnknown)?;
+    if !old.is_invite() {
+        return Err(AppError::invalid(
+            "token",
+            "Sign-in links are not renewed: ask for a new one on the sign-in page.",
+        ));
+    }
+    match old.state(at) {
+        LinkState::Revoked => return Err(AppError::LinkRevoked),
+        LinkState::Pending => {
+            return Err(AppError::invalid(
+                "token",
+                "This link still works: press Continue to sign in.",
+            ))
+        }
+        LinkState::Expired | LinkState::Redeemed => {}
+    }
+    if !old.renewal_allowed {
+        return Err(AppError::RenewalOff);
+    }
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(at) FROM link_events WHERE link_id = ?1 AND kind = 'renewed'",
+    )
+    .bind(old.id)
+    .fetch_one(&mut *tx)
+    .await
+    .or_internal("reading the last renewal")?;
+    if let Some(last) = last.filter(|&last| last + RENEWAL_INTERVAL_SECS > at) {
+        return Err(AppError::RateLimited {
+            retry_after_secs: (last + RENEWAL_INTERVAL_SECS - at).max(1) as u64,
+        });
+    }
+    let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
+    let created = create(&mut tx, &spec, at)
+        .await
+        .or_internal("storing the renewed link")?;
+    Event::new(EventKind::Renewed)
+        .from(client)
+        .other_link(created.id)
+        .record(&mut *tx, old.id, at)
+        .await
+        .or_internal("recording a renewal")?;
+    Event::new(EventKind::Issued)
+        .detail("renewal requested by the invitee")
+        .other_link(old.id)
+        .record(&mut *tx, created.id, at)
+        .await
+        .or_internal("recording a renewal")?;
+    tx.commit().await.or_internal("committing a renewal")?;
+    info!(link_id = old.id, new_link_id = created.id, "link renewed");
+
+    let issued =
+        mail_invitation(state, &spec, &created, (old.inviter(), &old.inviter_email)).await?;
+    notify_inviter(state, &old, issued.id, issued.delivery).await;
+    Ok(Renewed {
+        sent_to: EmailAddress::parse("email", &old.recipient_email)
+            .map(|e| e.masked())
+            .unwrap_or_default(),
+    })
+}
+
+/// Tells the issuer of a renewed invitation what happened. A failure is logged, not
+/// answered: the invitee's new link went out (or its failure is on the trail).
+async fn notify_inviter(state: &AppState, old: &StoredLink, new_id: i64, delivery: Delivery) {
+    let Ok(inviter) = EmailAddress::parse("email", &old.inviter_email) else {
+        return;
+    };
+    let details_url = format!(
+        "{}/dashboard/links/{new_id}",
+        state.config.public_url.trim_end_matches('/')
+    );
+    let letter = state.postman.renewal_notice(&RenewalNotice {
+        to: &inviter,
+        to_name: old.inviter_name.as_deref(),
+        invitee: &old.recipient_email,
+        invitee_name: old.recipient_name.as_deref(),
+        delivered: delivery == Delivery::Sent,
+        details_url: &details_url,
+    });
+    let result = match letter {
+        Ok(letter) => state.postman.send(letter).await,
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(error) = result {
+        warn!(link_id = old.id, %error, "telling the inviter about a renewal failed");
+    }
 }
 
 /// Creates a coworker's sign-in link, or `None` when no active coworker has this address.
@@ -584,15 +1136,30 @@ pub async fn create_signin(
     else {
         return Ok(None);
     };
-    let created = create(
-        pool,
-        Purpose::Signin,
-        coworker.id,
-        (email, None, None),
+    let spec = LinkSpec {
+        purpose: Purpose::Signin,
+        coworker_id: coworker.id,
+        email: email.as_str(),
+        name: None,
+        message: None,
         lifetime_secs,
-    )
-    .await
-    .or_internal("storing a sign-in link")?;
+        destination: None,
+        session_minutes: None,
+        renewal_allowed: false,
+        replaces: None,
+    };
+    let at = now();
+    let mut tx = db::begin_write(pool)
+        .await
+        .or_internal("starting a sign-in link")?;
+    let created = create(&mut tx, &spec, at)
+        .await
+        .or_internal("storing a sign-in link")?;
+    Event::new(EventKind::Issued)
+        .record(&mut *tx, created.id, at)
+        .await
+        .or_internal("recording a sign-in link")?;
+    tx.commit().await.or_internal("committing a sign-in link")?;
     Ok(Some((
         created.token.link(public_url),
         created.id,

@@ -171,6 +171,42 @@ impl Postman {
         self.letter(mailbox(to, None)?, subject, text, html)
     }
 
+    /// Tells a coworker that the holder of their invitation asked for, and was sent, a
+    /// new link. It carries no link of the invitee's, only the dashboard's.
+    pub fn renewal_notice(&self, notice: &RenewalNotice<'_>) -> Result<Letter> {
+        let to = mailbox(notice.to, notice.to_name)?;
+        let invitee = match notice.invitee_name {
+            Some(name) => format!("{name} ({})", notice.invitee),
+            None => notice.invitee.to_owned(),
+        };
+        let subject = format!("{invitee} asked for a new link");
+        let outcome = if notice.delivered {
+            "A new link was sent to their address, and only to it; the old one stays unusable."
+        } else {
+            "Sending the new link failed; open the link's details to resend it."
+        };
+        let text = format!(
+            "{invitee} opened an invitation you sent that had expired or was already used, \
+             and asked for a new one.\n\n{outcome}\n\n\
+             To see its history or revoke it:\n{}\n\n\
+             You can turn off new-link requests for an invitation on that page.\n",
+            notice.details_url
+        );
+        let html = page(
+            &subject,
+            &format!(
+                r#"<p style="margin:0 0 16px"><strong>{}</strong> opened an invitation you sent that had expired or was already used, and asked for a new one.</p>
+<p style="margin:0 0 16px">{}</p>
+{}
+<p style="margin:0 0 16px;color:#4b5563;font-size:14px">You can turn off new-link requests for an invitation on that page.</p>"#,
+                escape(&invitee),
+                escape(outcome),
+                button(notice.details_url, "See the invitation"),
+            ),
+        );
+        self.letter(to, subject, text, html)
+    }
+
     fn letter(&self, to: Mailbox, subject: String, text: String, html: String) -> Result<Letter> {
         let message = Message::builder()
             .from(self.from.clone())
@@ -192,6 +228,16 @@ pub struct Invitation<'a> {
     pub url: &'a str,
     pub expires_at: i64,
     pub lifetime_secs: i64,
+}
+
+/// What a renewal notice says.
+pub struct RenewalNotice<'a> {
+    pub to: &'a EmailAddress,
+    pub to_name: Option<&'a str>,
+    pub invitee: &'a str,
+    pub invitee_name: Option<&'a str>,
+    pub delivered: bool,
+    pub details_url: &'a str,
 }
 
 fn mailbox(address: &EmailAddress, name: Option<&str>) -> Result<Mailbox> {

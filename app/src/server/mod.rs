@@ -6,6 +6,7 @@ pub mod config;
 pub mod coworkers;
 pub mod db;
 pub mod email;
+pub mod events;
 pub mod headers;
 pub mod housekeeping;
 pub mod limits;

@@ -22,6 +22,7 @@ fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec![
             "email", "name", "message", "expires_in", "status", "q", "cursor", "id", "token",
+            "destination", "session_lifetime", "renewal", "session",
         ])
         .prop_map(str::to_owned),
         1 => "\\PC{0,12}",

@@ -8,6 +8,7 @@ mod helpers;
 mod hostile;
 mod lifetimes;
 mod links;
+mod managed;
 mod matrix;
 mod migrations;
 mod plans;

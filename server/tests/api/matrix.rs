@@ -29,15 +29,21 @@ enum Expect {
 }
 
 /// Per endpoint: the answer for anonymous, invitee, coworker and admin coworker callers.
-/// (No endpoint is admin-only yet; when one is, its coworker column says `Forbidden`.)
+/// (An admin-only endpoint says `Forbidden` in the coworker column.)
 const MATRIX: &[(&str, [Expect; 4])] = {
     use Expect::*;
     &[
         ("request_signin", [Ok, Ok, Ok, Ok]),
         ("issue_link", [NotSignedIn, Forbidden, Ok, Ok]),
         ("list_links", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("count_links", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("show_link", [NotSignedIn, Forbidden, Ok, Ok]),
         ("revoke_link", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("resend_link", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("end_session", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("set_renewal", [NotSignedIn, Forbidden, Ok, Ok]),
         ("peek_link", [Ok, Ok, Ok, Ok]),
+        ("renew_link", [Ok, Ok, Ok, Ok]),
         ("redeem_link", [Ok, Ok, Ok, Ok]),
         ("sign_out", [Ok, Ok, Ok, Ok]),
         ("current_user", [Ok, Ok, Ok, Ok]),
@@ -110,20 +116,42 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
             let (link_id, token) = app
                 .invite(&mut inviter, &format!("target-{n}@example.com"))
                 .await;
-            let link_id = link_id.to_string();
+            let link_id_text = link_id.to_string();
+            let link_id = link_id_text.as_str();
             let target = format!("someone-{n}@example.com");
+            // Renewing needs a used link, ending a session a live one: someone else
+            // redeems the target first.
+            let mut session_number = String::new();
+            if matches!(*endpoint, "renew_link" | "end_session") {
+                let answer = app
+                    .call(&mut Client::default(), "redeem_link", &[("token", &token)])
+                    .await;
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                session_number = app
+                    .count(&format!(
+                        "SELECT rowid FROM auth_sessions WHERE link_id = {link_id}"
+                    ))
+                    .await
+                    .to_string();
+            }
             let form: Vec<(&str, &str)> = match *endpoint {
                 "request_signin" => vec![("email", "bob@example.com")],
                 "issue_link" => vec![("email", &target), ("expires_in", "24h")],
-                "list_links" => vec![],
-                "revoke_link" => vec![("id", &link_id)],
-                "peek_link" | "redeem_link" => vec![("token", &token)],
+                "list_links" | "count_links" => vec![],
+                "show_link" | "revoke_link" | "resend_link" => vec![("id", link_id)],
+                "end_session" => vec![("session", &session_number)],
+                "set_renewal" => vec![("id", link_id), ("renewal", "off")],
+                "peek_link" | "redeem_link" | "renew_link" => vec![("token", &token)],
                 "sign_out" | "current_user" => vec![],
                 other => panic!("no arguments for {other}; add them here"),
             };
             let links_before = app.count("SELECT count(*) FROM magic_links").await;
             let revoked_before = app
                 .count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
+                .await;
+            let events_before = app.count("SELECT count(*) FROM link_events").await;
+            let ended_before = app
+                .count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NOT NULL")
                 .await;
             let answer = app.call(&mut client, endpoint, &form).await;
             let cell = format!("{endpoint} as {caller:?}");
@@ -152,6 +180,17 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                         .await,
                     revoked_before,
                     "{cell} revoked a link"
+                );
+                assert_eq!(
+                    app.count("SELECT count(*) FROM link_events").await,
+                    events_before,
+                    "{cell} wrote to a trail"
+                );
+                assert_eq!(
+                    app.count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NOT NULL")
+                        .await,
+                    ended_before,
+                    "{cell} ended a session"
                 );
                 // And the caller is still who they were.
                 let role = app.role(&mut client).await;

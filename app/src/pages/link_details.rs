@@ -1,0 +1,303 @@
+//! `/dashboard/links/:id`: one invitation's whole life: its options, its audit trail and
+//! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
+
+use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
+use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::model::{
+    format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
+};
+use crate::pages::dashboard::IssuedNotice;
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn LinkDetailsPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <main><p role="status">"Loading…"</p></main> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(SignedIn::Coworker { email, .. })) => view! { <Details email /> }.into_any(),
+                    Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Details(email: String) -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let revoke = ServerAction::<RevokeLink>::new();
+    let resend = ServerAction::<ResendLink>::new();
+    let end_session = ServerAction::<EndSession>::new();
+    let set_renewal = ServerAction::<SetRenewal>::new();
+    let details = Resource::new(
+        move || {
+            (
+                id(),
+                revoke.version().get(),
+                end_session.version().get(),
+                set_renewal.version().get(),
+            )
+        },
+        |(id, ..)| show_link(id),
+    );
+    view! {
+        <Header email />
+        <main>
+            <p><A href="/dashboard">"← All links"</A></p>
+            {move || resend.value().get().map(|result| match result {
+                Ok(issued) => {
+                    let new_id = issued.id;
+                    view! {
+                        <div class="card stack">
+                            <IssuedNotice issued />
+                            <p><a href=format!("/dashboard/links/{new_id}")>"Open the new link's details"</a></p>
+                        </div>
+                    }.into_any()
+                }
+                Err(error) => view! { <ErrorMessage error /> }.into_any(),
+            })}
+            {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            {move || end_session.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            {move || set_renewal.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            <Transition fallback=|| view! { <p role="status">"Loading the link…"</p> }>
+                {move || Suspend::new(async move {
+                    match details.await {
+                        Ok(details) => view! { <Overview details revoke resend end_session set_renewal /> }.into_any(),
+                        Err(error) => view! { <h1>"Link not found"</h1><ErrorMessage error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn Overview(
+    details: LinkDetails,
+    revoke: ServerAction<RevokeLink>,
+    resend: ServerAction<ResendLink>,
+    end_session: ServerAction<EndSession>,
+    set_renewal: ServerAction<SetRenewal>,
+) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let LinkDetails {
+        link,
+        message,
+        destination,
+        session_minutes,
+        renewal_allowed,
+        replaces,
+        replaced_by,
+        events,
+        sessions,
+    } = details;
+    let id = link.id.to_string();
+    let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
+    let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
+    let state_label = link.state.label();
+    view! {
+        <h1>"Link for " {link.email.clone()}</h1>
+        <div class="columns">
+            <section class="card stack" aria-labelledby="summary-heading">
+                <h2 id="summary-heading">"Summary"</h2>
+                <dl class="facts">
+                    <dt>"Status"</dt>
+                    <dd><span class=format!("badge {}", state_label.to_lowercase())>{state_label}</span></dd>
+                    <dt>"Delivery"</dt>
+                    <dd>
+                        {link.delivery.label()}
+                        {link.delivery_error.clone().map(|error| view! { <span class="sub error-text">{error}</span> })}
+                    </dd>
+                    <dt>"Name"</dt>
+                    <dd>{link.name.clone().unwrap_or_else(|| "—".to_owned())}</dd>
+                    <dt>"Issued by"</dt>
+                    <dd>{link.issued_by.clone()} ", " <When at=link.created_at /></dd>
+                    <dt>"Expires"</dt>
+                    <dd><When at=link.expires_at /></dd>
+                    <dt>"Destination"</dt>
+                    <dd><code>{destination}</code></dd>
+                    <dt>"Session lasts"</dt>
+                    <dd>{session_label(session_minutes)}</dd>
+                    <dt>"Message"</dt>
+                    <dd class="message">{message.unwrap_or_else(|| "—".to_owned())}</dd>
+                    {replaces.map(|old| view! {
+                        <dt>"Replaces"</dt>
+                        <dd><a href=format!("/dashboard/links/{old}")>{format!("Link #{old}")}</a></dd>
+                    })}
+                    {replaced_by.map(|new| view! {
+                        <dt>"Replaced by"</dt>
+                        <dd><a href=format!("/dashboard/links/{new}")>{format!("Link #{new}")}</a></dd>
+                    })}
+                </dl>
+                <div class="row">
+                    {resendable.then(|| {
+                        let id = id.clone();
+                        view! {
+                            <ActionForm action=resend attr:class="inline">
+                                <input type="hidden" name="id" value=id />
+                                <button type="submit" class="primary" disabled=move || !hydrated.get() || resend.pending().get()>
+                                    {move || if resend.pending().get() { "Sending…" } else { "Resend" }}
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
+                    {revocable.then(|| {
+                        let id = id.clone();
+                        view! {
+                            <ActionForm action=revoke attr:class="inline">
+                                <input type="hidden" name="id" value=id />
+                                <button type="submit" class="danger" disabled=move || !hydrated.get() || revoke.pending().get()>
+                                    "Revoke"
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
+                </div>
+                <ActionForm action=set_renewal attr:class="inline">
+                    <input type="hidden" name="id" value=id.clone() />
+                    <input type="hidden" name="renewal" value=if renewal_allowed { "off" } else { "allowed" } />
+                    <p class="hint">
+                        {if renewal_allowed {
+                            "The invitee can ask for a new link once this one has expired or been used."
+                        } else {
+                            "The invitee cannot ask for a new link."
+                        }}
+                    </p>
+                    <button type="submit" class="secondary" disabled=move || !hydrated.get() || set_renewal.pending().get()>
+                        {if renewal_allowed { "Turn off new-link requests" } else { "Allow new-link requests" }}
+                    </button>
+                </ActionForm>
+            </section>
+            <section class="card wide stack" aria-labelledby="sessions-heading">
+                <h2 id="sessions-heading">"Sessions"</h2>
+                <Sessions sessions end_session />
+                <h2 id="timeline-heading">"Timeline"</h2>
+                <Timeline events />
+            </section>
+        </div>
+    }
+    .into_any()
+}
+
+fn session_label(minutes: i64) -> String {
+    crate::model::SessionLifetime::ALL
+        .into_iter()
+        .find(|choice| choice.minutes() == minutes)
+        .map(|choice| choice.label().to_owned())
+        .unwrap_or_else(|| format!("{minutes} minutes"))
+}
+
+#[component]
+fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -> impl IntoView {
+    let hydrated = use_hydrated();
+    if sessions.is_empty() {
+        return view! { <p class="empty">"This link has not signed anyone in."</p> }.into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Last seen"</th>
+                        <th scope="col">"Browser"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {sessions.into_iter().map(|session| {
+                        let number = session.number.to_string();
+                        let live = session.ended_at.is_none();
+                        view! {
+                            <tr>
+                                <td><When at=session.started_at /></td>
+                                <td><When at=session.last_seen_at /></td>
+                                <td class="ua">{session.user_agent.unwrap_or_else(|| "unknown".to_owned())}</td>
+                                <td>{match session.ended_at {
+                                    Some(ended) => view! { "Ended " <When at=ended /> }.into_any(),
+                                    None => view! { "Active until " <When at=session.expires_at /> }.into_any(),
+                                }}</td>
+                                <td>
+                                    {live.then(|| view! {
+                                        <ActionForm action=end_session attr:class="inline">
+                                            <input type="hidden" name="session" value=number.clone() />
+                                            <button type="submit" class="danger" disabled=move || !hydrated.get() || end_session.pending().get()>
+                                                "End session"
+                                            </button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Timeline(events: Vec<LinkEvent>) -> impl IntoView {
+    view! {
+        <ol class="timeline" aria-labelledby="timeline-heading">
+            {events.into_iter().map(|event| view! { <TimelineEntry event /> }).collect_view()}
+        </ol>
+    }
+}
+
+#[component]
+fn TimelineEntry(event: LinkEvent) -> impl IntoView {
+    let kind_class = format!("event {}", event.kind.code().replace('_', "-"));
+    let mut said = Vec::new();
+    if let Some(actor) = &event.actor {
+        said.push(format!("by {actor}"));
+    }
+    if let Some(detail) = &event.detail {
+        said.push(describe(event.kind, detail));
+    }
+    if let Some(ip) = &event.ip {
+        said.push(format!("from {ip}"));
+    }
+    let other = event.other_link.map(|other| {
+        let text = match event.kind {
+            EventKind::Issued => format!("in place of link #{other}"),
+            _ => format!("new link #{other}"),
+        };
+        view! { " · " <a href=format!("/dashboard/links/{other}")>{text}</a> }
+    });
+    view! {
+        <li class=kind_class>
+            <span class="what">{event.kind.label()}</span>
+            " "
+            <time title=format_utc(event.at)>{format_utc(event.at)}</time>
+            {(!said.is_empty()).then(|| view! { <span class="sub">{said.join(" · ")}</span> })}
+            {other}
+            {event.user_agent.map(|ua| view! { <span class="sub ua">{ua}</span> })}
+        </li>
+    }
+}
+
+/// An event's detail in words.
+fn describe(kind: EventKind, detail: &str) -> String {
+    match (kind, detail) {
+        (EventKind::SessionEnded, "signed_out") => "the invitee signed out".to_owned(),
+        (EventKind::SessionEnded, "replaced") => {
+            "the browser signed in with another link".to_owned()
+        }
+        (EventKind::SessionEnded, "expired") => "idle or past its lifetime".to_owned(),
+        (EventKind::SessionEnded, "link_revoked") => "the link was revoked".to_owned(),
+        (EventKind::SessionEnded, "ended_by_coworker") => "ended from this page".to_owned(),
+        (EventKind::RedeemRefused, reason) => format!("link {reason}"),
+        (EventKind::RenewalChanged, "allowed") => "new-link requests allowed".to_owned(),
+        (EventKind::RenewalChanged, "off") => "new-link requests turned off".to_owned(),
+        (_, detail) => detail.to_owned(),
+    }
+}
