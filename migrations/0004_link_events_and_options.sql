@@ -57,10 +57,11 @@ BEGIN
             coalesce(new.end_reason, 'expired'));
 END;
 
--- Counting links per state for the dashboard reads only these partial indexes.
-CREATE INDEX magic_links_open ON magic_links (expires_at)
-    WHERE purpose = 'invite' AND redeemed_at IS NULL AND revoked_at IS NULL;
-CREATE INDEX magic_links_redeemed ON magic_links (id)
-    WHERE purpose = 'invite' AND redeemed_at IS NOT NULL AND revoked_at IS NULL;
-CREATE INDEX magic_links_revoked ON magic_links (id)
-    WHERE purpose = 'invite' AND revoked_at IS NOT NULL;
+-- Counting invitations per state reads only these partial indexes, each a fraction of
+-- the table. (Keyed by purpose: SQLite prefers an index it can search with an equality
+-- over a full scan of a smaller one.)
+CREATE INDEX magic_links_open ON magic_links (purpose, expires_at)
+    WHERE redeemed_at IS NULL AND revoked_at IS NULL;
+CREATE INDEX magic_links_redeemed ON magic_links (purpose)
+    WHERE redeemed_at IS NOT NULL AND revoked_at IS NULL;
+CREATE INDEX magic_links_revoked ON magic_links (purpose) WHERE revoked_at IS NOT NULL;

@@ -5,13 +5,13 @@
 
 use crate::error::AppError;
 use crate::model::{
-    IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview, LinkSummary, Redeemed, Renewed,
-    SignedIn,
+    CoworkerInfo, IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview, LinkSummary,
+    Redeemed, Renewed, SignedIn,
 };
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::{auth, auth::request, email::EmailAddress, links};
+use crate::server::{auth, auth::request, coworkers, email::EmailAddress, links, OrInternal};
 
 /// Asks for a coworker sign-in link. The answer is the same whether or not the address
 /// belongs to a coworker, and comes before any mail is sent.
@@ -155,6 +155,77 @@ pub async fn current_user() -> Result<Option<SignedIn>, AppError> {
     let state = request::state();
     let principal = auth::current(&state, &request::session().await?).await?;
     Ok(principal.map(|p| p.to_current_user()))
+}
+
+/// Every coworker, active ones first. Admins only.
+#[server(prefix = "/api", endpoint = "list_coworkers")]
+pub async fn list_coworkers() -> Result<Vec<CoworkerInfo>, AppError> {
+    let (state, _admin) = request::require_admin().await?;
+    coworkers::all(&state.db)
+        .await
+        .or_internal("listing coworkers")
+}
+
+/// Adds a coworker (or brings back a deactivated one). Admins only.
+#[server(prefix = "/api", endpoint = "add_coworker")]
+pub async fn add_coworker(
+    email: String,
+    name: Option<String>,
+    role: Option<String>,
+) -> Result<(), AppError> {
+    let (state, _admin) = request::require_admin().await?;
+    let email = EmailAddress::parse("email", &email)?;
+    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if let Some(name) = &name {
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "name",
+                "Keep the name under 100 characters, on one line.",
+            ));
+        }
+    }
+    let admin = match role.as_deref().map(str::trim) {
+        None | Some("") | Some("coworker") => false,
+        Some("admin") => true,
+        Some(_) => {
+            return Err(AppError::invalid(
+                "role",
+                "The role must be coworker or admin.",
+            ))
+        }
+    };
+    match coworkers::add_as(&state.writer, &email, name.as_deref(), admin)
+        .await
+        .or_internal("adding a coworker")?
+    {
+        coworkers::Added::AlreadyActive => Err(AppError::invalid(
+            "email",
+            "This address already belongs to an active coworker.",
+        )),
+        coworkers::Added::Created | coworkers::Added::Reactivated => Ok(()),
+    }
+}
+
+/// Deactivates a coworker: their sessions end and their sign-in links stop working.
+/// Admins only, and never themselves.
+#[server(prefix = "/api", endpoint = "deactivate_coworker")]
+pub async fn deactivate_coworker(id: String) -> Result<(), AppError> {
+    let (state, admin) = request::require_admin().await?;
+    let id = parse_id("id", &id)?;
+    if id == admin.id {
+        return Err(AppError::invalid(
+            "id",
+            "You cannot deactivate yourself; ask another admin.",
+        ));
+    }
+    if coworkers::deactivate(&state.writer, id, Some(admin.id))
+        .await
+        .or_internal("deactivating a coworker")?
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
 /// Parses a numeric id parameter.

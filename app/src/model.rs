@@ -351,6 +351,19 @@ pub struct LinkDetails {
     pub sessions: Vec<LinkSession>,
 }
 
+/// A coworker, as admins manage them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct CoworkerInfo {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    pub created_at: i64,
+    /// Set once the coworker was deactivated.
+    pub deactivated_at: Option<i64>,
+}
+
 /// The answer to `renew_link`: where the new link went, masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Renewed {

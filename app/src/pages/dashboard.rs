@@ -15,7 +15,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Suspense fallback=|| view! { <main><p>"Loading…"</p></main> }>
             {move || Suspend::new(async move {
                 match user.await {
-                    Ok(Some(SignedIn::Coworker { email, .. })) => view! { <Dashboard email /> }.into_any(),
+                    Ok(Some(SignedIn::Coworker { email, is_admin, .. })) => view! { <Dashboard email is_admin /> }.into_any(),
                     Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
                     Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
                 }
@@ -25,14 +25,17 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn Dashboard(email: String) -> impl IntoView {
+fn Dashboard(email: String, is_admin: bool) -> impl IntoView {
     let issue = ServerAction::<IssueLink>::new();
     let revoke = ServerAction::<RevokeLink>::new();
     let resend = ServerAction::<ResendLink>::new();
     view! {
         <Header email />
         <main>
-            <h1>"Magic links"</h1>
+            <div class="row page-title">
+                <h1>"Magic links"</h1>
+                {is_admin.then(|| view! { <a class="nav" href="/dashboard/coworkers">"Manage coworkers"</a> })}
+            </div>
             <div class="columns">
                 <IssueForm issue />
                 <LinksTable issue revoke resend />

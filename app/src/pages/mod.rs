@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod coworkers;
 pub mod dashboard;
 pub mod link;
 pub mod link_details;

@@ -318,6 +318,16 @@ pub mod request {
         Ok(peer.ip())
     }
 
+    /// The signed-in admin coworker, or 401 / 403.
+    pub async fn require_admin() -> Result<(AppState, Coworker), AppError> {
+        let (state, coworker) = require_coworker().await?;
+        if coworker.is_admin {
+            Ok((state, coworker))
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
     /// The signed-in coworker, or 401 / 403.
     pub async fn require_coworker() -> Result<(AppState, Coworker), AppError> {
         let state = state();

@@ -35,6 +35,16 @@ pub async fn add(
     email: &EmailAddress,
     name: Option<&str>,
 ) -> sqlx::Result<Added> {
+    add_as(pool, email, name, false).await
+}
+
+/// [`add`], making the coworker an admin when `admin` (the first one always is).
+pub async fn add_as(
+    pool: &SqlitePool,
+    email: &EmailAddress,
+    name: Option<&str>,
+    admin: bool,
+) -> sqlx::Result<Added> {
     let mut tx = db::begin_write(pool).await?;
     let existing: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
@@ -44,21 +54,27 @@ pub async fn add(
     let outcome = match existing {
         Some((_, None)) => Added::AlreadyActive,
         Some((id, Some(_))) => {
-            sqlx::query("UPDATE coworkers SET deactivated_at = NULL, name = COALESCE(?2, name) WHERE id = ?1")
-                .bind(id)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE coworkers SET deactivated_at = NULL, name = COALESCE(?2, name),
+                                      is_admin = is_admin OR ?3
+                 WHERE id = ?1",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(admin)
+            .execute(&mut *tx)
+            .await?;
             Added::Reactivated
         }
         None => {
             sqlx::query(
                 "INSERT INTO coworkers (email, name, is_admin, created_at)
-                 VALUES (?1, ?2, NOT EXISTS (SELECT 1 FROM coworkers), ?3)",
+                 VALUES (?1, ?2, ?4 OR NOT EXISTS (SELECT 1 FROM coworkers), ?3)",
             )
             .bind(email.as_str())
             .bind(name)
             .bind(now())
+            .bind(admin)
             .execute(&mut *tx)
             .await?;
             Added::Created
@@ -92,28 +108,54 @@ pub async fn find_active(
     .await
 }
 
+/// Every coworker, active ones first, then by when they were added.
+pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<crate::model::CoworkerInfo>> {
+    sqlx::query_as(
+        "SELECT id, email, name, is_admin, created_at, deactivated_at FROM coworkers
+         ORDER BY deactivated_at IS NOT NULL, id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Deactivates a coworker and ends every session they have, in one transaction.
 /// Returns false when no active coworker has this address.
 pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<bool> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?;
+    match id {
+        Some(id) => deactivate(pool, id, None).await,
+        None => Ok(false),
+    }
+}
+
+/// Deactivates coworker `id` (by admin `by`, when an admin did it), ends their sessions
+/// and revokes their unused sign-in links, in one transaction. False when no active
+/// coworker has this id.
+pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Result<bool> {
     let at = now();
     let mut tx = db::begin_write(pool).await?;
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE coworkers SET deactivated_at = ?2
-         WHERE email = ?1 AND deactivated_at IS NULL RETURNING id",
+    let changed = sqlx::query(
+        "UPDATE coworkers SET deactivated_at = ?2 WHERE id = ?1 AND deactivated_at IS NULL",
     )
-    .bind(email.as_str())
+    .bind(id)
     .bind(at)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(id) = id else {
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 0 {
         return Ok(false);
-    };
+    }
     sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'coworker_deactivated'
+        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'coworker_deactivated', ended_by = ?3
          WHERE coworker_id = ?1 AND ended_at IS NULL",
     )
     .bind(id)
     .bind(at)
+    .bind(by)
     .execute(&mut *tx)
     .await?;
     // Their unused sign-in links must not let them back in.

@@ -383,6 +383,17 @@ impl ListFilter {
         {
             return Err(AppError::invalid("q", "The search is too long."));
         }
+        // No address holds a control character; SQLite's full-text search would also read
+        // a NUL as the end of the search.
+        if query
+            .as_ref()
+            .is_some_and(|q| q.chars().any(char::is_control))
+        {
+            return Err(AppError::invalid(
+                "q",
+                "The search contains characters that are not allowed.",
+            ));
+        }
         let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
             None => None,
             Some(cursor) => Some(

@@ -47,6 +47,12 @@ const MATRIX: &[(&str, [Expect; 4])] = {
         ("redeem_link", [Ok, Ok, Ok, Ok]),
         ("sign_out", [Ok, Ok, Ok, Ok]),
         ("current_user", [Ok, Ok, Ok, Ok]),
+        ("list_coworkers", [NotSignedIn, Forbidden, Forbidden, Ok]),
+        ("add_coworker", [NotSignedIn, Forbidden, Forbidden, Ok]),
+        (
+            "deactivate_coworker",
+            [NotSignedIn, Forbidden, Forbidden, Ok],
+        ),
     ]
 };
 
@@ -122,6 +128,15 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
             // Renewing needs a used link, ending a session a live one: someone else
             // redeems the target first.
             let mut session_number = String::new();
+            let mut victim = String::new();
+            if *endpoint == "deactivate_coworker" {
+                let email = format!("victim-{n}@example.com");
+                app.add_coworker(&email, "Vic").await;
+                victim = app
+                    .count(&format!("SELECT id FROM coworkers WHERE email = '{email}'"))
+                    .await
+                    .to_string();
+            }
             if matches!(*endpoint, "renew_link" | "end_session") {
                 let answer = app
                     .call(&mut Client::default(), "redeem_link", &[("token", &token)])
@@ -142,14 +157,23 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                 "end_session" => vec![("session", &session_number)],
                 "set_renewal" => vec![("id", link_id), ("renewal", "off")],
                 "peek_link" | "redeem_link" | "renew_link" => vec![("token", &token)],
-                "sign_out" | "current_user" => vec![],
+                "sign_out" | "current_user" | "list_coworkers" => vec![],
+                "add_coworker" => vec![("email", &target), ("name", "New Person")],
+                "deactivate_coworker" => vec![("id", &victim)],
                 other => panic!("no arguments for {other}; add them here"),
             };
             let links_before = app.count("SELECT count(*) FROM magic_links").await;
             let revoked_before = app
                 .count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
                 .await;
-            let events_before = app.count("SELECT count(*) FROM link_events").await;
+            // Invitations' trails only: a sign-in requested in the cell before may still be
+            // recording its mail on its own link.
+            let invite_events = "SELECT count(*) FROM link_events e
+                 JOIN magic_links l ON l.id = e.link_id WHERE l.purpose = 'invite'";
+            let events_before = app.count(invite_events).await;
+            let coworkers_before = app
+                .count("SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL")
+                .await;
             let ended_before = app
                 .count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NOT NULL")
                 .await;
@@ -182,9 +206,15 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                     "{cell} revoked a link"
                 );
                 assert_eq!(
-                    app.count("SELECT count(*) FROM link_events").await,
+                    app.count(invite_events).await,
                     events_before,
                     "{cell} wrote to a trail"
+                );
+                assert_eq!(
+                    app.count("SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL")
+                        .await,
+                    coworkers_before,
+                    "{cell} added or deactivated a coworker"
                 );
                 assert_eq!(
                     app.count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NOT NULL")

@@ -3,7 +3,7 @@
 //! query plan, not with a timer.
 
 use crate::helpers::*;
-use app::server::links::list_sql;
+use app::server::links::{list_sql, COUNTS_SQL};
 
 async fn plan(app: &TestApp, trigram: bool, search: Option<&str>, state: Option<&str>) -> String {
     let rows: Vec<(i64, i64, i64, String)> =
@@ -101,4 +101,91 @@ async fn searching_matches_any_part_of_the_address_literally() {
         "short searches still work"
     );
     assert!(found("zzz").await.is_empty());
+    // Found by the hostile-input sweep: a NUL inside the search once ended SQLite's
+    // full-text query early and answered 500.
+    for q in ["\0\0\u{7f}", "ac\0me", "a\r\nb"] {
+        let answer = app.call(&mut bob, "list_links", &[("q", q)]).await;
+        assert_eq!(
+            (answer.status, answer.body["field"].as_str()),
+            (400, Some("q")),
+            "{q:?}: {}",
+            answer.body
+        );
+    }
+}
+
+/// The plan of `sql` (parameters bound as NULL), one line per step.
+async fn plan_of(app: &TestApp, sql: &str) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .bind(0_i64)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(_, _, _, detail)| detail)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    // 100,000 invitations in every state, written straight into the file.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+         INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id,
+                                  created_at, expires_at, redeemed_at, revoked_at, delivery)
+         SELECT randomblob(32), 'invite', 'guest' || i || '@org' || (i % 97) || '.example', 1,
+                1000 + i, CASE WHEN i % 4 = 0 THEN 1001 + i ELSE 4000000000 END,
+                CASE WHEN i % 4 = 1 THEN 2000 + i END,
+                CASE WHEN i % 4 = 2 THEN 2000 + i END, 'sent'
+         FROM n",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(&app.db).await.unwrap();
+
+    let counts = plan_of(&app, COUNTS_SQL).await;
+    for index in [
+        "magic_links_open",
+        "magic_links_redeemed",
+        "magic_links_revoked",
+    ] {
+        assert!(counts.contains(index), "{index} unused: {counts}");
+    }
+    assert!(!counts.contains("SCAN magic_links\n"), "{counts}");
+    let answer = app.call(&mut bob, "count_links", &[]).await;
+    assert_eq!(
+        answer.body,
+        serde_json::json!({"pending": 25000, "redeemed": 25000, "expired": 25000, "revoked": 25000})
+    );
+
+    for state in [None, Some("revoked")] {
+        let plain = plan(&app, false, None, state).await;
+        assert!(plain.contains("magic_links_purpose_id"), "{plain}");
+        assert!(!plain.contains("TEMP B-TREE"), "{plain}");
+        let searched = plan(&app, true, Some("org42"), state).await;
+        assert!(searched.contains("VIRTUAL TABLE INDEX"), "{searched}");
+        assert!(!searched.contains("TEMP B-TREE"), "{searched}");
+    }
+    let trail = plan_of(
+        &app,
+        "SELECT * FROM link_events WHERE link_id = ?1 ORDER BY id",
+    )
+    .await;
+    assert!(trail.contains("link_events_link"), "{trail}");
+    assert!(!trail.contains("TEMP B-TREE"), "{trail}");
+
+    // And the pages are right: newest first, 50 at a time, the cursor continuing.
+    let first = app.call(&mut bob, "list_links", &[]).await;
+    let links = first.body["links"].as_array().unwrap();
+    assert_eq!(links.len(), 50);
+    assert_eq!(links[0]["email"], "guest100000@org90.example");
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = app
+        .call(&mut bob, "list_links", &[("cursor", cursor)])
+        .await;
+    assert_eq!(second.body["links"][0]["email"], "guest99950@org40.example");
 }

@@ -98,3 +98,120 @@ async fn health_check_answers_when_the_database_does() {
     let response = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
     assert_eq!(response.status(), 503);
 }
+
+#[tokio::test]
+async fn admins_add_and_deactivate_coworkers_and_deactivation_ends_their_sessions() {
+    let app = spawn_app().await;
+    // The first coworker is an admin.
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    assert_eq!(
+        app.call(&mut ada, "current_user", &[]).await.body["is_admin"],
+        true
+    );
+    let added = app
+        .call(
+            &mut ada,
+            "add_coworker",
+            &[
+                ("email", "Cora@Example.com"),
+                ("name", "Cora"),
+                ("role", "coworker"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let again = app
+        .call(&mut ada, "add_coworker", &[("email", "cora@example.com")])
+        .await;
+    assert_eq!(
+        (again.status, again.body["field"].as_str()),
+        (400, Some("email"))
+    );
+    for (form, field) in [
+        (vec![("email", "not an address")], "email"),
+        (vec![("email", "x@example.com"), ("role", "owner")], "role"),
+        (
+            vec![("email", "x@example.com"), ("name", "two\nlines")],
+            "name",
+        ),
+    ] {
+        let refused = app.call(&mut ada, "add_coworker", &form).await;
+        assert_eq!(
+            (refused.status, refused.body["field"].as_str()),
+            (400, Some(field)),
+            "{form:?}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM coworkers WHERE email = 'x@example.com'")
+            .await,
+        0
+    );
+
+    // Cora signs in (by mail, as any coworker) and is not an admin.
+    let mut cora = Client::default();
+    app.call(
+        &mut cora,
+        "request_signin",
+        &[("email", "cora@example.com")],
+    )
+    .await;
+    let token = token_in(&app.mail_to("cora@example.com").await);
+    assert_eq!(
+        app.call(&mut cora, "redeem_link", &[("token", &token)])
+            .await
+            .status,
+        200
+    );
+    let listed = app.call(&mut cora, "list_coworkers", &[]).await;
+    assert_eq!((listed.status, listed.error()), (403, "forbidden"));
+
+    let people = app.call(&mut ada, "list_coworkers", &[]).await;
+    let cora_id = people
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["email"] == "cora@example.com")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let ada_id = people.body[0]["id"].as_i64().unwrap();
+    let own = app
+        .call(
+            &mut ada,
+            "deactivate_coworker",
+            &[("id", &ada_id.to_string())],
+        )
+        .await;
+    assert_eq!((own.status, own.body["field"].as_str()), (400, Some("id")));
+
+    let gone = app
+        .call(
+            &mut ada,
+            "deactivate_coworker",
+            &[("id", &cora_id.to_string())],
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert_eq!(app.role(&mut cora).await, "anonymous");
+    let twice = app
+        .call(
+            &mut ada,
+            "deactivate_coworker",
+            &[("id", &cora_id.to_string())],
+        )
+        .await;
+    assert_eq!((twice.status, twice.error()), (404, "not_found"));
+    let people = app.call(&mut ada, "list_coworkers", &[]).await;
+    let cora = people
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["email"] == "cora@example.com")
+        .unwrap()
+        .clone();
+    assert!(cora["deactivated_at"].is_i64(), "{cora}");
+    assert_eq!(app.role(&mut ada).await, "coworker");
+}

@@ -1,0 +1,156 @@
+//! `/dashboard/coworkers`: admins add coworkers and deactivate them. Deactivating ends
+//! every session the coworker has and stops their sign-in links.
+
+use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker};
+use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::error::AppError;
+use crate::model::{CoworkerInfo, SignedIn};
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+
+#[component]
+pub fn CoworkersPage() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <main><p role="status">"Loading…"</p></main> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(SignedIn::Coworker { email, is_admin: true, .. })) => view! { <Coworkers email /> }.into_any(),
+                    Ok(Some(SignedIn::Coworker { email, .. })) => view! {
+                        <Header email />
+                        <main class="narrow">
+                            <h1>"Coworkers"</h1>
+                            <ErrorMessage error=AppError::Forbidden />
+                            <p><A href="/dashboard">"← All links"</A></p>
+                        </main>
+                    }.into_any(),
+                    Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Coworkers(email: String) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let add = ServerAction::<AddCoworker>::new();
+    let deactivate = ServerAction::<DeactivateCoworker>::new();
+    let coworkers = Resource::new(
+        move || (add.version().get(), deactivate.version().get()),
+        |_| list_coworkers(),
+    );
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+        }
+    });
+    let me = email.clone();
+    view! {
+        <Header email />
+        <main>
+            <p><A href="/dashboard">"← All links"</A></p>
+            <h1>"Coworkers"</h1>
+            <div class="columns">
+                <section class="card" aria-labelledby="add-heading">
+                    <h2 id="add-heading">"Add a coworker"</h2>
+                    <ActionForm action=add node_ref=form attr:class="stack">
+                        <label for="coworker-email">"Coworker email"</label>
+                        <input id="coworker-email" type="email" name="email" required maxlength="254" autocomplete="off" />
+                        <label for="coworker-name">"Full name"</label>
+                        <input id="coworker-name" type="text" name="name" maxlength="100" autocomplete="off" />
+                        <label for="coworker-role">"Role"</label>
+                        <select id="coworker-role" name="role">
+                            <option value="coworker" selected>"Coworker"</option>
+                            <option value="admin">"Admin"</option>
+                        </select>
+                        <button type="submit" class="primary" disabled=move || !hydrated.get() || add.pending().get()>
+                            {move || if add.pending().get() { "Adding…" } else { "Add coworker" }}
+                        </button>
+                    </ActionForm>
+                    {move || add.value().get().map(|result| match result {
+                        Ok(()) => view! { <p class="notice" role="status">"Added. They can now sign in at /login with their address."</p> }.into_any(),
+                        Err(error) => view! { <ErrorMessage error /> }.into_any(),
+                    })}
+                </section>
+                <section class="card wide" aria-labelledby="people-heading">
+                    <h2 id="people-heading">"People"</h2>
+                    {move || deactivate.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+                    <Transition fallback=|| view! { <p role="status">"Loading coworkers…"</p> }>
+                        {
+                            let me = me.clone();
+                            move || {
+                                let me = me.clone();
+                                Suspend::new(async move {
+                                    match coworkers.await {
+                                        Ok(people) => view! { <People people me deactivate /> }.into_any(),
+                                        Err(error) => view! { <ErrorMessage error /> }.into_any(),
+                                    }
+                                })
+                            }
+                        }
+                    </Transition>
+                </section>
+            </div>
+        </main>
+    }
+    .into_any()
+}
+
+#[component]
+fn People(
+    people: Vec<CoworkerInfo>,
+    me: String,
+    deactivate: ServerAction<DeactivateCoworker>,
+) -> impl IntoView {
+    let hydrated = use_hydrated();
+    view! {
+        <div class="table-scroll">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Coworker"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Added"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {people.into_iter().map(|person| {
+                        let can_deactivate = person.deactivated_at.is_none() && person.email != me;
+                        let id = person.id.to_string();
+                        view! {
+                            <tr>
+                                <td>
+                                    {person.email.clone()}
+                                    {person.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
+                                </td>
+                                <td>{if person.is_admin { "Admin" } else { "Coworker" }}</td>
+                                <td><When at=person.created_at /></td>
+                                <td>{match person.deactivated_at {
+                                    Some(at) => view! { "Deactivated " <When at /> }.into_any(),
+                                    None => view! { "Active" }.into_any(),
+                                }}</td>
+                                <td>
+                                    {can_deactivate.then(|| view! {
+                                        <ActionForm action=deactivate attr:class="inline">
+                                            <input type="hidden" name="id" value=id.clone() />
+                                            <button type="submit" class="danger" disabled=move || !hydrated.get() || deactivate.pending().get()>
+                                                "Deactivate"
+                                            </button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
