@@ -26,7 +26,12 @@ pub struct Postman {
 }
 
 /// A composed message. Its body holds a live link, so it has no `Debug`.
-pub struct Letter(Message);
+pub struct Letter {
+    message: Message,
+    /// The parts as written, for the snapshot tests.
+    #[cfg(test)]
+    parts: (String, String, String),
+}
 
 impl Postman {
     pub fn from_config(config: &Config) -> Result<Self> {
@@ -64,12 +69,12 @@ impl Postman {
         let sending = async {
             match &self.mailer {
                 Mailer::Smtp(smtp) => smtp
-                    .send(letter.0)
+                    .send(letter.message)
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 Mailer::Outbox(outbox) => outbox
-                    .send(letter.0)
+                    .send(letter.message)
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
@@ -208,13 +213,19 @@ impl Postman {
     }
 
     fn letter(&self, to: Mailbox, subject: String, text: String, html: String) -> Result<Letter> {
+        #[cfg(test)]
+        let parts = (subject.clone(), text.clone(), html.clone());
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
             .multipart(MultiPart::alternative_plain_html(text, html))
             .context("composing a message")?;
-        Ok(Letter(message))
+        Ok(Letter {
+            message,
+            #[cfg(test)]
+            parts,
+        })
     }
 }
 
@@ -276,23 +287,30 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// A button made of a table cell, which Outlook and other table-minded clients draw too,
+/// with the address spelled out below for clients that show no links.
 fn button(url: &str, label: &str) -> String {
     format!(
-        r#"<p style="margin:24px 0"><a href="{0}" style="display:inline-block;padding:12px 20px;background:#3730a3;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">{1}</a></p>
-<p style="margin:0 0 16px;font-size:13px;color:#4b5563">Or paste this address into your browser:<br><span style="word-break:break-all">{0}</span></p>"#,
+        r##"<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="margin:24px 0"><tr><td bgcolor="#3730a3" style="border-radius:6px"><a href="{0}" style="display:inline-block;padding:12px 20px;color:#ffffff;text-decoration:none;font-weight:600">{1}</a></td></tr></table>
+<p style="margin:0 0 16px;font-size:13px;color:#4b5563">Or paste this address into your browser:<br><span style="word-break:break-all">{0}</span></p>"##,
         escape(url),
         escape(label)
     )
 }
 
+/// The frame every mail shares: a centred 560-pixel column built from tables with inline
+/// styles (the layout mail clients reliably keep), and the title as the document title.
 fn page(title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>{}</title></head>
-<body style="margin:0;padding:24px;background:#f3f4f6;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111827;line-height:1.5">
-<div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:8px;padding:32px">
+<body style="margin:0;padding:0;background:#f3f4f6">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f4f6"><tr><td align="center" style="padding:24px 12px">
+<table role="presentation" width="560" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:560px;background:#ffffff;border-radius:8px"><tr><td style="padding:32px;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;font-size:16px;color:#111827;line-height:1.5">
 {body}
-</div></body></html>"#,
+</td></tr></table>
+</td></tr></table>
+</body></html>"#,
         escape(title)
     )
 }
@@ -307,6 +325,104 @@ mod tests {
         assert_eq!(human_duration(3600), "1 hour");
         assert_eq!(human_duration(86_400), "24 hours");
         assert_eq!(human_duration(604_800), "7 days");
+    }
+
+    fn postman() -> Postman {
+        let outbox = std::env::temp_dir().join("latchkey-mail-snapshots");
+        let config = Config::from_lookup(|key| match key {
+            "LATCHKEY_ORG_NAME" => Some("Acme Research".into()),
+            "LATCHKEY_MAIL_FROM" => Some("Acme Access <access@acme.example>".into()),
+            "LATCHKEY_OUTBOX_DIR" => Some(outbox.display().to_string()),
+            _ => None,
+        })
+        .unwrap();
+        Postman::from_config(&config).unwrap()
+    }
+
+    /// Compares a letter's subject, text and HTML with `snapshots/NAME.*`, the live
+    /// token replaced by `[token]`. A difference fails and writes `NAME.*.new` beside the
+    /// snapshot to review; `UPDATE_SNAPSHOTS=1` accepts the new output.
+    fn assert_snapshot(name: &str, letter: &Letter, token: &str) {
+        let (subject, text, html) = &letter.parts;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots");
+        let mut differ = Vec::new();
+        for (ext, body) in [
+            ("txt", format!("Subject: {subject}\n\n{text}")),
+            ("html", html.clone()),
+        ] {
+            assert!(body.contains(token), "{name}.{ext} lost its link");
+            let masked = body.replace(token, "[token]");
+            let path = dir.join(format!("{name}.{ext}"));
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            if masked != expected {
+                if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+                    std::fs::create_dir_all(&dir).unwrap();
+                    std::fs::write(&path, &masked).unwrap();
+                } else {
+                    std::fs::write(path.with_extension(format!("{ext}.new")), &masked).unwrap();
+                    differ.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "{differ:?} differ from what was written (see the .new files; UPDATE_SNAPSHOTS=1 accepts)"
+        );
+    }
+
+    #[test]
+    fn the_invitation_matches_its_snapshot() {
+        let token = crate::server::tokens::PlainToken::generate();
+        let url = token.link("https://access.acme.example");
+        let to = EmailAddress::parse("email", "alice@example.com").unwrap();
+        let letter = postman()
+            .invitation(&Invitation {
+                to: &to,
+                to_name: Some("Alice <Example>"),
+                inviter_name: "Bob \"The Builder\"",
+                inviter_email: "bob@acme.example",
+                message: Some("Welcome aboard!\nThe <b>docs</b> & the repo are ready."),
+                url: &url,
+                expires_at: 1_795_615_380,
+                lifetime_secs: 86_400,
+            })
+            .unwrap();
+        let (_, text, html) = &letter.parts;
+        // The message is escaped in HTML and kept as written in the text part.
+        assert!(html.contains("The &lt;b&gt;docs&lt;/b&gt; &amp; the repo"));
+        assert!(text.contains("The <b>docs</b> & the repo"));
+        assert!(text.contains("2026-11-25 14:03 UTC (in 24 hours)"));
+        assert!(html.contains("Acme Research"));
+        let token = url.rsplit('#').next().unwrap();
+        assert_snapshot("invitation", &letter, token);
+    }
+
+    #[test]
+    fn the_sign_in_mail_matches_its_snapshot() {
+        let token = crate::server::tokens::PlainToken::generate();
+        let url = token.link("https://access.acme.example");
+        let to = EmailAddress::parse("email", "bob@acme.example").unwrap();
+        let letter = postman().signin(&to, &url, 1_795_615_380, 900).unwrap();
+        let token = url.rsplit('#').next().unwrap();
+        assert_snapshot("signin", &letter, token);
+    }
+
+    #[test]
+    fn the_renewal_notice_matches_its_snapshot_and_holds_no_link() {
+        let to = EmailAddress::parse("email", "bob@acme.example").unwrap();
+        let letter = postman()
+            .renewal_notice(&RenewalNotice {
+                to: &to,
+                to_name: Some("Bob"),
+                invitee: "alice@example.com",
+                invitee_name: Some("Alice"),
+                delivered: true,
+                details_url: "https://access.acme.example/dashboard/links/42",
+            })
+            .unwrap();
+        let (_, text, html) = &letter.parts;
+        assert!(!text.contains("/link#") && !html.contains("/link#"));
+        assert_snapshot("renewal-notice", &letter, "/dashboard/links/42");
     }
 
     #[test]
