@@ -34,6 +34,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Opens the database, the mailer and the session store, and builds the router.
+/// The app's routes, worked out once per process. Leptos generates them by running the
+/// app with resource loading suppressed through a process-wide flag, and a resource that
+/// starts loading while that flag is up never finishes: a second server built in the
+/// same process (the tests build dozens) would hang pages another one is rendering.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub async fn build(
     config: Config,
     mut leptos_options: LeptosOptions,
@@ -131,7 +141,7 @@ pub async fn build(
             ),
         ));
 
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let page_context = {
         let state = state.clone();
         move || {
