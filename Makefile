@@ -22,7 +22,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node build build-release site run test \
-        check fmt unit e2e fuzz bench bench-smoke clean
+        check fmt unit e2e screenshots fuzz bench bench-smoke clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -113,6 +113,10 @@ site: deps-rust deps-system
 # Build everything and run only the Playwright suite.
 e2e: deps-node build
 	cd end2end && npx playwright test
+
+# The README's screenshots, taken by the Playwright suite's accessibility walk.
+screenshots: deps-node build
+	cd end2end && SCREENSHOT_DIR=docs/screenshots npx playwright test accessibility
 
 # The benchmark (see README, Performance): release server, fresh SQLite file, one run.
 # Writes bench/results/DATE.json and prints the table.

@@ -111,8 +111,9 @@ export function uniqueEmail(prefix: string): string {
  * Register a coworker through the CLI, against the same database as the running
  * server (which has already run the migrations).
  */
-export function addCoworker(email: string, name: string): void {
-  execFileSync(LATCHKEY_BIN, ['coworker', 'add', email, '--name', name], {
+export function addCoworker(email: string, name: string, options: { admin?: boolean } = {}): void {
+  const args = ['coworker', 'add', email, '--name', name, ...(options.admin ? ['--admin'] : [])];
+  execFileSync(LATCHKEY_BIN, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...LATCHKEY_ENV },
     stdio: 'pipe',
@@ -246,7 +247,9 @@ export async function issueLink(page: Page, invitation: Invitation): Promise<voi
     await page.getByLabel('Expires in', { exact: true }).selectOption({ label: invitation.expiresIn });
   }
   await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
-  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+  // The one-time display of this link (an earlier one may still be on screen).
+  const notice = page.locator('.issued', { hasText: invitation.email });
+  await expect(notice.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
 }
 
 /**

@@ -11,7 +11,8 @@ use app::server::links;
 pub const USAGE: &str = "\
 Usage:
   latchkey [serve]                          serve the web app
-  latchkey coworker add EMAIL [--name NAME] add a coworker (the first one is an admin)
+  latchkey coworker add EMAIL [--name NAME] [--admin]
+                                            add a coworker (the first one is an admin)
   latchkey coworker list                    list active coworkers
   latchkey coworker remove EMAIL            remove a coworker and end their sessions
   latchkey signin-link EMAIL                print a one-time sign-in URL for a coworker
@@ -22,26 +23,39 @@ Usage:
 pub enum Command {
     Serve,
     Help,
-    CoworkerAdd { email: String, name: Option<String> },
+    CoworkerAdd {
+        email: String,
+        name: Option<String>,
+        admin: bool,
+    },
     CoworkerList,
-    CoworkerRemove { email: String },
-    SigninLink { email: String },
+    CoworkerRemove {
+        email: String,
+    },
+    SigninLink {
+        email: String,
+    },
 }
 
 impl Command {
     pub fn parse(args: &[String]) -> Result<Self> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // `--admin` may stand anywhere after `coworker add`.
+        let admin = args.starts_with(&["coworker", "add"]) && args.contains(&"--admin");
+        args.retain(|arg| !admin || *arg != "--admin");
         Ok(match args.as_slice() {
             [] | ["serve"] => Self::Serve,
             ["help" | "--help" | "-h"] => Self::Help,
             ["coworker", "add", email] => Self::CoworkerAdd {
                 email: email.to_string(),
                 name: None,
+                admin,
             },
             ["coworker", "add", email, "--name", name]
             | ["coworker", "add", "--name", name, email] => Self::CoworkerAdd {
                 email: email.to_string(),
                 name: Some(name.to_string()),
+                admin,
             },
             ["coworker", "list"] => Self::CoworkerList,
             ["coworker", "remove", email] => Self::CoworkerRemove {
@@ -69,10 +83,14 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
     .await?;
     match command {
         Command::Serve | Command::Help => unreachable!("handled by main"),
-        Command::CoworkerAdd { email: input, name } => {
+        Command::CoworkerAdd {
+            email: input,
+            name,
+            admin,
+        } => {
             let email = email(&input)?;
             let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-            match coworkers::add(&pool, &email, name).await? {
+            match coworkers::add_as(&pool, &email, name, admin).await? {
                 Added::Created => println!("Added coworker {email}."),
                 Added::Reactivated => println!("Reactivated coworker {email}."),
                 Added::AlreadyActive => println!("{email} is already a coworker."),
@@ -135,9 +153,19 @@ mod tests {
             parse("coworker add a@example.com --name Ann").unwrap(),
             Command::CoworkerAdd {
                 email: "a@example.com".into(),
-                name: Some("Ann".into())
+                name: Some("Ann".into()),
+                admin: false,
             }
         );
+        assert_eq!(
+            parse("coworker add --admin a@example.com --name Ann").unwrap(),
+            Command::CoworkerAdd {
+                email: "a@example.com".into(),
+                name: Some("Ann".into()),
+                admin: true,
+            }
+        );
+        assert!(parse("coworker list --admin").is_err());
         assert_eq!(parse("coworker list").unwrap(), Command::CoworkerList);
         assert_eq!(
             parse("signin-link a@example.com").unwrap(),

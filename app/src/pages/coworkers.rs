@@ -148,6 +148,7 @@ fn People(
                                 </td>
                             </tr>
                         }
+                        .into_any()
                     }).collect_view()}
                 </tbody>
             </table>

@@ -321,6 +321,7 @@ fn LinkRow(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 fn copy_to_clipboard(text: &str) {

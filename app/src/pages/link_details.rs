@@ -236,6 +236,7 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
                                 </td>
                             </tr>
                         }
+                        .into_any()
                     }).collect_view()}
                 </tbody>
             </table>

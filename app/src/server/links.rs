@@ -306,7 +306,23 @@ async fn mail_invitation(
 }
 
 /// Sends a letter for link `id` and records the outcome on the link and its trail.
+///
+/// The work runs in its own task: if the coworker's browser goes away mid-request, the
+/// request is dropped but the mail is still sent and its outcome still recorded, so no
+/// link is left "Sending" for ever.
 async fn deliver(
+    pool: &SqlitePool,
+    postman: &Postman,
+    id: i64,
+    letter: super::mail::Letter,
+) -> Result<(Delivery, Option<String>), AppError> {
+    let (pool, postman) = (pool.clone(), postman.clone());
+    tokio::spawn(async move { deliver_now(&pool, &postman, id, letter).await })
+        .await
+        .or_internal("delivering a mail")?
+}
+
+async fn deliver_now(
     pool: &SqlitePool,
     postman: &Postman,
     id: i64,

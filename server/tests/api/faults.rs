@@ -419,3 +419,39 @@ async fn try_call(
 ) -> Option<Answer> {
     TestApp::try_call_at(base, client, endpoint, form).await
 }
+
+/// A browser that goes away while its mail is being sent does not leave the link
+/// "Sending" for ever: delivery finishes in its own task and is recorded.
+#[tokio::test]
+async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
+    let (port, _server) = silent_server().await;
+    let app = spawn_app_with(Setup {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
+    })
+    .await;
+    let bob = signed_in_without_mail(&app, "bob@example.com").await;
+    // Give up on the request long before the mail server's timeout.
+    let gone = reqwest::Client::new()
+        .post(format!("{}/api/issue_link", app.base))
+        .header("accept", "application/json")
+        .header("cookie", bob.cookie.clone().unwrap())
+        .timeout(Duration::from_millis(200))
+        .form(&[("email", "alice@example.com"), ("expires_in", "24h")])
+        .send()
+        .await;
+    assert!(gone.unwrap_err().is_timeout());
+    let pending =
+        "SELECT count(*) FROM magic_links WHERE purpose = 'invite' AND delivery = 'pending'";
+    assert_eq!(app.count(pending).await, 1, "the link is stored at once");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.count(pending).await > 0 {
+        assert!(Instant::now() < deadline, "the delivery was never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM link_events WHERE kind = 'mail_failed'")
+            .await,
+        1
+    );
+}

@@ -1,0 +1,119 @@
+// Every page, in the states people see it in, checked with axe-core: a serious or
+// critical violation fails the suite. The same walk takes the README's screenshots
+// (into SCREENSHOT_DIR, by default target/e2e/screenshots; `make screenshots` writes
+// docs/screenshots).
+import AxeBuilder from '@axe-core/playwright';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { E2E_DIR, REPO_ROOT } from '../e2e-env';
+import {
+  addCoworker,
+  expect,
+  extractLink,
+  gotoReady,
+  issueLink,
+  signInCoworker,
+  test,
+  waitForHydration,
+  waitForMail,
+} from './helpers';
+
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR
+  ? path.resolve(REPO_ROOT, process.env.SCREENSHOT_DIR)
+  : path.join(E2E_DIR, 'screenshots');
+
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const blocking = results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(blocking, `${what}: serious or critical accessibility violations`).toEqual([]);
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+test.use({ viewport: { width: 1280, height: 800 } });
+
+test('every page passes axe, and the README screenshots are taken', async ({ page, newContext }) => {
+  test.slow();
+  // Fixed addresses: the end-to-end database is new for every run.
+  const coworker = 'ada@acme.example';
+  addCoworker(coworker, 'Ada Lovelace', { admin: true });
+
+  await gotoReady(page, '/login');
+  await expectAccessible(page, '/login');
+
+  await signInCoworker(page, coworker);
+  await expectAccessible(page, '/dashboard, empty');
+  await issueLink(page, {
+    email: 'grace@partner.example',
+    name: 'Grace Hopper',
+    message: 'Here is the access to the design review we talked about.',
+  });
+  await issueLink(page, { email: 'alan@partner.example', name: 'Alan Turing', expiresIn: '7 days' });
+  const invitation = await waitForMail('grace@partner.example');
+  const link = extractLink(invitation);
+  await page.reload();
+  await waitForHydration(page);
+  await page.getByText('More options', { exact: true }).click();
+  await expectAccessible(page, '/dashboard, with links and options open');
+  await page.getByText('More options', { exact: true }).click();
+  await screenshot(page, 'dashboard');
+
+  // The invitee's side: the landing page, then the welcome page.
+  const invitee = await (await newContext()).newPage();
+  await invitee.setViewportSize({ width: 1280, height: 800 });
+  await gotoReady(invitee, link);
+  await expect(invitee.getByRole('button', { name: 'Continue', exact: true })).toBeVisible();
+  await expectAccessible(invitee, '/link, a live link');
+  await screenshot(invitee, 'link');
+  await invitee.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(invitee).toHaveURL(/\/welcome$/);
+  await waitForHydration(invitee);
+  await expectAccessible(invitee, '/welcome');
+  await screenshot(invitee, 'welcome');
+
+  // A used link, with the offer of a new one.
+  const late = await (await newContext()).newPage();
+  await gotoReady(late, link);
+  await expect(late.getByRole('button', { name: 'Send me a new link', exact: true })).toBeVisible();
+  await expectAccessible(late, '/link, a used link');
+
+  // The coworker's view of that link, and the coworkers page.
+  await gotoReady(page, '/dashboard');
+  await page.getByRole('link', { name: 'grace@partner.example', exact: true }).click();
+  await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
+  await waitForHydration(page);
+  await expect(page.getByRole('button', { name: 'End session', exact: true })).toBeVisible();
+  await expectAccessible(page, '/dashboard/links/ID');
+  await screenshot(page, 'link-details');
+  await gotoReady(page, '/dashboard/coworkers');
+  await expectAccessible(page, '/dashboard/coworkers');
+
+  // Signed out and not found.
+  await invitee.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await gotoReady(invitee, '/welcome');
+  await expect(invitee.getByText(/not signed in/i).first()).toBeVisible();
+  await expectAccessible(invitee, '/welcome, signed out');
+  await invitee.goto('/no-such-page');
+  await expectAccessible(invitee, 'the not-found page');
+});
+
+test('the dashboard works from the keyboard alone', async ({ page }) => {
+  const coworker = 'katherine@acme.example';
+  addCoworker(coworker, 'Katherine Johnson');
+  await signInCoworker(page, coworker);
+  await page.getByLabel('Invitee email', { exact: true }).focus();
+  await page.keyboard.type('mary@partner.example');
+  // Tab through Name, Message, Expires in and More options to the submit button.
+  for (let i = 0; i < 5; i += 1) await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Send magic link', exact: true })).toBeFocused();
+  // Focus is visible: the focused element has an outline.
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
+  expect(outline).not.toBe('none');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+  await waitForMail('mary@partner.example');
+});
