@@ -422,12 +422,14 @@ pub fn relative_time(at: i64, now: i64) -> String {
         return "just now".to_owned();
     }
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    let amount = if secs < 3600 {
-        plural(secs / 60, "minute")
-    } else if secs < 2 * 86_400 {
-        plural(secs / 3600, "hour")
+    // Rounded to the nearest unit: a link made a second ago expires "in 24 hours".
+    let round = |unit: i64| (secs + unit / 2) / unit;
+    let amount = if secs < 3600 - 30 {
+        plural(round(60), "minute")
+    } else if secs < 2 * 86_400 - 1800 {
+        plural(round(3600), "hour")
     } else {
-        plural(secs / 86_400, "day")
+        plural(round(86_400), "day")
     };
     if delta > 0 {
         format!("in {amount}")
@@ -477,13 +479,16 @@ mod tests {
         assert_eq!(relative_time(1_000, 1_000), "just now");
         assert_eq!(relative_time(1_000 + 59, 1_000), "just now");
         assert_eq!(relative_time(1_000 + 60, 1_000), "in 1 minute");
-        assert_eq!(relative_time(1_000 - 150, 1_000), "2 minutes ago");
+        assert_eq!(relative_time(1_000 - 140, 1_000), "2 minutes ago");
         assert_eq!(
             relative_time(86_400 + 23 * 3600 + 100, 86_400),
             "in 23 hours"
         );
+        assert_eq!(relative_time(24 * 3600 - 1, 0), "in 24 hours");
         assert_eq!(relative_time(0, 7 * 86_400), "7 days ago");
+        assert_eq!(relative_time(7 * 86_400 - 60, 0), "in 7 days");
         assert_eq!(relative_time(47 * 3600, 0), "in 47 hours");
+        assert_eq!(relative_time(3599, 0), "in 1 hour");
     }
 
     #[test]

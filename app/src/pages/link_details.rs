@@ -256,7 +256,7 @@ fn Timeline(events: Vec<LinkEvent>) -> impl IntoView {
 
 #[component]
 fn TimelineEntry(event: LinkEvent) -> impl IntoView {
-    let kind_class = format!("event {}", event.kind.code().replace('_', "-"));
+    let kind_class = format!("event ev-{}", event.kind.code().replace('_', "-"));
     let mut said = Vec::new();
     if let Some(actor) = &event.actor {
         said.push(format!("by {actor}"));
