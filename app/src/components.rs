@@ -12,6 +12,16 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     hydrated
 }
 
+/// "Revoking…" and the like while an action is on its way, announced to screen readers.
+#[component]
+pub fn Busy(#[prop(into)] when: Signal<bool>, text: &'static str) -> impl IntoView {
+    view! {
+        <Show when=move || when.get()>
+            <p class="busy" role="status">{text}</p>
+        </Show>
+    }
+}
+
 /// An error in words, announced to screen readers.
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {

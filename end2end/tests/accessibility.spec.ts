@@ -9,6 +9,7 @@ import { E2E_DIR, REPO_ROOT } from '../e2e-env';
 import {
   addCoworker,
   expect,
+  expireLinksTo,
   extractLink,
   gotoReady,
   issueLink,
@@ -75,11 +76,36 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(invitee, '/welcome');
   await screenshot(invitee, 'welcome');
 
-  // A used link, with the offer of a new one.
+  // A used link, with the offer of a new one, and after asking for it.
   const late = await (await newContext()).newPage();
   await gotoReady(late, link);
   await expect(late.getByRole('button', { name: 'Send me a new link', exact: true })).toBeVisible();
   await expectAccessible(late, '/link, a used link');
+  await late.getByRole('button', { name: 'Send me a new link', exact: true }).click();
+  await expect(late.getByRole('status')).toContainText('A new link is on its way');
+  await expectAccessible(late, '/link, a new link requested');
+
+  // Revoked, expired and unknown links.
+  const alanLink = extractLink(await waitForMail('alan@partner.example'));
+  await gotoReady(page, '/dashboard');
+  const alanRow = page.getByRole('row').filter({ hasText: 'alan@partner.example' });
+  await alanRow.getByRole('button', { name: 'Revoke', exact: true }).click();
+  await expect(alanRow.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
+  const states = await (await newContext()).newPage();
+  await gotoReady(states, alanLink);
+  await expect(states.getByText('This link was revoked').first()).toBeVisible();
+  await expectAccessible(states, '/link, a revoked link');
+  await issueLink(page, { email: 'ken@partner.example', name: 'Ken Thompson' });
+  const kenLink = extractLink(await waitForMail('ken@partner.example'));
+  expireLinksTo('ken@partner.example');
+  const expired = await (await newContext()).newPage();
+  await gotoReady(expired, kenLink);
+  await expect(expired.getByText('This link has expired').first()).toBeVisible();
+  await expectAccessible(expired, '/link, an expired link');
+  const unknown = await (await newContext()).newPage();
+  await gotoReady(unknown, `/link#${'A'.repeat(43)}`);
+  await expect(unknown.getByText('This link is not valid').first()).toBeVisible();
+  await expectAccessible(unknown, '/link, an unknown link');
 
   // The coworker's view of that link, and the coworkers page.
   await gotoReady(page, '/dashboard');

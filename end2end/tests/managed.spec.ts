@@ -4,6 +4,8 @@ import {
   addCoworker,
   allMails,
   expect,
+  expireLinksTo,
+  issueLink,
   extractLink,
   gotoReady,
   linkRow,
@@ -57,9 +59,13 @@ test('a link with options: its page shows the timeline, and ending its session s
 
   await gotoReady(page, detailsUrl);
   await expect(timeline.getByRole('listitem')).toHaveCount(4);
-  await expect(timeline).toContainText('Opened');
-  await expect(timeline).toContainText('Signed in');
-  await expect(timeline).toContainText('from 127.0.0.1');
+  // Opened and Signed in, each with the invitee's browser.
+  const inviteeAgent = await invitePage.evaluate(() => navigator.userAgent);
+  for (const what of ['Opened', 'Signed in']) {
+    const entry = timeline.getByRole('listitem').filter({ hasText: what });
+    await expect(entry).toContainText('from 127.0.0.1');
+    await expect(entry).toContainText(inviteeAgent);
+  }
   const sessions = page.getByRole('table');
   await expect(sessions.getByRole('row')).toHaveCount(2); // header + one session
   await sessions.getByRole('button', { name: 'End session', exact: true }).click();
@@ -175,4 +181,66 @@ test('an admin adds a coworker and deactivating them signs them out', async ({ p
   await expect(row).toContainText('Deactivated');
   await theirs.goto('/dashboard');
   await expect(theirs).toHaveURL(/\/login(\?.*)?$/);
+});
+
+test('an invitee whose link expired asks for a new one and signs in with it', async ({ page, newContext }) => {
+  test.slow();
+  const tag = uniqueTag();
+  const coworker = `cw-${tag}@example.test`;
+  const invitee = `late-${tag}@example.test`;
+  addCoworker(coworker, `Iris ${tag}`);
+  await signInCoworker(page, coworker);
+  await issueLink(page, { email: invitee, expiresIn: '15 minutes' });
+  const link = extractLink(await waitForMail(invitee));
+  expireLinksTo(invitee);
+
+  const late = await (await newContext()).newPage();
+  await gotoReady(late, link);
+  await expect(late.getByText('This link has expired').first()).toBeVisible();
+  await late.getByRole('button', { name: 'Send me a new link', exact: true }).click();
+  await expect(late.getByRole('status')).toContainText('A new link is on its way');
+
+  await waitForMail(coworker, 'asked for a new link');
+  const mails = (await allMails()).filter((mail) => mail.to[0].address === invitee);
+  expect(mails).toHaveLength(2);
+  const newLink = extractLink(mails[0]); // newest first
+  expect(newLink).not.toBe(link);
+  const fresh = await (await newContext()).newPage();
+  await gotoReady(fresh, newLink);
+  await fresh.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(fresh).toHaveURL(/\/welcome$/);
+  await expect(fresh.getByText(`Signed in as ${invitee}`).first()).toBeVisible();
+});
+
+test('the links table filters by status and searches by address on the server', async ({ page }) => {
+  const tag = uniqueTag();
+  const coworker = `cw-${tag}@example.test`;
+  const kept = `kept-${tag}@example.test`;
+  const dropped = `dropped-${tag}@example.test`;
+  addCoworker(coworker, `Jo ${tag}`);
+  await signInCoworker(page, coworker);
+  await issueLink(page, { email: kept });
+  await issueLink(page, { email: dropped });
+  await linkRow(page, dropped).getByRole('button', { name: 'Revoke', exact: true }).click();
+  await expect(await statusCell(page, linkRow(page, dropped))).toContainText('Revoked');
+
+  // Each state's option carries its count.
+  const show = page.getByLabel('Show', { exact: true });
+  await expect(show.getByRole('option', { name: /^Revoked \(\d+\)$/ })).toHaveCount(1);
+  await show.selectOption('revoked');
+  await expect(linkRow(page, dropped)).toHaveCount(1);
+  await expect(linkRow(page, kept)).toHaveCount(0);
+  await show.selectOption('pending');
+  await expect(linkRow(page, kept)).toHaveCount(1);
+  await expect(linkRow(page, dropped)).toHaveCount(0);
+
+  await show.selectOption('');
+  const search = page.getByLabel('Search by email', { exact: true });
+  await search.fill(`dropped-${tag}`);
+  await search.press('Enter');
+  await expect(linkRow(page, dropped)).toHaveCount(1);
+  await expect(page.getByRole('table').getByRole('row')).toHaveCount(2); // header + one
+  await search.fill(`nobody-${tag}`);
+  await search.press('Enter');
+  await expect(page.getByText('No links match this filter.')).toBeVisible();
 });

@@ -2,7 +2,7 @@
 //! every session the coworker has and stops their sign-in links.
 
 use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker};
-use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
 use crate::error::AppError;
 use crate::model::{CoworkerInfo, SignedIn};
 use leptos::prelude::*;
@@ -79,6 +79,7 @@ fn Coworkers(email: String) -> impl IntoView {
                 </section>
                 <section class="card wide" aria-labelledby="people-heading">
                     <h2 id="people-heading">"People"</h2>
+                    <Busy when=deactivate.pending() text="Deactivating…" />
                     {move || deactivate.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
                     <Transition fallback=|| view! { <p role="status">"Loading coworkers…"</p> }>
                         {

@@ -1,7 +1,7 @@
 //! `/dashboard`: coworkers issue links and watch and revoke them.
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
-use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkPage, LinkState, LinkSummary, SessionLifetime, SignedIn,
 };
@@ -212,6 +212,8 @@ fn LinksTable(
                 <label for="search">"Search by email"</label>
                 <input id="search" type="search" on:change=move |ev| query.set(event_target_value(&ev)) />
             </div>
+            <Busy when=revoke.pending() text="Revoking…" />
+            <Busy when=resend.pending() text="Sending a new link…" />
             {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             {move || resend.value().get().map(|result| match result {
                 Ok(issued) => view! { <super::dashboard::IssuedNotice issued /> }.into_any(),

@@ -2,7 +2,7 @@
 //! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
-use crate::components::{use_hydrated, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
 };
@@ -62,6 +62,9 @@ fn Details(email: String) -> impl IntoView {
                 }
                 Err(error) => view! { <ErrorMessage error /> }.into_any(),
             })}
+            <Busy when=revoke.pending() text="Revoking…" />
+            <Busy when=end_session.pending() text="Ending the session…" />
+            <Busy when=set_renewal.pending() text="Saving…" />
             {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             {move || end_session.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             {move || set_renewal.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
