@@ -1039,13 +1039,9 @@ pub async fn resend(
         .or_internal("recording a resend")?;
     tx.commit().await.or_internal("committing a resend")?;
     info!(new_link_id = created.id, "link resent");
-    mail_invitation(
-        state,
-        &spec,
-        &created,
-        (coworker.display_name(), &coworker.email),
-    )
-    .await
+    // The new link is the same invitation: it names whoever issued the first one (the
+    // trail records who resent it).
+    mail_invitation(state, &spec, &created, (old.inviter(), &old.inviter_email)).await
 }
 
 /// The holder of an expired or used invitation asks for a new one. It goes to the

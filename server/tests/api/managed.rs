@@ -313,11 +313,22 @@ async fn an_expired_link_is_resent_with_the_same_options() {
     assert_eq!(issued.status, 200, "{}", issued.body);
     let id = issued.body["id"].as_i64().unwrap();
     expire(&app, id).await;
+    // Another coworker resends it: the invitation still comes from Bob.
+    let mut cora = app.coworker_client("cora@example.com", "Cora").await;
     let resent = app
-        .call(&mut bob, "resend_link", &[("id", &id.to_string())])
+        .call(&mut cora, "resend_link", &[("id", &id.to_string())])
         .await;
     assert_eq!(resent.status, 200, "{}", resent.body);
     let new_id = resent.body["id"].as_i64().unwrap();
+    let mails = app.mails();
+    let mail = mails
+        .iter()
+        .find(|m| m.contains(&token_in(resent.body["url"].as_str().unwrap())))
+        .expect("the new link was mailed");
+    assert!(mail.contains("Bob (bob@example.com) has invited you"), "{mail}");
+    let old_events = trail(&app, &mut bob, id).await;
+    let resend = old_events.iter().find(|e| e["kind"] == "resent").unwrap();
+    assert_eq!(resend["actor"], "Cora");
     let details = app
         .call(&mut bob, "show_link", &[("id", &new_id.to_string())])
         .await;
@@ -325,6 +336,7 @@ async fn an_expired_link_is_resent_with_the_same_options() {
     assert_eq!(details.body["session_minutes"], 480);
     assert_eq!(details.body["renewal_allowed"], false);
     assert_eq!(details.body["replaces"], id);
+    assert_eq!(details.body["link"]["issued_by"], "Bob");
     let lifetime = details.body["link"]["expires_at"].as_i64().unwrap()
         - details.body["link"]["created_at"].as_i64().unwrap();
     assert_eq!(lifetime, 3600);
