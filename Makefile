@@ -14,14 +14,16 @@ CARGO_LEPTOS_VERSION := 0.3.10
 WASM_BINDGEN_VERSION := 0.2.130
 
 CARGO_BIN := $(HOME)/.cargo/bin
-export PATH := $(CARGO_BIN):$(PATH)
+# Binaryen's wasm-opt from the npm registry (tools/), found first by cargo-leptos.
+TOOLS_BIN := $(CURDIR)/tools/node_modules/.bin
+export PATH := $(TOOLS_BIN):$(CARGO_BIN):$(PATH)
 # Playwright drives Debian's Chromium; it must never download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 # apt-get needs root; use sudo when we are not root and sudo exists.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps deps-rust deps-system deps-node build build-release site run test \
+.PHONY: help deps deps-rust deps-system deps-node deps-tools build build-release site run test \
         check fmt unit e2e screenshots fuzz bench bench-smoke clean
 
 help:
@@ -30,7 +32,7 @@ help:
 
 # ---------------------------------------------------------------- installs --
 
-deps: deps-rust deps-system deps-node
+deps: deps-rust deps-system deps-node deps-tools
 
 deps-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
@@ -47,7 +49,6 @@ deps-rust:
 
 deps-system:
 	@missing=""; \
-	command -v wasm-opt >/dev/null || missing="$$missing binaryen"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt-get"; \
@@ -61,12 +62,21 @@ end2end/node_modules/.installed: end2end/package.json end2end/package-lock.json
 	cd end2end && npm ci --no-audit --no-fund
 	touch $@
 
+# wasm-opt for release WASM. Debian's binaryen (108) reads the reference-typed module
+# Rust 1.95 and wasm-bindgen produce but writes one whose externref table rejects JS
+# values, so the page never hydrates; Binaryen 132 from npm handles it.
+deps-tools: tools/node_modules/.installed
+
+tools/node_modules/.installed: tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund
+	touch $@
+
 # ------------------------------------------------------------------ builds --
 
-build: deps-rust deps-system
+build: deps-rust deps-system deps-tools
 	cargo leptos build
 
-build-release: deps-rust deps-system
+build-release: deps-rust deps-system deps-tools
 	cargo leptos build --release
 
 # -------------------------------------------------------------------- run --
@@ -106,9 +116,10 @@ check: deps-rust
 unit: site
 	cargo test --workspace
 
-# Just the front end (WASM, JS, CSS, public/) into target/site.
-site: deps-rust deps-system
-	cargo leptos build --frontend-only
+# Just the front end (WASM, JS, CSS, public/) into target/site, built as `make run` builds
+# it (release, through wasm-opt), so the Playwright suite tests what users get.
+site: deps-rust deps-system deps-tools
+	cargo leptos build --release --frontend-only
 
 # Build everything and run only the Playwright suite.
 e2e: deps-node build
@@ -141,4 +152,4 @@ fuzz:
 
 clean:
 	cargo clean
-	rm -rf end2end/node_modules end2end/test-results end2end/playwright-report
+	rm -rf end2end/node_modules end2end/test-results end2end/playwright-report tools/node_modules
