@@ -145,3 +145,19 @@ test('the dashboard works from the keyboard alone', async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
   await waitForMail('mary@partner.example');
 });
+
+test('pages fit a phone screen without sideways scrolling', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const coworker = 'hedy@acme.example';
+  addCoworker(coworker, 'Hedy Lamarr', { admin: true });
+  await signInCoworker(page, coworker);
+  await issueLink(page, { email: 'claude@partner.example', name: 'Claude Shannon' });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(await overflow(), '/dashboard').toBeLessThanOrEqual(0);
+  await page.getByRole('link', { name: 'claude@partner.example', exact: true }).click();
+  await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
+  await waitForHydration(page);
+  expect(await overflow(), '/dashboard/links/ID').toBeLessThanOrEqual(0);
+  await gotoReady(page, '/dashboard/coworkers');
+  expect(await overflow(), '/dashboard/coworkers').toBeLessThanOrEqual(0);
+});

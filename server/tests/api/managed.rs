@@ -325,7 +325,10 @@ async fn an_expired_link_is_resent_with_the_same_options() {
         .iter()
         .find(|m| m.contains(&token_in(resent.body["url"].as_str().unwrap())))
         .expect("the new link was mailed");
-    assert!(mail.contains("Bob (bob@example.com) has invited you"), "{mail}");
+    assert!(
+        mail.contains("Bob (bob@example.com) has invited you"),
+        "{mail}"
+    );
     let old_events = trail(&app, &mut bob, id).await;
     let resend = old_events.iter().find(|e| e["kind"] == "resent").unwrap();
     assert_eq!(resend["actor"], "Cora");
