@@ -134,7 +134,8 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
 
     // Links issued beforehand, without mail: straight into the database.
     let seeded = seed::prepare(&db_path, redeem_total).await?;
-    let mut peak_rss_kb = 0;
+    // Each server's peak RSS, by what it was doing.
+    let mut rss: Vec<(String, u64)> = Vec::new();
 
     // --- redeem, peek, issue with the outbox ---------------------------------------
     let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
@@ -178,7 +179,10 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         "outbox",
     )
     .await?;
-    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+    rss.push((
+        "redeem, peek, issue via outbox".into(),
+        server.peak_rss_kb(),
+    ));
     server.stop().await?;
 
     // --- issue with SMTP to a catcher on loopback -------------------------------------
@@ -203,7 +207,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     if delivered < sizes.issues {
         bail!("the catcher got {delivered} of {} mails", sizes.issues);
     }
-    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+    rss.push(("issue via smtp".into(), server.peak_rss_kb()));
     server.stop().await?;
 
     // --- the links list with many links -------------------------------------------------
@@ -219,7 +223,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             (sizes.list_requests / 10).max(5),
         )
         .await?;
-        peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb());
+        rss.push((format!("list_links, {links} links"), server.peak_rss_kb()));
         server.stop().await?;
         list.push(json!({
             "links": links,
@@ -253,7 +257,11 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             Some(ceiling) if ceiling > 0.0 => c32 / ceiling,
             _ => 0.0,
         },
-        "server_peak_rss_mb": peak_rss_kb as f64 / 1024.0,
+        "server_peak_rss_mb": rss.iter().map(|(_, kb)| *kb).max().unwrap_or(0) as f64 / 1024.0,
+        "server_peak_rss_mb_by_phase": rss
+            .iter()
+            .map(|(phase, kb)| (phase.clone(), json!(*kb as f64 / 1024.0)))
+            .collect::<serde_json::Map<_, _>>(),
         "front_end": report::front_end_sizes(&args.site.join("pkg"), if args.smoke { 1 } else { 11 })?,
     }))
 }

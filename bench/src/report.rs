@@ -137,6 +137,13 @@ pub fn table(r: &Value) -> String {
         r["durability"].as_str().unwrap_or(""),
         r["server_peak_rss_mb"].as_f64().unwrap_or(0.0)
     );
+    if let Some(phases) = r["server_peak_rss_mb_by_phase"].as_object() {
+        let each: Vec<String> = phases
+            .iter()
+            .map(|(phase, mb)| format!("{phase}: {:.1} MB", mb.as_f64().unwrap_or(0.0)))
+            .collect();
+        out += &format!("(peak RSS of each server: {})\n", each.join("; "));
+    }
     out += "\n| file | raw | gzip | brotli |\n|---|---|---|---|\n";
     if let Some(files) = r["front_end"].as_object() {
         for (name, s) in files {
