@@ -16,6 +16,8 @@ ALTER TABLE magic_links ADD COLUMN replaces INTEGER REFERENCES magic_links (id);
 ALTER TABLE auth_sessions ADD COLUMN end_reason TEXT
     CHECK (end_reason IN ('signed_out', 'replaced', 'expired', 'link_revoked', 'ended_by_coworker', 'coworker_deactivated'));
 ALTER TABLE auth_sessions ADD COLUMN ended_by INTEGER REFERENCES coworkers (id);
+-- The address the session was opened from, for the link's page and its trail.
+ALTER TABLE auth_sessions ADD COLUMN ip TEXT;
 
 -- Everything that happened to a link, written in the same transaction as the change it
 -- records. Never a token or a link: only who, when, from where and why.
@@ -55,6 +57,16 @@ BEGIN
     INSERT INTO link_events (link_id, at, kind, coworker_id, user_agent, detail)
     VALUES (new.link_id, new.ended_at, 'session_ended', new.ended_by, new.user_agent,
             coalesce(new.end_reason, 'expired'));
+END;
+
+-- An invitation's redeem is the session it opens: recorded by the insert itself, in the
+-- redeem's transaction, with the address and browser that opened it. (A coworker's
+-- sign-in session names no link; redeem records those explicitly.)
+CREATE TRIGGER auth_sessions_opened AFTER INSERT ON auth_sessions
+WHEN new.link_id IS NOT NULL
+BEGIN
+    INSERT INTO link_events (link_id, at, kind, ip, user_agent)
+    VALUES (new.link_id, new.created_at, 'redeemed', new.ip, new.user_agent);
 END;
 
 -- Counting invitations per state reads only these partial indexes, each a fraction of

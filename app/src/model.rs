@@ -287,6 +287,8 @@ pub struct LinkSession {
     pub expires_at: i64,
     pub ended_at: Option<i64>,
     pub user_agent: Option<String>,
+    /// The address it was opened from.
+    pub ip: Option<String>,
 }
 
 /// How long the session an invitation opens lasts, chosen at issue time.

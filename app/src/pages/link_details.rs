@@ -222,7 +222,10 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
                             <tr>
                                 <td><When at=session.started_at /></td>
                                 <td><When at=session.last_seen_at /></td>
-                                <td class="ua">{session.user_agent.unwrap_or_else(|| "unknown".to_owned())}</td>
+                                <td class="ua">
+                                    {session.user_agent.unwrap_or_else(|| "unknown".to_owned())}
+                                    {session.ip.map(|ip| view! { <span class="sub">{format!("from {ip}")}</span> })}
+                                </td>
                                 <td>{match session.ended_at {
                                     Some(ended) => view! { "Ended " <When at=ended /> }.into_any(),
                                     None => view! { "Active until " <When at=session.expires_at /> }.into_any(),

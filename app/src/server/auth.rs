@@ -48,11 +48,12 @@ pub enum Holder {
 }
 
 /// Records a new signed-in session inside the redeem's transaction and returns its id.
+/// For an invitee, the insert also puts `redeemed` on the link's trail (a trigger).
 pub async fn create(
     tx: &mut Transaction<'static, Sqlite>,
     holder: Holder,
     lifetime: Duration,
-    user_agent: Option<&str>,
+    client: &super::events::Client,
 ) -> sqlx::Result<String> {
     let mut bytes = [0u8; 32];
     OsRng
@@ -65,15 +66,17 @@ pub async fn create(
     };
     let at = now();
     sqlx::query(
-        "INSERT INTO auth_sessions (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+        "INSERT INTO auth_sessions
+             (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
     )
     .bind(&id)
     .bind(coworker_id)
     .bind(link_id)
     .bind(at)
     .bind(at + lifetime.as_secs() as i64)
-    .bind(user_agent.map(|ua| truncate(ua, 512)))
+    .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
+    .bind(client.ip.to_string())
     .execute(&mut **tx)
     .await?;
     Ok(id)

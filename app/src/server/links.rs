@@ -865,14 +865,18 @@ pub async fn redeem(
             destination.unwrap_or_else(|| "/welcome".to_owned()),
         )
     };
-    let auth_id = auth::create(&mut tx, holder, lifetime, client.user_agent.as_deref())
+    let is_signin = matches!(holder, Holder::Coworker(_));
+    let auth_id = auth::create(&mut tx, holder, lifetime, client)
         .await
         .or_internal("opening a session")?;
-    Event::new(EventKind::Redeemed)
-        .from(client)
-        .record(&mut *tx, link_id, at)
-        .await
-        .or_internal("recording a redeem")?;
+    if is_signin {
+        // An invitee's session records its redeem itself (a trigger, migration 0004).
+        Event::new(EventKind::Redeemed)
+            .from(client)
+            .record(&mut *tx, link_id, at)
+            .await
+            .or_internal("recording a redeem")?;
+    }
     tx.commit().await.or_internal("committing a redeem")?;
     info!(link_id, "link redeemed");
     Ok(Redemption {
@@ -906,7 +910,7 @@ pub async fn details(state: &AppState, id: i64) -> Result<LinkDetails, AppError>
     .or_internal("reading a link's options")?;
     let sessions: Vec<LinkSession> = sqlx::query_as(
         "SELECT rowid AS number, created_at AS started_at, last_seen_at, expires_at, ended_at,
-                user_agent
+                user_agent, ip
          FROM auth_sessions WHERE link_id = ?1 ORDER BY created_at DESC, rowid DESC",
     )
     .bind(id)
