@@ -175,15 +175,7 @@ pub async fn add_coworker(
 ) -> Result<(), AppError> {
     let (state, _admin) = request::require_admin().await?;
     let email = EmailAddress::parse("email", &email)?;
-    let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if let Some(name) = &name {
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(AppError::invalid(
-                "name",
-                "Keep the name under 100 characters, on one line.",
-            ));
-        }
-    }
+    let name = links::optional_text("name", name.as_deref(), links::MAX_NAME_CHARS, false)?;
     let admin = match role.as_deref().map(str::trim) {
         None | Some("") | Some("coworker") => false,
         Some("admin") => true,

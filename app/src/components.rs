@@ -3,6 +3,11 @@
 use crate::api::SignOut;
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos::server_fn::client::Client;
+use leptos::server_fn::codec::PostUrl;
+use leptos::server_fn::request::ClientReq;
+use leptos::server_fn::{Http, ServerFn};
+use serde::de::DeserializeOwned;
 
 /// False while the page is server-rendered HTML, true once the WASM app has taken over.
 /// Buttons stay disabled until then, so a click never falls through to a plain form post.
@@ -19,6 +24,42 @@ pub fn Busy(#[prop(into)] when: Signal<bool>, text: &'static str) -> impl IntoVi
         <Show when=move || when.get()>
             <p class="busy" role="status">{text}</p>
         </Show>
+    }
+}
+
+/// A button that posts one named value to a server function: Revoke, Resend, End
+/// session, Deactivate. Disabled until the page is hydrated and while the action runs;
+/// `pending_label`, when given, replaces the label meanwhile.
+#[component]
+pub fn ActionButton<S, P>(
+    action: ServerAction<S>,
+    /// The parameter's name, e.g. `id`.
+    name: &'static str,
+    value: String,
+    label: &'static str,
+    /// `primary`, `secondary` or `danger`.
+    class: &'static str,
+    #[prop(optional)] pending_label: Option<&'static str>,
+) -> impl IntoView
+where
+    S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
+    <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData:
+        From<leptos::web_sys::FormData>,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Client: Client<S::Error>,
+{
+    let hydrated = use_hydrated();
+    view! {
+        <ActionForm action attr:class="inline">
+            <input type="hidden" name=name value=value />
+            <button type="submit" class=class disabled=move || !hydrated.get() || action.pending().get()>
+                {move || match pending_label {
+                    Some(pending) if action.pending().get() => pending,
+                    _ => label,
+                }}
+            </button>
+        </ActionForm>
     }
 }
 

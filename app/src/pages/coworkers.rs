@@ -2,7 +2,7 @@
 //! every session the coworker has and stops their sign-in links.
 
 use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker};
-use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
 use crate::error::AppError;
 use crate::model::{CoworkerInfo, SignedIn};
 use leptos::prelude::*;
@@ -108,7 +108,6 @@ fn People(
     me: String,
     deactivate: ServerAction<DeactivateCoworker>,
 ) -> impl IntoView {
-    let hydrated = use_hydrated();
     view! {
         <div class="table-scroll">
             <table>
@@ -139,12 +138,7 @@ fn People(
                                 }}</td>
                                 <td>
                                     {can_deactivate.then(|| view! {
-                                        <ActionForm action=deactivate attr:class="inline">
-                                            <input type="hidden" name="id" value=id.clone() />
-                                            <button type="submit" class="danger" disabled=move || !hydrated.get() || deactivate.pending().get()>
-                                                "Deactivate"
-                                            </button>
-                                        </ActionForm>
+                                        <ActionButton action=deactivate name="id" value=id.clone() label="Deactivate" class="danger" />
                                     })}
                                 </td>
                             </tr>

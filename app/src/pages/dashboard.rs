@@ -1,7 +1,7 @@
 //! `/dashboard`: coworkers issue links and watch and revoke them.
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
-use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkPage, LinkState, LinkSummary, SessionLifetime, SignedIn,
 };
@@ -282,7 +282,6 @@ fn LinkRow(
     revoke: ServerAction<RevokeLink>,
     resend: ServerAction<ResendLink>,
 ) -> impl IntoView {
-    let hydrated = use_hydrated();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
     let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
     let id = link.id.to_string();
@@ -301,24 +300,11 @@ fn LinkRow(
             <td>{link.issued_by.clone()}</td>
             <td><When at=link.expires_at /></td>
             <td class="actions">
-                {resendable.then(|| {
-                    let id = id.clone();
-                    view! {
-                        <ActionForm action=resend attr:class="inline">
-                            <input type="hidden" name="id" value=id />
-                            <button type="submit" class="secondary" disabled=move || !hydrated.get() || resend.pending().get()>
-                                "Resend"
-                            </button>
-                        </ActionForm>
-                    }
+                {resendable.then(|| view! {
+                    <ActionButton action=resend name="id" value=id.clone() label="Resend" class="secondary" />
                 })}
                 {revocable.then(|| view! {
-                    <ActionForm action=revoke attr:class="inline">
-                        <input type="hidden" name="id" value=id.clone() />
-                        <button type="submit" class="danger" disabled=move || !hydrated.get() || revoke.pending().get()>
-                            "Revoke"
-                        </button>
-                    </ActionForm>
+                    <ActionButton action=revoke name="id" value=id.clone() label="Revoke" class="danger" />
                 })}
             </td>
         </tr>

@@ -2,7 +2,7 @@
 //! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
-use crate::components::{use_hydrated, Busy, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
 };
@@ -139,27 +139,11 @@ fn Overview(
                     })}
                 </dl>
                 <div class="row">
-                    {resendable.then(|| {
-                        let id = id.clone();
-                        view! {
-                            <ActionForm action=resend attr:class="inline">
-                                <input type="hidden" name="id" value=id />
-                                <button type="submit" class="primary" disabled=move || !hydrated.get() || resend.pending().get()>
-                                    {move || if resend.pending().get() { "Sending…" } else { "Resend" }}
-                                </button>
-                            </ActionForm>
-                        }
+                    {resendable.then(|| view! {
+                        <ActionButton action=resend name="id" value=id.clone() label="Resend" class="primary" pending_label="Sending…" />
                     })}
-                    {revocable.then(|| {
-                        let id = id.clone();
-                        view! {
-                            <ActionForm action=revoke attr:class="inline">
-                                <input type="hidden" name="id" value=id />
-                                <button type="submit" class="danger" disabled=move || !hydrated.get() || revoke.pending().get()>
-                                    "Revoke"
-                                </button>
-                            </ActionForm>
-                        }
+                    {revocable.then(|| view! {
+                        <ActionButton action=revoke name="id" value=id.clone() label="Revoke" class="danger" />
                     })}
                 </div>
                 <ActionForm action=set_renewal attr:class="inline">
@@ -198,7 +182,6 @@ fn session_label(minutes: i64) -> String {
 
 #[component]
 fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -> impl IntoView {
-    let hydrated = use_hydrated();
     if sessions.is_empty() {
         return view! { <p class="empty">"This link has not signed anyone in."</p> }.into_any();
     }
@@ -232,12 +215,7 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
                                 }}</td>
                                 <td>
                                     {live.then(|| view! {
-                                        <ActionForm action=end_session attr:class="inline">
-                                            <input type="hidden" name="session" value=number.clone() />
-                                            <button type="submit" class="danger" disabled=move || !hydrated.get() || end_session.pending().get()>
-                                                "End session"
-                                            </button>
-                                        </ActionForm>
+                                        <ActionButton action=end_session name="session" value=number.clone() label="End session" class="danger" />
                                     })}
                                 </td>
                             </tr>

@@ -5,7 +5,7 @@
 //! coworker or revoking a link takes effect at the browser's very next request.
 
 use super::coworkers::Coworker;
-use super::events::truncate;
+use super::events::{truncate, Client};
 use super::state::AppState;
 use super::{now, OrInternal};
 use crate::error::AppError;
@@ -53,7 +53,7 @@ pub async fn create(
     tx: &mut Transaction<'static, Sqlite>,
     holder: Holder,
     lifetime: Duration,
-    client: &super::events::Client,
+    client: &Client,
 ) -> sqlx::Result<String> {
     let mut bytes = [0u8; 32];
     OsRng
@@ -277,8 +277,8 @@ pub mod request {
     }
 
     /// The caller's address and user agent, for the audit trail.
-    pub async fn client(state: &AppState) -> Result<super::super::events::Client, AppError> {
-        Ok(super::super::events::Client {
+    pub async fn client(state: &AppState) -> Result<Client, AppError> {
+        Ok(Client {
             ip: client_ip(state).await?,
             user_agent: user_agent().await,
         })

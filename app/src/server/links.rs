@@ -18,7 +18,7 @@ use tracing::{info, instrument, warn};
 
 /// Links per page of the dashboard table.
 pub const PAGE_SIZE: i64 = 50;
-const MAX_NAME_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 2000;
 const MAX_QUERY_CHARS: usize = 254;
 const MAX_DESTINATION_BYTES: usize = 500;
@@ -126,7 +126,7 @@ pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError
 
 /// Trims optional free text; empty becomes `None`. Control characters are refused, except
 /// line breaks where `multiline` allows them.
-fn optional_text(
+pub fn optional_text(
     field: &str,
     value: Option<&str>,
     max_chars: usize,
