@@ -253,6 +253,9 @@ export interface Invitation {
   message?: string;
   /** Visible option text of "Expires in"; the default (24 hours) when absent. */
   expiresIn?: '15 minutes' | '1 hour' | '24 hours' | '7 days';
+  /** Under "More options": where the invitee lands, and how long their session lasts. */
+  destination?: string;
+  sessionLasts?: '8 hours' | '7 days' | '30 days';
 }
 
 /** Issue a link from /dashboard and wait for the one-time display of it. */
@@ -262,6 +265,15 @@ export async function issueLink(page: Page, invitation: Invitation): Promise<voi
   if (invitation.message !== undefined) await page.getByLabel('Message', { exact: true }).fill(invitation.message);
   if (invitation.expiresIn !== undefined) {
     await page.getByLabel('Expires in', { exact: true }).selectOption({ label: invitation.expiresIn });
+  }
+  if (invitation.destination !== undefined || invitation.sessionLasts !== undefined) {
+    await page.getByText('More options', { exact: true }).click();
+    if (invitation.destination !== undefined) {
+      await page.getByLabel('Destination after sign-in', { exact: true }).fill(invitation.destination);
+    }
+    if (invitation.sessionLasts !== undefined) {
+      await page.getByLabel('Session lasts', { exact: true }).selectOption({ label: invitation.sessionLasts });
+    }
   }
   await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
   // The one-time display of this link (an earlier one may still be on screen).

@@ -29,12 +29,7 @@ test('a link with options: its page shows the timeline, and ending its session s
   await signInCoworker(page, coworker);
 
   // Options live under "More options".
-  await page.getByLabel('Invitee email', { exact: true }).fill(invitee);
-  await page.getByText('More options', { exact: true }).click();
-  await page.getByLabel('Destination after sign-in', { exact: true }).fill('/welcome?tab=start');
-  await page.getByLabel('Session lasts', { exact: true }).selectOption({ label: '8 hours' });
-  await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
-  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+  await issueLink(page, { email: invitee, destination: '/welcome?tab=start', sessionLasts: '8 hours' });
   const link = extractLink(await waitForMail(invitee));
 
   // The row leads to the link's page: options and the first events.
@@ -86,9 +81,7 @@ test('an invitee whose link was used asks for a new one, and only their address 
   const invitee = `guest-${tag}@example.test`;
   addCoworker(coworker, `Erin ${tag}`);
   await signInCoworker(page, coworker);
-  await page.getByLabel('Invitee email', { exact: true }).fill(invitee);
-  await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
-  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+  await issueLink(page, { email: invitee });
   const link = extractLink(await waitForMail(invitee));
 
   // Someone (a forwarded mail, another device) used the link first.
@@ -138,9 +131,7 @@ test('a coworker resends a pending link from the table; the old link stops worki
   const invitee = `guest-${tag}@example.test`;
   addCoworker(coworker, `Finn ${tag}`);
   await signInCoworker(page, coworker);
-  await page.getByLabel('Invitee email', { exact: true }).fill(invitee);
-  await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
-  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
+  await issueLink(page, { email: invitee });
   const oldLink = extractLink(await waitForMail(invitee));
 
   const row = linkRow(page, invitee).first();

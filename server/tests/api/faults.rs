@@ -29,7 +29,7 @@ async fn a_hanging_mail_server_times_out_and_the_link_is_kept_as_not_delivered()
         env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
     })
     .await;
-    let mut bob = signed_in_without_mail(&app, "bob@example.com").await;
+    let mut bob = app.coworker_without_mail("bob@example.com", "Bob").await;
 
     let started = Instant::now();
     let answer = app.issue(&mut bob, "alice@example.com").await;
@@ -58,22 +58,6 @@ async fn a_hanging_mail_server_times_out_and_the_link_is_kept_as_not_delivered()
         0,
         "no link is left half-recorded"
     );
-}
-
-/// Signs a coworker in with a sign-in link made directly, for servers whose mail fails.
-async fn signed_in_without_mail(app: &TestApp, email: &str) -> Client {
-    app.add_coworker(email, "Bob").await;
-    let address = app::server::email::EmailAddress::parse("email", email).unwrap();
-    let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &address)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut client = Client::default();
-    let answer = app
-        .call(&mut client, "redeem_link", &[("token", &token_in(&url))])
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    client
 }
 
 /// Holds SQLite's write lock on `path` until dropped (or `release`d).
@@ -152,11 +136,7 @@ struct Server {
 
 impl Server {
     fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut env = vec![
             (
@@ -430,7 +410,7 @@ async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
         env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
     })
     .await;
-    let bob = signed_in_without_mail(&app, "bob@example.com").await;
+    let bob = app.coworker_without_mail("bob@example.com", "Bob").await;
     // Give up on the request long before the mail server's timeout.
     let gone = reqwest::Client::new()
         .post(format!("{}/api/issue_link", app.base))

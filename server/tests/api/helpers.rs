@@ -285,6 +285,22 @@ impl TestApp {
         client
     }
 
+    /// Signs a coworker in with a sign-in link made directly, for servers whose mail fails.
+    pub async fn coworker_without_mail(&self, email: &str, name: &str) -> Client {
+        self.add_coworker(email, name).await;
+        let address = EmailAddress::parse("email", email).unwrap();
+        let (url, _, _) = app::server::links::create_signin(&self.db, &self.base, 900, &address)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut client = Client::default();
+        let answer = self
+            .call(&mut client, "redeem_link", &[("token", &token_in(&url))])
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        client
+    }
+
     /// Issues an invitation as `coworker` and returns the answer.
     pub async fn issue(&self, coworker: &mut Client, email: &str) -> Answer {
         self.call(
@@ -311,6 +327,16 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
     }
+}
+
+/// A loopback port nothing listens on (bound, noted and released): a mail server that
+/// is down, or a port for a server started later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The token of the first magic link in `text`.

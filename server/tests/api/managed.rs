@@ -30,6 +30,21 @@ fn tally(events: &[Value]) -> BTreeMap<&str, usize> {
     tally
 }
 
+/// Marks link `id` unused and redeems it in a new browser, for one more session.
+async fn redeem_again(app: &TestApp, id: i64, token: &str) -> Client {
+    sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let mut client = Client::default();
+    let answer = app
+        .call(&mut client, "redeem_link", &[("token", token)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    client
+}
+
 /// Moves a link's life into the past, keeping its length.
 async fn expire(app: &TestApp, id: i64) {
     sqlx::query(
@@ -73,18 +88,7 @@ async fn every_event_lands_on_the_trail_exactly_once() {
     assert_eq!(signed_out.status, 200);
 
     // A second session, ended by the coworker from the details page.
-    let mut phone = Client::default();
-    sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        app.call(&mut phone, "redeem_link", &[("token", &token)])
-            .await
-            .status,
-        200
-    );
+    let mut phone = redeem_again(&app, id, &token).await;
     let details = app
         .call(&mut bob, "show_link", &[("id", &id.to_string())])
         .await;
@@ -124,18 +128,7 @@ async fn every_event_lands_on_the_trail_exactly_once() {
     .await;
 
     // A third session, ended by the revoke.
-    let mut laptop = Client::default();
-    sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        app.call(&mut laptop, "redeem_link", &[("token", &token)])
-            .await
-            .status,
-        200
-    );
+    redeem_again(&app, id, &token).await;
     let revoke = app
         .call(&mut bob, "revoke_link", &[("id", &id.to_string())])
         .await;
@@ -201,27 +194,13 @@ async fn every_event_lands_on_the_trail_exactly_once() {
 #[tokio::test]
 async fn a_failed_delivery_is_marked_and_resend_then_delivers() {
     // The mail server is down: nothing listens on its port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let app = spawn_app_with(Setup {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         ..Setup::default()
     })
     .await;
-    app.add_coworker("bob@example.com", "Bob").await;
-    let mut bob = Client::default();
-    let email = app::server::email::EmailAddress::parse("email", "bob@example.com").unwrap();
-    let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &email)
-        .await
-        .unwrap()
-        .unwrap();
-    let signin = app
-        .call(&mut bob, "redeem_link", &[("token", &token_in(&url))])
-        .await;
-    assert_eq!(signin.status, 200);
+    let mut bob = app.coworker_without_mail("bob@example.com", "Bob").await;
 
     let issued = app.issue(&mut bob, "alice@example.com").await;
     assert_eq!(issued.status, 200, "{}", issued.body);

@@ -6,16 +6,20 @@ use crate::helpers::*;
 use app::server::links::{list_sql, COUNTS_SQL};
 
 async fn plan(app: &TestApp, trigram: bool, search: Option<&str>, state: Option<&str>) -> String {
-    let rows: Vec<(i64, i64, i64, String)> =
-        sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(trigram)))
-            .bind(0_i64)
-            .bind(None::<i64>)
-            .bind(search)
-            .bind(state)
-            .bind(51_i64)
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(trigram)))
+        .bind(0_i64)
+        .bind(None::<i64>)
+        .bind(search)
+        .bind(state)
+        .bind(51_i64)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    steps(rows)
+}
+
+/// EXPLAIN QUERY PLAN rows as one line per step.
+fn steps(rows: Vec<(i64, i64, i64, String)>) -> String {
     rows.into_iter()
         .map(|(_, _, _, detail)| detail)
         .collect::<Vec<_>>()
@@ -114,17 +118,14 @@ async fn searching_matches_any_part_of_the_address_literally() {
     }
 }
 
-/// The plan of `sql` (parameters bound as NULL), one line per step.
+/// The plan of `sql`, with `?1` bound to 0, one line per step.
 async fn plan_of(app: &TestApp, sql: &str) -> String {
-    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+    let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
         .bind(0_i64)
         .fetch_all(&app.db)
         .await
         .unwrap();
-    rows.into_iter()
-        .map(|(_, _, _, detail)| detail)
-        .collect::<Vec<_>>()
-        .join("\n")
+    steps(rows)
 }
 
 #[tokio::test]
