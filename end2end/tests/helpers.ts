@@ -308,9 +308,18 @@ export function linkRow(page: Page, email: string): Locator {
 export async function statusCell(page: Page, row: Locator): Promise<Locator> {
   const table = page.getByRole('table');
   await expect(table.getByRole('columnheader', { name: 'Status', exact: true })).toBeVisible();
-  const headers = (await table.getByRole('columnheader').allInnerTexts()).map((text) => text.trim());
-  const index = headers.indexOf('Status');
-  expect(index, 'the links table has a "Status" column').toBeGreaterThanOrEqual(0);
+  // Polled: the table may be re-rendering (a refetch after Revoke) while it is read.
+  let index = -1;
+  await expect
+    .poll(
+      async () => {
+        const headers = (await table.getByRole('columnheader').allInnerTexts()).map((text) => text.trim());
+        index = headers.indexOf('Status');
+        return index;
+      },
+      { message: 'the links table has a "Status" column' },
+    )
+    .toBeGreaterThanOrEqual(0);
   return row.locator('xpath=./th|./td').nth(index);
 }
 
