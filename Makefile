@@ -78,6 +78,7 @@ build: deps-rust deps-system deps-tools
 
 build-release: deps-rust deps-system deps-tools
 	cargo leptos build --release
+	target/release/latchkey precompress
 
 # -------------------------------------------------------------------- run --
 

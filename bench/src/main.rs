@@ -47,6 +47,18 @@ const FULL: Sizes = Sizes {
     ceiling_transactions: 5_000,
 };
 
+/// `--quick`: the two phases the targets are hardest on, nothing written to results.
+const QUICK: Sizes = Sizes {
+    redeems_per_level: 5_000,
+    levels: &[32],
+    issues: 4_000,
+    issue_concurrency: 32,
+    peeks: 200,
+    list_sizes: &[],
+    list_requests: 0,
+    ceiling_transactions: 0,
+};
+
 const SMOKE: Sizes = Sizes {
     redeems_per_level: 40,
     levels: &[1, 8, 32, 128],
@@ -60,6 +72,11 @@ const SMOKE: Sizes = Sizes {
 
 struct Args {
     smoke: bool,
+    /// `--quick redeem|issue|both`: only the redeem (C=32) and/or outbox issue phase,
+    /// for a quick look (or a profile) while tuning; nothing is written.
+    quick: Option<String>,
+    /// `--profile DIR`: record each timed phase of the server with `perf record -g`.
+    profile: Option<PathBuf>,
     /// `normal` or `full`: the server's LATCHKEY_SQLITE_SYNCHRONOUS.
     synchronous: String,
     server: PathBuf,
@@ -70,6 +87,8 @@ struct Args {
 fn args() -> Result<Args> {
     let mut args = Args {
         smoke: false,
+        quick: None,
+        profile: None,
         synchronous: "normal".into(),
         server: "target/release/latchkey".into(),
         site: "target/site".into(),
@@ -79,17 +98,28 @@ fn args() -> Result<Args> {
     while let Some(arg) = given.next() {
         match arg.as_str() {
             "--smoke" => args.smoke = true,
+            "--quick" => {
+                args.quick = Some(
+                    given
+                        .next()
+                        .filter(|v| ["redeem", "issue", "both"].contains(&v.as_str()))
+                        .context("--quick needs redeem, issue or both")?,
+                )
+            }
             "--synchronous" => {
                 args.synchronous = given
                     .next()
                     .filter(|v| v == "normal" || v == "full")
                     .context("--synchronous needs normal or full")?
             }
+            "--profile" => {
+                args.profile = Some(given.next().context("--profile needs a directory")?.into())
+            }
             "--server" => args.server = given.next().context("--server needs a path")?.into(),
             "--site" => args.site = given.next().context("--site needs a path")?.into(),
             "--out" => args.out = given.next().context("--out needs a directory")?.into(),
             other => bail!(
-                "unknown argument {other}\nusage: latchkey-bench [--smoke] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
             ),
         }
     }
@@ -101,7 +131,11 @@ async fn main() -> Result<()> {
     let args = args()?;
     // Every server this run starts inherits it.
     std::env::set_var("LATCHKEY_SQLITE_SYNCHRONOUS", &args.synchronous);
-    let sizes = if args.smoke { &SMOKE } else { &FULL };
+    let sizes = match (args.smoke, args.quick.is_some()) {
+        (true, _) => &SMOKE,
+        (false, true) => &QUICK,
+        (false, false) => &FULL,
+    };
     let work = tempdir()?;
     let result = run(&args, sizes, &work).await;
     let _ = std::fs::remove_dir_all(&work);
@@ -109,6 +143,9 @@ async fn main() -> Result<()> {
 
     let text = report::table(&report);
     println!("{text}");
+    if args.quick.is_some() {
+        return Ok(());
+    }
     std::fs::create_dir_all(&args.out)?;
     let name = if args.smoke {
         "smoke.json".to_owned()
@@ -132,6 +169,11 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let db_path = work.join("latchkey.db");
     let redeem_total = sizes.redeems_per_level * sizes.levels.len();
 
+    // The front end compressed as `make build-release` leaves it, so no server spends the
+    // measured phases compressing it. (The smoke run's debug WASM is never compressed.)
+    if !args.smoke {
+        ::server::assets::precompress(&args.site.join("pkg"))?;
+    }
     // Links issued beforehand, without mail: straight into the database.
     let seeded = seed::prepare(&db_path, redeem_total).await?;
     // Each server's peak RSS, by what it was doing.
@@ -141,15 +183,19 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
     let coworker = server.sign_in(&seeded.signin_token).await?;
 
+    let quick = args.quick.as_deref();
+    let (do_redeem, do_issue) = (quick != Some("issue"), quick != Some("redeem"));
     let mut redeem = Vec::new();
     let mut tokens = seeded.tokens.iter();
-    for &concurrency in sizes.levels {
+    for &concurrency in sizes.levels.iter().filter(|_| do_redeem) {
         let batch: Vec<String> = tokens
             .by_ref()
             .take(sizes.redeems_per_level)
             .cloned()
             .collect();
+        let profile = server.profile(args.profile.as_deref(), "redeem")?;
         let phase = load::redeem(&server.base, &batch, concurrency).await?;
+        drop(profile);
         let works = load::sessions_that_work(&server.base, &phase.cookies).await?;
         if phase.ok != batch.len() || works != phase.ok {
             bail!(
@@ -171,14 +217,16 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let peek_tokens: Vec<String> = seeded.tokens.iter().take(sizes.peeks).cloned().collect();
     let peek = load::peek(&server.base, &peek_tokens).await?;
 
+    let profile = server.profile(args.profile.as_deref().filter(|_| do_issue), "issue")?;
     let issue_outbox = load::issue(
         &server.base,
         &coworker,
-        sizes.issues,
+        if do_issue { sizes.issues } else { 0 },
         sizes.issue_concurrency,
         "outbox",
     )
     .await?;
+    drop(profile);
     rss.push((
         "redeem, peek, issue via outbox".into(),
         server.peak_rss_kb(),
@@ -186,29 +234,34 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     server.stop().await?;
 
     // --- issue with SMTP to a catcher on loopback -------------------------------------
-    let catcher = catcher::start().await?;
-    let server = Server::start(
-        &args.server,
-        &args.site,
-        work,
-        &db_path,
-        Some(format!("smtp://127.0.0.1:{}", catcher.port)),
-    )
-    .await?;
-    let issue_smtp = load::issue(
-        &server.base,
-        &coworker,
-        sizes.issues,
-        sizes.issue_concurrency,
-        "smtp",
-    )
-    .await?;
-    let delivered = catcher.delivered();
-    if delivered < sizes.issues {
-        bail!("the catcher got {delivered} of {} mails", sizes.issues);
-    }
-    rss.push(("issue via smtp".into(), server.peak_rss_kb()));
-    server.stop().await?;
+    let issue_smtp = if args.quick.is_some() {
+        None
+    } else {
+        let catcher = catcher::start().await?;
+        let server = Server::start(
+            &args.server,
+            &args.site,
+            work,
+            &db_path,
+            Some(format!("smtp://127.0.0.1:{}", catcher.port)),
+        )
+        .await?;
+        let phase = load::issue(
+            &server.base,
+            &coworker,
+            sizes.issues,
+            sizes.issue_concurrency,
+            "smtp",
+        )
+        .await?;
+        let delivered = catcher.delivered();
+        if delivered < sizes.issues {
+            bail!("the catcher got {delivered} of {} mails", sizes.issues);
+        }
+        rss.push(("issue via smtp".into(), server.peak_rss_kb()));
+        server.stop().await?;
+        Some(phase)
+    };
 
     // --- the links list with many links -------------------------------------------------
     let mut list = Vec::new();
@@ -233,7 +286,11 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     }
 
     // --- the raw SQLite ceiling -------------------------------------------------------------
-    let ceiling = seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?;
+    let ceiling = if args.quick.is_some() {
+        json!({})
+    } else {
+        seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?
+    };
     let c32 = redeem
         .iter()
         .find(|r| r["concurrency"] == 32)
@@ -242,15 +299,14 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
 
     Ok(json!({
         "date": report::today(),
-        "mode": if args.smoke { "smoke" } else { "full" },
+        "mode": if args.smoke { "smoke" } else if args.quick.is_some() { "quick" } else { "full" },
         "machine": report::machine(),
         "durability": format!("WAL, synchronous={}", args.synchronous.to_uppercase()),
         "redeem": redeem,
         "peek_ms": peek.summary(),
-        "issue": [
-            issue_outbox.json("outbox"),
-            issue_smtp.json("smtp"),
-        ],
+        "issue": std::iter::once(issue_outbox.json("outbox"))
+            .chain(issue_smtp.map(|phase| phase.json("smtp")))
+            .collect::<Vec<_>>(),
         "list": list,
         "sqlite_ceiling_per_second": ceiling,
         "redeem_c32_share_of_ceiling": match ceiling[args.synchronous.as_str()].as_f64() {

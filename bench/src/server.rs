@@ -82,6 +82,21 @@ impl Server {
         cookie_of(&response).context("no session cookie on sign-in")
     }
 
+    /// While the returned guard lives, `perf record -g` samples this server into
+    /// `DIR/PHASE.data` (with `dir` given; nothing otherwise).
+    pub fn profile(&self, dir: Option<&Path>, phase: &str) -> Result<Option<Profile>> {
+        let Some(dir) = dir else { return Ok(None) };
+        std::fs::create_dir_all(dir)?;
+        let child = Command::new("perf")
+            .args(["record", "-g", "-q", "-p", &self.child.id().to_string(), "-o"])
+            .arg(dir.join(format!("{phase}.data")))
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting perf")?;
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Some(Profile(child)))
+    }
+
     /// The most memory the server process has held, in KiB (VmHWM).
     pub fn peak_rss_kb(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -130,4 +145,16 @@ pub fn cookie_of(response: &reqwest::Response) -> Option<String> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
         .map(str::to_owned)
+}
+
+/// A running `perf record`; dropping it stops the recording and waits for the file.
+pub struct Profile(Child);
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }

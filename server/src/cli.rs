@@ -16,6 +16,7 @@ Usage:
   latchkey coworker list                    list active coworkers
   latchkey coworker remove EMAIL            remove a coworker and end their sessions
   latchkey signin-link EMAIL                print a one-time sign-in URL for a coworker
+  latchkey precompress                      write the built front end's .br and .gz files
 ";
 
 /// A parsed command line.
@@ -35,6 +36,7 @@ pub enum Command {
     SigninLink {
         email: String,
     },
+    Precompress,
 }
 
 impl Command {
@@ -64,6 +66,7 @@ impl Command {
             ["signin-link", email] => Self::SigninLink {
                 email: email.to_string(),
             },
+            ["precompress"] => Self::Precompress,
             _ => bail!("unrecognised arguments\n\n{USAGE}"),
         })
     }
@@ -82,7 +85,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
     )
     .await?;
     match command {
-        Command::Serve | Command::Help => unreachable!("handled by main"),
+        Command::Serve | Command::Help | Command::Precompress => {
+            unreachable!("handled by main")
+        }
         Command::CoworkerAdd {
             email: input,
             name,
@@ -173,6 +178,7 @@ mod tests {
                 email: "a@example.com".into()
             }
         );
+        assert_eq!(parse("precompress").unwrap(), Command::Precompress);
         assert!(parse("coworker").is_err());
         assert!(parse("signin-link").is_err());
     }

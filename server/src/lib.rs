@@ -7,6 +7,7 @@ mod middleware;
 mod session_store;
 
 use anyhow::{Context, Result};
+use app::server::auth::PreparedRecords;
 use app::server::config::Config;
 use app::server::db;
 use app::server::limits::Limits;
@@ -70,7 +71,8 @@ pub async fn build(
         config.durability,
     )
     .await?;
-    let store = SplitStore::new(db.clone(), writer.clone());
+    let prepared_records = PreparedRecords::default();
+    let store = SplitStore::new(db.clone(), writer.clone(), prepared_records.clone());
     store
         .writer()
         .migrate()
@@ -97,6 +99,7 @@ pub async fn build(
         postman,
         limits: Arc::new(Limits::new(&config.rates)),
         config: Arc::new(config),
+        prepared_records,
     };
     tokio::spawn({
         let db = state.writer.clone();
@@ -161,9 +164,10 @@ pub async fn build(
     let not_found =
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
     // Siblings older than their file (a rebuild since) are deleted before serving, so
-    // they are never sent in its place. Release builds then compress on a thread of
-    // their own, so shutting down never waits for it (an interrupted file is left under
-    // a temporary name and cleared next time). Debug builds do not compress: their
+    // they are never sent in its place. `make build-release` writes them beforehand
+    // (`latchkey precompress`); a release server compresses whatever is still missing on
+    // a thread of its own, so shutting down never waits for it (an interrupted file is
+    // left under a temporary name and cleared next time). Debug builds do not compress: their
     // unoptimised WASM is several megabytes and brotli would hold a core for minutes.
     if let Err(error) = assets::remove_stale(&pkg) {
         tracing::warn!(%error, "could not remove stale compressed files");
@@ -221,6 +225,21 @@ async fn healthz(State(state): State<AppState>) -> StatusCode {
             StatusCode::SERVICE_UNAVAILABLE
         }
     }
+}
+
+/// Writes the brotli and gzip siblings of the built front end (`latchkey precompress`,
+/// run by `make build-release`), so a release server finds them ready instead of
+/// compressing at start-up, which holds a core and tens of megabytes for seconds.
+pub fn precompress_site() -> Result<usize> {
+    let options = leptos_options()?;
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    if !pkg.join(format!("{}.wasm", options.output_name)).exists() {
+        anyhow::bail!(
+            "no built front end in {}: run `cargo leptos build --release` first",
+            pkg.display()
+        );
+    }
+    assets::precompress(&pkg).with_context(|| format!("compressing {}", pkg.display()))
 }
 
 /// The Leptos options for the built site, from cargo-leptos' environment or defaults.

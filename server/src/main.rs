@@ -18,6 +18,18 @@ async fn main() -> ExitCode {
         print!("{}", cli::USAGE);
         return ExitCode::SUCCESS;
     }
+    if command == Command::Precompress {
+        return match server::precompress_site() {
+            Ok(files) => {
+                println!("compressed {files} files (brotli, gzip)");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("latchkey: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = async {
         let config = Config::from_env()?;
         if command == Command::Serve {

@@ -1,6 +1,7 @@
 //! The session store: tower-sessions' SQLite store, reading through the read pool and
 //! writing through the single writer connection (see `db::connect_writer`).
 
+use app::server::auth::PreparedRecords;
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -11,14 +12,21 @@ pub struct SplitStore {
     read: SqliteStore,
     write: SqliteStore,
     writer_pool: sqlx::SqlitePool,
+    /// Records a redeem already wrote in its own transaction.
+    prepared: PreparedRecords,
 }
 
 impl SplitStore {
-    pub fn new(read: sqlx::SqlitePool, write: sqlx::SqlitePool) -> Self {
+    pub fn new(
+        read: sqlx::SqlitePool,
+        write: sqlx::SqlitePool,
+        prepared: PreparedRecords,
+    ) -> Self {
         Self {
             read: SqliteStore::new(read),
             write: SqliteStore::new(write.clone()),
             writer_pool: write,
+            prepared,
         }
     }
 
@@ -33,6 +41,13 @@ impl SessionStore for SplitStore {
     /// One statement instead of the SQLite store's transaction around it: redeeming
     /// writes a new session record every time, through the one writer connection.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self.prepared.claim(record) {
+            // The redeem stored this very record (with the id `claim` gave it).
+            Some(true) => return Ok(()),
+            // It stored one under this id, and the session has gained keys since.
+            Some(false) => return self.write.save(record).await,
+            None => {}
+        }
         loop {
             let data = rmp_serde::to_vec(&*record)
                 .map_err(|e| session_store::Error::Encode(e.to_string()))?;

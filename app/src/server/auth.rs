@@ -13,7 +13,11 @@ use crate::model::SignedIn;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use sqlx::{Sqlite, SqlitePool, Transaction};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
 use tower_sessions::Session;
 
 /// The key under which the session record keeps the `auth_sessions` id.
@@ -47,6 +51,15 @@ pub enum Holder {
     Invitee { link_id: i64 },
 }
 
+/// A fresh `auth_sessions` id: 32 random bytes, hex.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Records a new signed-in session inside the redeem's transaction and returns its id.
 /// For an invitee, the insert also puts `redeemed` on the link's trail (a trigger).
 pub async fn create(
@@ -55,11 +68,7 @@ pub async fn create(
     lifetime: Duration,
     client: &Client,
 ) -> sqlx::Result<String> {
-    let mut bytes = [0u8; 32];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .expect("the operating system's random number generator failed");
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = new_id();
     let (coworker_id, link_id) = match holder {
         Holder::Coworker(id) => (Some(id), None),
         Holder::Invitee { link_id } => (None, Some(link_id)),
@@ -92,10 +101,15 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
     {
         end_row(&state.writer, &previous, EndReason::Replaced).await?;
     }
-    session
-        .cycle_id()
-        .await
-        .or_internal("cycling the session id")?;
+    // A browser that brought a session id gets a new one (no fixation). One that brought
+    // none gets a fresh id when the record is created, so there is nothing to cycle (and
+    // no store round trip to delete a record that never existed).
+    if session.id().is_some() {
+        session
+            .cycle_id()
+            .await
+            .or_internal("cycling the session id")?;
+    }
     // The session layer writes the record before the response leaves (and answers 500
     // if it cannot), so the cookie never names a session the store does not have.
     session
@@ -103,6 +117,83 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
         .await
         .or_internal("storing the session")?;
     Ok(())
+}
+
+/// Session-store records that a redeem wrote inside its own transaction, waiting for the
+/// session layer to claim them when the response leaves (the store's `create`, in the
+/// server crate). Writing the record with the link and the session row makes a redeem one
+/// transaction and one round trip to the writer instead of three.
+///
+/// An entry is keyed by the `auth_sessions` id the record carries; it is taken out by the
+/// first claim, and entries no request claimed (the request failed after its redeem) are
+/// dropped after [`PreparedRecords::UNCLAIMED_TTL`]. Their records name a session id no
+/// browser was given, and expire in the store like any other.
+#[derive(Clone, Default)]
+pub struct PreparedRecords(Arc<Mutex<HashMap<String, (Id, Instant)>>>);
+
+/// The record a redeem writes: its session id (the cookie's value), the bytes the store
+/// keeps, and when it expires.
+pub struct PreparedRecord {
+    pub id: Id,
+    pub data: Vec<u8>,
+    pub expiry_date: OffsetDateTime,
+}
+
+impl std::fmt::Debug for PreparedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedRecord { .. }")
+    }
+}
+
+impl std::fmt::Debug for PreparedRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "PreparedRecords {{ waiting: {waiting} }}")
+    }
+}
+
+impl PreparedRecords {
+    pub const UNCLAIMED_TTL: Duration = Duration::from_secs(300);
+
+    /// The record tower-sessions will be asked to create for a session holding `auth_id`,
+    /// encoded as its SQLite store encodes records.
+    pub fn prepare(auth_id: &str, idle: Duration) -> Result<PreparedRecord, AppError> {
+        let id = Id::default();
+        let expiry_date = OffsetDateTime::now_utc() + idle;
+        let record = Record {
+            id,
+            data: HashMap::from([(AUTH_KEY.to_owned(), serde_json::Value::from(auth_id))]),
+            expiry_date,
+        };
+        let data = rmp_serde::to_vec(&record).or_internal("encoding a session record")?;
+        Ok(PreparedRecord {
+            id,
+            data,
+            expiry_date,
+        })
+    }
+
+    /// Remembers that `record` is stored for the session holding `auth_id`.
+    pub fn stored(&self, auth_id: String, record: &PreparedRecord) {
+        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        waiting.retain(|_, (_, at)| now.duration_since(*at) < Self::UNCLAIMED_TTL);
+        waiting.insert(auth_id, (record.id, now));
+    }
+
+    /// The session layer is about to create `record`. When a redeem already stored it,
+    /// gives `record` that stored id and answers whether the stored bytes are still
+    /// exactly what `record` holds (only the auth id); `None` when nothing was prepared.
+    pub fn claim(&self, record: &mut Record) -> Option<bool> {
+        let auth_id = record.data.get(AUTH_KEY)?.as_str()?;
+        let (id, _) = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(auth_id)?;
+        record.id = id;
+        Some(record.data.len() == 1)
+    }
 }
 
 #[derive(sqlx::FromRow)]

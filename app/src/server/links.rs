@@ -791,12 +791,19 @@ struct Won {
 
 /// Redeems a link: one conditional write marks it used and opens a session, in one
 /// transaction, so of any number of concurrent attempts exactly one succeeds.
+///
+/// A pending invitation, the common case, takes [`redeem_invitation`]: one round trip.
+/// Everything else (a coworker's sign-in link, and every refusal with its reason on the
+/// trail) takes the general path below, which reads and writes step by step.
 pub async fn redeem(
     state: &AppState,
     token: &PlainToken,
     client: &Client,
 ) -> Result<Redemption, AppError> {
     let hash = token.hashed();
+    if let Some(redemption) = redeem_invitation(state, &hash, client).await? {
+        return Ok(redemption);
+    }
     let at = now();
     let mut tx = db::begin_write(&state.writer)
         .await
@@ -883,6 +890,76 @@ pub async fn redeem(
         auth_id,
         redeemed: Redeemed { redirect_to },
     })
+}
+
+/// A pending invitation's redeem as one batch of statements sent to the writer
+/// connection at once: mark the link used, open the invitee's session (whose insert puts
+/// `redeemed` on the trail, a trigger), and store the session layer's record for it (see
+/// [`auth::PreparedRecords`]), in one transaction. Each insert runs only when the
+/// statement before it changed a row, so a link that is not a pending invitation
+/// changes nothing and answers `None`.
+///
+/// The batch runs in a task of its own: a client that disconnects cannot stop it
+/// between its `BEGIN` and its `COMMIT`. A failed batch is rolled back before the
+/// connection serves anyone else.
+async fn redeem_invitation(
+    state: &AppState,
+    hash: &TokenHash,
+    client: &Client,
+) -> Result<Option<Redemption>, AppError> {
+    const BATCH: &str = "
+        BEGIN IMMEDIATE;
+        UPDATE magic_links SET redeemed_at = ?2
+         WHERE token_hash = ?1 AND purpose = 'invite'
+           AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+         RETURNING id, destination;
+        INSERT INTO auth_sessions
+               (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
+        SELECT ?3, NULL, id, ?2, ?2, ?2 + MIN(COALESCE(session_minutes, ?4) * 60, ?5), ?6, ?7
+          FROM magic_links
+         WHERE token_hash = ?1 AND redeemed_at = ?2 AND changes() = 1;
+        INSERT INTO tower_sessions (id, data, expiry_date)
+        SELECT ?8, ?9, ?10 WHERE changes() = 1;
+        COMMIT;";
+    let at = now();
+    let auth_id = auth::new_id();
+    let record = auth::PreparedRecords::prepare(&auth_id, state.config.longest_idle_timeout())?;
+    let query = sqlx::query_as::<_, (i64, Option<String>)>(BATCH)
+        .bind(hash.as_bytes().to_vec())
+        .bind(at)
+        .bind(auth_id.clone())
+        .bind(SessionLifetime::DEFAULT.minutes())
+        .bind(state.config.invitee_session_lifetime.as_secs() as i64)
+        .bind(client.user_agent.as_deref().map(|ua| events::truncate(ua, 512).to_owned()))
+        .bind(client.ip.to_string())
+        .bind(record.id.to_string())
+        .bind(record.data.clone())
+        .bind(record.expiry_date);
+    let writer = state.writer.clone();
+    let won = tokio::spawn(async move {
+        let mut connection = writer.acquire().await?;
+        let won = query.fetch_all(&mut *connection).await;
+        if won.is_err() {
+            // Whichever statement failed, nothing of the batch stays. (With nothing
+            // open, SQLite answers that there is no transaction; that is fine.)
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        won
+    })
+    .await
+    .or_internal("redeeming an invitation")?
+    .or_internal("redeeming an invitation")?;
+    let Some((link_id, destination)) = won.into_iter().next() else {
+        return Ok(None);
+    };
+    state.prepared_records.stored(auth_id.clone(), &record);
+    info!(link_id, "link redeemed");
+    Ok(Some(Redemption {
+        auth_id,
+        redeemed: Redeemed {
+            redirect_to: destination.unwrap_or_else(|| "/welcome".to_owned()),
+        },
+    }))
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,5 +1,6 @@
 //! The state every request handler and server function shares.
 
+use super::auth::PreparedRecords;
 use super::config::Config;
 use super::limits::Limits;
 use super::mail::Postman;
@@ -19,4 +20,7 @@ pub struct AppState {
     pub postman: Postman,
     pub config: Arc<Config>,
     pub limits: Arc<Limits>,
+    /// Session records redeems wrote themselves (see [`PreparedRecords`]).
+    #[from_ref(skip)]
+    pub prepared_records: PreparedRecords,
 }
