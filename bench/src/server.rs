@@ -88,7 +88,14 @@ impl Server {
         let Some(dir) = dir else { return Ok(None) };
         std::fs::create_dir_all(dir)?;
         let child = Command::new("perf")
-            .args(["record", "-g", "-q", "-p", &self.child.id().to_string(), "-o"])
+            .args([
+                "record",
+                "-g",
+                "-q",
+                "-p",
+                &self.child.id().to_string(),
+                "-o",
+            ])
             .arg(dir.join(format!("{phase}.data")))
             .stdout(Stdio::null())
             .spawn()

@@ -17,11 +17,7 @@ pub struct SplitStore {
 }
 
 impl SplitStore {
-    pub fn new(
-        read: sqlx::SqlitePool,
-        write: sqlx::SqlitePool,
-        prepared: PreparedRecords,
-    ) -> Self {
+    pub fn new(read: sqlx::SqlitePool, write: sqlx::SqlitePool, prepared: PreparedRecords) -> Self {
         Self {
             read: SqliteStore::new(read),
             write: SqliteStore::new(write.clone()),

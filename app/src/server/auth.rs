@@ -432,3 +432,50 @@ pub mod request {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_for(auth_id: &str) -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([(AUTH_KEY.to_owned(), serde_json::Value::from(auth_id))]),
+            expiry_date: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[test]
+    fn a_prepared_record_is_claimed_once_under_its_stored_id() {
+        let records = PreparedRecords::default();
+        let prepared = PreparedRecords::prepare("a1", Duration::from_secs(60)).unwrap();
+        let stored: Record = rmp_serde::from_slice(&prepared.data).unwrap();
+        assert_eq!(stored.id, prepared.id);
+        assert_eq!(
+            stored.data,
+            record_for("a1").data,
+            "the bytes the store decodes"
+        );
+        records.stored("a1".into(), &prepared);
+
+        let mut other = record_for("b2");
+        assert_eq!(records.claim(&mut other), None, "nothing prepared for b2");
+
+        let mut record = record_for("a1");
+        assert_eq!(records.claim(&mut record), Some(true));
+        assert_eq!(record.id, prepared.id, "the cookie names the stored record");
+        assert_eq!(records.claim(&mut record_for("a1")), None, "claimed once");
+        assert!(!format!("{records:?} {prepared:?}").contains(&prepared.id.to_string()));
+    }
+
+    #[test]
+    fn a_record_that_gained_keys_is_claimed_as_changed() {
+        let records = PreparedRecords::default();
+        let prepared = PreparedRecords::prepare("a1", Duration::from_secs(60)).unwrap();
+        records.stored("a1".into(), &prepared);
+        let mut record = record_for("a1");
+        record.data.insert("theme".into(), "dark".into());
+        assert_eq!(records.claim(&mut record), Some(false));
+        assert_eq!(record.id, prepared.id);
+    }
+}

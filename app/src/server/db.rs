@@ -129,6 +129,37 @@ pub async fn begin_write(
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// Runs `query`, a batch of statements that begins with `BEGIN IMMEDIATE` and ends with
+/// `COMMIT`, on the writer connection in one round trip, and answers the rows its
+/// statements returned. Sending a transaction's statements together, rather than one by
+/// one as [`begin_write`] does, saves the writer connection a thread hand-off for each
+/// statement, which on a small machine costs more than the statements themselves.
+///
+/// The batch runs in a task of its own, so a caller that goes away (a client
+/// disconnecting) cannot stop it between its `BEGIN` and its `COMMIT`; if any statement
+/// fails, the transaction is rolled back before the connection serves anyone else.
+pub async fn batch<O>(
+    writer: &SqlitePool,
+    query: sqlx::query::QueryAs<'static, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,
+) -> sqlx::Result<Vec<O>>
+where
+    O: Send + Unpin + 'static + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    let writer = writer.clone();
+    tokio::spawn(async move {
+        let mut connection = writer.acquire().await?;
+        let rows = query.fetch_all(&mut *connection).await;
+        if rows.is_err() {
+            // With no transaction open (BEGIN itself failed), SQLite says so; fine.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        rows
+    })
+    .await
+    // The task panicked or the runtime is shutting down.
+    .map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
 /// Whether `error` means "another connection held the lock for the whole busy timeout"
 /// (SQLITE_BUSY or SQLITE_LOCKED, with any extended code), or no connection was free.
 pub fn is_busy(error: &sqlx::Error) -> bool {
@@ -139,5 +170,59 @@ pub fn is_busy(error: &sqlx::Error) -> bool {
             .and_then(|code| code.parse::<i32>().ok())
             .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_batch_leaves_nothing_behind_and_the_writer_usable() {
+        let writer = connect_writer(
+            "sqlite::memory:",
+            Duration::from_secs(1),
+            Durability::Normal,
+        )
+        .await
+        .unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .execute(&writer)
+            .await
+            .unwrap();
+
+        // The second insert breaks the key: the first must not stay, and the
+        // transaction must not stay open on the one connection.
+        let failed = batch(
+            &writer,
+            sqlx::query_as::<_, ()>(
+                "BEGIN IMMEDIATE; INSERT INTO t VALUES (?1); INSERT INTO t VALUES (?1); COMMIT;",
+            )
+            .bind(1),
+        )
+        .await;
+        assert!(failed.is_err());
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&writer)
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
+
+        let rows: Vec<(i64,)> = batch(
+            &writer,
+            sqlx::query_as("BEGIN IMMEDIATE; INSERT INTO t VALUES (?1) RETURNING n; COMMIT;")
+                .bind(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rows, [(2,)]);
+        let mut tx = begin_write(&writer)
+            .await
+            .expect("no transaction left open");
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
     }
 }

@@ -11,7 +11,7 @@ use sqlx::{Executor, Sqlite, SqlitePool};
 use std::net::IpAddr;
 
 const MAX_USER_AGENT_BYTES: usize = 512;
-const MAX_DETAIL_BYTES: usize = 1000;
+pub const MAX_DETAIL_BYTES: usize = 1000;
 
 /// Who sent a request, as far as the trail cares.
 #[derive(Debug, Clone)]

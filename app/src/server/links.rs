@@ -172,6 +172,39 @@ struct Created {
     expires_at: i64,
 }
 
+/// The insert of a new link row, answering its id; [`bind_link`] binds its parameters.
+macro_rules! insert_link_sql {
+    () => {
+        "INSERT INTO magic_links
+             (token_hash, purpose, recipient_email, recipient_name, coworker_id, message,
+              created_at, expires_at, destination, session_minutes, renewal_allowed, replaces)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"
+    };
+}
+
+/// Binds `spec`, `token`'s hash and the time to a query that starts with
+/// [`insert_link_sql`] (parameters ?1 to ?12).
+fn bind_link<O>(
+    query: sqlx::query::QueryAs<'static, Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,
+    spec: &LinkSpec<'_>,
+    token: &PlainToken,
+    at: i64,
+) -> sqlx::query::QueryAs<'static, Sqlite, O, sqlx::sqlite::SqliteArguments<'static>> {
+    query
+        .bind(token.hashed().as_bytes().to_vec())
+        .bind(purpose_code(spec.purpose))
+        .bind(spec.email.to_owned())
+        .bind(spec.name.map(str::to_owned))
+        .bind(spec.coworker_id)
+        .bind(spec.message.map(str::to_owned))
+        .bind(at)
+        .bind(at + spec.lifetime_secs)
+        .bind(spec.destination.map(str::to_owned))
+        .bind(spec.session_minutes)
+        .bind(spec.renewal_allowed)
+        .bind(spec.replaces)
+}
+
 /// Stores a new link inside `tx`.
 async fn create(
     tx: &mut Transaction<'static, Sqlite>,
@@ -179,31 +212,13 @@ async fn create(
     at: i64,
 ) -> sqlx::Result<Created> {
     let token = PlainToken::generate();
-    let expires_at = at + spec.lifetime_secs;
-    let id = sqlx::query_scalar(
-        "INSERT INTO magic_links
-             (token_hash, purpose, recipient_email, recipient_name, coworker_id, message,
-              created_at, expires_at, destination, session_minutes, renewal_allowed, replaces)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
-    )
-    .bind(token.hashed().as_bytes())
-    .bind(purpose_code(spec.purpose))
-    .bind(spec.email)
-    .bind(spec.name)
-    .bind(spec.coworker_id)
-    .bind(spec.message)
-    .bind(at)
-    .bind(expires_at)
-    .bind(spec.destination)
-    .bind(spec.session_minutes)
-    .bind(spec.renewal_allowed)
-    .bind(spec.replaces)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (id,): (i64,) = bind_link(sqlx::query_as(insert_link_sql!()), spec, &token, at)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(Created {
         id,
         token,
-        expires_at,
+        expires_at: at + spec.lifetime_secs,
     })
 }
 
@@ -248,19 +263,30 @@ pub async fn issue(
         renewal_allowed: invite.renewal_allowed,
         replaces: None,
     };
+    // The link and its `issued` event, in one transaction sent as one batch.
+    const BATCH: &str = concat!(
+        "BEGIN IMMEDIATE;",
+        insert_link_sql!(),
+        ";
+        INSERT INTO link_events (link_id, at, kind, coworker_id)
+        VALUES (last_insert_rowid(), ?7, 'issued', ?5);
+        COMMIT;"
+    );
     let at = now();
-    let mut tx = db::begin_write(&state.writer)
+    let token = PlainToken::generate();
+    let query = bind_link(sqlx::query_as(BATCH), &spec, &token, at);
+    let id = db::batch(&state.writer, query)
         .await
-        .or_internal("starting an issue")?;
-    let created = create(&mut tx, &spec, at)
-        .await
-        .or_internal("storing the magic link")?;
-    Event::new(EventKind::Issued)
-        .by(coworker.id)
-        .record(&mut *tx, created.id, at)
-        .await
-        .or_internal("recording an issue")?;
-    tx.commit().await.or_internal("committing an issue")?;
+        .or_internal("storing the magic link")?
+        .into_iter()
+        .next()
+        .map(|(id,): (i64,)| id)
+        .ok_or(AppError::Internal)?;
+    let created = Created {
+        id,
+        token,
+        expires_at: at + spec.lifetime_secs,
+    };
     info!(link_id = created.id, to = %invite.email.masked(), "link issued");
     mail_invitation(
         state,
@@ -335,30 +361,34 @@ async fn deliver_now(
             (Delivery::Failed, Some(error))
         }
     };
-    let at = now();
-    let mut tx = db::begin_write(pool)
-        .await
-        .or_internal("starting to record a delivery")?;
-    sqlx::query("UPDATE magic_links SET delivery = ?2, delivery_error = ?3 WHERE id = ?1")
+    // The outcome on the link and on its trail, in one transaction sent as one batch.
+    const BATCH: &str = "
+        BEGIN IMMEDIATE;
+        UPDATE magic_links SET delivery = ?2, delivery_error = ?3 WHERE id = ?1;
+        INSERT INTO link_events (link_id, at, kind, detail) VALUES (?1, ?4, ?5, ?6);
+        COMMIT;";
+    let kind = match &error {
+        None => EventKind::MailSent,
+        Some(_) => EventKind::MailFailed,
+    };
+    let query = sqlx::query_as::<_, ()>(BATCH)
         .bind(id)
         .bind(match delivery {
             Delivery::Sent => "sent",
             Delivery::Failed => "failed",
             Delivery::Pending => "pending",
         })
-        .bind(&error)
-        .execute(&mut *tx)
+        .bind(error.clone())
+        .bind(now())
+        .bind(kind.code())
+        .bind(
+            error
+                .as_deref()
+                .map(|e| events::truncate(e, events::MAX_DETAIL_BYTES).to_owned()),
+        );
+    db::batch(pool, query)
         .await
         .or_internal("recording the delivery")?;
-    let event = match &error {
-        None => Event::new(EventKind::MailSent),
-        Some(error) => Event::new(EventKind::MailFailed).detail(error),
-    };
-    event
-        .record(&mut *tx, id, at)
-        .await
-        .or_internal("recording the delivery")?;
-    tx.commit().await.or_internal("committing a delivery")?;
     Ok((delivery, error))
 }
 
@@ -893,15 +923,11 @@ pub async fn redeem(
 }
 
 /// A pending invitation's redeem as one batch of statements sent to the writer
-/// connection at once: mark the link used, open the invitee's session (whose insert puts
-/// `redeemed` on the trail, a trigger), and store the session layer's record for it (see
-/// [`auth::PreparedRecords`]), in one transaction. Each insert runs only when the
-/// statement before it changed a row, so a link that is not a pending invitation
-/// changes nothing and answers `None`.
-///
-/// The batch runs in a task of its own: a client that disconnects cannot stop it
-/// between its `BEGIN` and its `COMMIT`. A failed batch is rolled back before the
-/// connection serves anyone else.
+/// connection at once ([`db::batch`]): mark the link used, open the invitee's session
+/// (whose insert puts `redeemed` on the trail, a trigger), and store the session layer's
+/// record for it (see [`auth::PreparedRecords`]), in one transaction. Each insert runs
+/// only when the statement before it changed a row, so a link that is not a pending
+/// invitation changes nothing and answers `None`.
 async fn redeem_invitation(
     state: &AppState,
     hash: &TokenHash,
@@ -930,25 +956,19 @@ async fn redeem_invitation(
         .bind(auth_id.clone())
         .bind(SessionLifetime::DEFAULT.minutes())
         .bind(state.config.invitee_session_lifetime.as_secs() as i64)
-        .bind(client.user_agent.as_deref().map(|ua| events::truncate(ua, 512).to_owned()))
+        .bind(
+            client
+                .user_agent
+                .as_deref()
+                .map(|ua| events::truncate(ua, 512).to_owned()),
+        )
         .bind(client.ip.to_string())
         .bind(record.id.to_string())
         .bind(record.data.clone())
         .bind(record.expiry_date);
-    let writer = state.writer.clone();
-    let won = tokio::spawn(async move {
-        let mut connection = writer.acquire().await?;
-        let won = query.fetch_all(&mut *connection).await;
-        if won.is_err() {
-            // Whichever statement failed, nothing of the batch stays. (With nothing
-            // open, SQLite answers that there is no transaction; that is fine.)
-            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-        }
-        won
-    })
-    .await
-    .or_internal("redeeming an invitation")?
-    .or_internal("redeeming an invitation")?;
+    let won = db::batch(&state.writer, query)
+        .await
+        .or_internal("redeeming an invitation")?;
     let Some((link_id, destination)) = won.into_iter().next() else {
         return Ok(None);
     };
