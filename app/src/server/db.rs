@@ -83,6 +83,9 @@ pub async fn connect(
     // SQLite page cache, so more cost memory without adding throughput.
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
+        // A connection to a local file does not go stale between uses; the default
+        // check costs a thread hand-off (a `ping`) on every acquire.
+        .test_before_acquire(false)
         // Waiting for a pooled connection is bounded like waiting for the lock.
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
         .connect_with(options)
@@ -101,6 +104,7 @@ pub async fn connect_writer(
 ) -> Result<SqlitePool> {
     SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
         .connect_with(options(url, busy_timeout, durability)?)
         .await
