@@ -295,7 +295,7 @@ fn LinkRow(
                 <a href=format!("/dashboard/links/{}", link.id)>{link.email.clone()}</a>
                 {link.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
             </td>
-            <td><span class=format!("badge {}", link.state.label().to_lowercase())>{link.state.label()}</span></td>
+            <td><span class=format!("badge {}", link.state.label().to_ascii_lowercase())>{link.state.label()}</span></td>
             <td class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
             <td>{link.issued_by.clone()}</td>
             <td><When at=link.expires_at /></td>

@@ -111,7 +111,7 @@ fn Overview(
                 <h2 id="summary-heading">"Summary"</h2>
                 <dl class="facts">
                     <dt>"Status"</dt>
-                    <dd><span class=format!("badge {}", state_label.to_lowercase())>{state_label}</span></dd>
+                    <dd><span class=format!("badge {}", state_label.to_ascii_lowercase())>{state_label}</span></dd>
                     <dt>"Delivery"</dt>
                     <dd>
                         {link.delivery.label()}
