@@ -124,12 +124,16 @@ pub fn table(r: &Value) -> String {
     }
     let ceiling = &r["sqlite_ceiling_per_second"];
     out += &format!(
-        "| raw SQLite: mark used + insert session, synchronous=FULL | {} | | | |\n",
+        "| raw SQLite (rusqlite): mark used + insert session, synchronous=FULL | {} | | | |\n",
         f(&ceiling["full"])
     );
     out += &format!(
-        "| raw SQLite: the same, synchronous=NORMAL | {} | | | |\n",
+        "| raw SQLite (rusqlite): the same, synchronous=NORMAL | {} | | | |\n",
         f(&ceiling["normal"])
+    );
+    out += &format!(
+        "| the same through sqlx, one batch per transaction, NORMAL | {} | | | |\n",
+        f(&ceiling["normal_through_sqlx"])
     );
     out += &format!(
         "\nredeem at C=32 is {:.0}% of the raw SQLite ceiling with the server's setting ({}); server peak RSS {:.1} MB\n",
