@@ -276,12 +276,20 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             (sizes.list_requests / 10).max(5),
         )
         .await?;
+        let common_state = load::list(
+            &server.base,
+            &coworker,
+            &[("status", "expired"), ("q", "guest-1")],
+            (sizes.list_requests / 10).max(5),
+        )
+        .await?;
         rss.push((format!("list_links, {links} links"), server.peak_rss_kb()));
         server.stop().await?;
         list.push(json!({
             "links": links,
             "first_page_ms": first_page.summary(),
             "filtered_ms": filtered.summary(),
+            "common_state_ms": common_state.summary(),
         }));
     }
 

@@ -111,7 +111,11 @@ pub fn table(r: &Value) -> String {
         f(&r["peek_ms"]["p99"]),
     );
     for row in r["list"].as_array().into_iter().flatten() {
-        for (what, key) in [("first page", "first_page_ms"), ("filtered", "filtered_ms")] {
+        for (what, key) in [
+            ("first page", "first_page_ms"),
+            ("pending + substring", "filtered_ms"),
+            ("expired + substring", "common_state_ms"),
+        ] {
             out += &format!(
                 "| list_links, {}, {} links | - | {} | {} | {} |\n",
                 what,

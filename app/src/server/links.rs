@@ -514,7 +514,12 @@ pub async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<LinkPage, Ap
         .query
         .as_ref()
         .is_some_and(|q| q.chars().count() >= 3);
-    let mut rows: Vec<SummaryRow> = sqlx::query_as(&list_sql(trigram))
+    let plan = match filter.state {
+        Some(state) if few_in_state(pool, state).await? => ListPlan::ByState(state),
+        _ if trigram => ListPlan::Search,
+        _ => ListPlan::Newest,
+    };
+    let mut rows: Vec<SummaryRow> = sqlx::query_as(&list_sql(plan))
         .bind(now())
         .bind(filter.before)
         .bind(filter.query.as_deref())
@@ -535,22 +540,79 @@ pub async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<LinkPage, Ap
     })
 }
 
+/// How the list finds its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListPlan {
+    /// Walk all invitations newest first, checking each against the filter.
+    Newest,
+    /// Walk the address search's matches newest first.
+    Search,
+    /// Read the state's own partial index (migration 0004): for a state that holds few
+    /// links, where walking everything newest first would pass over a great many rows
+    /// in other states to fill a page.
+    ByState(LinkState),
+}
+
+/// A state with fewer links than this is listed from its own index; pending and expired
+/// links come out of it by expiry, so at most this many are sorted.
+pub const FEW_IN_STATE: i64 = 10_000;
+
+/// The index that holds exactly one state's links, and the condition that selects them
+/// from it (written as the index's own condition, so SQLite can use it). `?1` is now.
+fn state_index(state: LinkState) -> (&'static str, &'static str) {
+    match state {
+        LinkState::Pending => (
+            "magic_links_open",
+            "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > ?1",
+        ),
+        LinkState::Expired => (
+            "magic_links_open",
+            "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at <= ?1",
+        ),
+        LinkState::Redeemed => (
+            "magic_links_redeemed",
+            "l.redeemed_at IS NOT NULL AND l.revoked_at IS NULL",
+        ),
+        LinkState::Revoked => ("magic_links_revoked", "l.revoked_at IS NOT NULL"),
+    }
+}
+
+/// Whether `state` holds fewer than [`FEW_IN_STATE`] links; counts at most that many
+/// entries of its index.
+async fn few_in_state(pool: &SqlitePool, state: LinkState) -> Result<bool, AppError> {
+    let (index, condition) = state_index(state);
+    let counted: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM (SELECT 1 FROM magic_links l INDEXED BY {index}
+                                WHERE l.purpose = 'invite' AND {condition} LIMIT ?2)"
+    ))
+    .bind(now())
+    .bind(FEW_IN_STATE)
+    .fetch_one(pool)
+    .await
+    .or_internal("counting links in a state")?;
+    Ok(counted < FEW_IN_STATE)
+}
+
 /// The list's query; parameters: now, cursor, search, state, limit. Public so the tests
 /// can check its query plans.
-pub fn list_sql(trigram: bool) -> String {
-    let (from, search, order) = if trigram {
-        (
-            "magic_links_search s JOIN magic_links l ON l.id = s.rowid",
+pub fn list_sql(plan: ListPlan) -> String {
+    let substring = "(?3 IS NULL OR instr(l.recipient_email, ?3) > 0)";
+    let (from, search, order) = match plan {
+        ListPlan::Search => (
+            "magic_links_search s JOIN magic_links l ON l.id = s.rowid".to_owned(),
             // One quoted phrase: the search's characters are matched literally.
-            "s.magic_links_search MATCH '\"' || replace(?3, '\"', '\"\"') || '\"'",
+            "s.magic_links_search MATCH '\"' || replace(?3, '\"', '\"\"') || '\"'".to_owned(),
             "s.rowid DESC",
-        )
-    } else {
-        (
-            "magic_links l",
-            "(?3 IS NULL OR instr(l.recipient_email, ?3) > 0)",
-            "l.id DESC",
-        )
+        ),
+        ListPlan::Newest => ("magic_links l".to_owned(), substring.to_owned(), "l.id DESC"),
+        ListPlan::ByState(state) => {
+            let (index, condition) = state_index(state);
+            (
+                format!("magic_links l INDEXED BY {index}"),
+                format!("{condition} AND {substring}"),
+                "l.id DESC",
+            )
+        }
     };
     format!(
         "SELECT l.id, l.recipient_email, l.recipient_name,

@@ -3,10 +3,16 @@
 //! query plan, not with a timer.
 
 use crate::helpers::*;
-use app::server::links::{list_sql, COUNTS_SQL};
+use app::model::LinkState;
+use app::server::links::{list_sql, ListPlan, COUNTS_SQL, FEW_IN_STATE};
 
-async fn plan(app: &TestApp, trigram: bool, search: Option<&str>, state: Option<&str>) -> String {
-    let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(trigram)))
+async fn plan(
+    app: &TestApp,
+    how: ListPlan,
+    search: Option<&str>,
+    state: Option<&str>,
+) -> String {
+    let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(how)))
         .bind(0_i64)
         .bind(None::<i64>)
         .bind(search)
@@ -39,7 +45,7 @@ async fn the_list_walks_an_index_newest_first_and_never_sorts() {
     sqlx::query("ANALYZE").execute(&app.db).await.unwrap();
 
     for state in [None, Some("pending")] {
-        let plain = plan(&app, false, None, state).await;
+        let plain = plan(&app, ListPlan::Newest, None, state).await;
         assert!(
             plain.contains("USING INDEX magic_links_purpose_id")
                 || plain.contains("USING COVERING INDEX magic_links_purpose_id"),
@@ -51,7 +57,7 @@ async fn the_list_walks_an_index_newest_first_and_never_sorts() {
             "{plain}"
         );
 
-        let searched = plan(&app, true, Some("acme"), state).await;
+        let searched = plan(&app, ListPlan::Search, Some("acme"), state).await;
         assert!(searched.contains("VIRTUAL TABLE INDEX"), "{searched}");
         assert!(!searched.contains("TEMP B-TREE"), "no sort: {searched}");
     }
@@ -164,12 +170,28 @@ async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
     );
 
     for state in [None, Some("revoked")] {
-        let plain = plan(&app, false, None, state).await;
+        let plain = plan(&app, ListPlan::Newest, None, state).await;
         assert!(plain.contains("magic_links_purpose_id"), "{plain}");
         assert!(!plain.contains("TEMP B-TREE"), "{plain}");
-        let searched = plan(&app, true, Some("org42"), state).await;
+        let searched = plan(&app, ListPlan::Search, Some("org42"), state).await;
         assert!(searched.contains("VIRTUAL TABLE INDEX"), "{searched}");
         assert!(!searched.contains("TEMP B-TREE"), "{searched}");
+    }
+    // A state's own index: read newest first for used and revoked links;
+    // pending and expired ones come by expiry and are sorted, which `list` allows only
+    // for a state with fewer than FEW_IN_STATE links.
+    for (state, index) in [
+        (LinkState::Redeemed, "magic_links_redeemed"),
+        (LinkState::Revoked, "magic_links_revoked"),
+        (LinkState::Pending, "magic_links_open"),
+        (LinkState::Expired, "magic_links_open"),
+    ] {
+        let by_state = plan(&app, ListPlan::ByState(state), Some("org4"), None).await;
+        assert!(by_state.contains(index), "{state:?}: {by_state}");
+        assert!(!by_state.contains("SCAN l\n"), "{by_state}");
+        if matches!(state, LinkState::Redeemed | LinkState::Revoked) {
+            assert!(!by_state.contains("TEMP B-TREE"), "{state:?}: {by_state}");
+        }
     }
     let trail = plan_of(
         &app,
@@ -189,4 +211,66 @@ async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
         .call(&mut bob, "list_links", &[("cursor", cursor)])
         .await;
     assert_eq!(second.body["links"][0]["email"], "guest99950@org40.example");
+}
+
+/// A state with few links is listed from its own index, a common one by walking all
+/// links newest first; both give the same pages.
+#[tokio::test]
+async fn a_rare_state_and_a_common_one_list_the_same_way_through_either_plan() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    // More expired links than FEW_IN_STATE, then three pending ones among them.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+         INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id,
+                                  created_at, expires_at, delivery)
+         SELECT randomblob(32), 'invite', 'old' || i || '@org.example', 1, 1000 + i, 2000 + i,
+                'sent'
+         FROM n",
+    )
+    .bind(FEW_IN_STATE + 100)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    for email in ["new1@org.example", "new2@org.example", "new3@other.example"] {
+        assert_eq!(app.issue(&mut bob, email).await.status, 200);
+    }
+    let emails = |answer: &Answer| -> Vec<String> {
+        answer.body["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let pending = app
+        .call(&mut bob, "list_links", &[("status", "pending")])
+        .await;
+    assert_eq!(
+        emails(&pending),
+        ["new3@other.example", "new2@org.example", "new1@org.example"]
+    );
+    assert!(pending.body["next_cursor"].is_null());
+    let searched = app
+        .call(&mut bob, "list_links", &[("status", "pending"), ("q", "org.ex")])
+        .await;
+    assert_eq!(emails(&searched), ["new2@org.example", "new1@org.example"]);
+
+    let expired = app
+        .call(&mut bob, "list_links", &[("status", "expired")])
+        .await;
+    let first = emails(&expired);
+    assert_eq!(first.len(), 50);
+    let newest = FEW_IN_STATE + 100;
+    assert_eq!(first[0], format!("old{newest}@org.example"));
+    let cursor = expired.body["next_cursor"].as_str().unwrap().to_owned();
+    let next = app
+        .call(
+            &mut bob,
+            "list_links",
+            &[("status", "expired"), ("cursor", cursor.as_str())],
+        )
+        .await;
+    assert_eq!(emails(&next)[0], format!("old{}@org.example", newest - 50));
 }
