@@ -12,6 +12,7 @@ use app::server::config::Config;
 use app::server::db;
 use app::server::limits::Limits;
 use app::server::mail::Postman;
+use app::server::redeemer::Redeemer;
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::State;
@@ -95,11 +96,12 @@ pub async fn build(
     let state = AppState {
         leptos_options,
         db,
-        writer,
+        writer: writer.clone(),
         postman,
         limits: Arc::new(Limits::new(&config.rates)),
         config: Arc::new(config),
         prepared_records,
+        redeemer: Redeemer::start(writer.clone()),
     };
     tokio::spawn({
         let db = state.writer.clone();

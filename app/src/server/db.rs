@@ -142,6 +142,12 @@ pub async fn begin_write(
 /// The batch runs in a task of its own, so a caller that goes away (a client
 /// disconnecting) cannot stop it between its `BEGIN` and its `COMMIT`; if any statement
 /// fails, the transaction is rolled back before the connection serves anyone else.
+///
+/// Parameters: sqlx binds a numbered `?NNN` by its number, but counts the numbers a
+/// statement skips towards the later statements' plain `?`s, and once that count passes
+/// the number of values it stops binding, leaving the rest NULL. Number a short batch's
+/// parameters only when no statement skips far (as below in `links`), and bind long ones
+/// with plain `?`s in order (the redeemer).
 pub async fn batch<O>(
     writer: &SqlitePool,
     query: sqlx::query::QueryAs<'static, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,

@@ -5,6 +5,7 @@ use super::coworkers::{self, Coworker};
 use super::email::EmailAddress;
 use super::events::{self, Client, Event};
 use super::mail::{Invitation, Postman, RenewalNotice};
+use super::redeemer::Redeem;
 use super::state::AppState;
 use super::tokens::{PlainToken, TokenHash};
 use super::{db, now, OrInternal};
@@ -604,7 +605,11 @@ pub fn list_sql(plan: ListPlan) -> String {
             "s.magic_links_search MATCH '\"' || replace(?3, '\"', '\"\"') || '\"'".to_owned(),
             "s.rowid DESC",
         ),
-        ListPlan::Newest => ("magic_links l".to_owned(), substring.to_owned(), "l.id DESC"),
+        ListPlan::Newest => (
+            "magic_links l".to_owned(),
+            substring.to_owned(),
+            "l.id DESC",
+        ),
         ListPlan::ByState(state) => {
             let (index, condition) = state_index(state);
             (
@@ -984,54 +989,39 @@ pub async fn redeem(
     })
 }
 
-/// A pending invitation's redeem as one batch of statements sent to the writer
-/// connection at once ([`db::batch`]): mark the link used, open the invitee's session
-/// (whose insert puts `redeemed` on the trail, a trigger), and store the session layer's
-/// record for it (see [`auth::PreparedRecords`]), in one transaction. Each insert runs
-/// only when the statement before it changed a row, so a link that is not a pending
-/// invitation changes nothing and answers `None`.
+/// A pending invitation's redeem, committed by the [`Redeemer`](super::redeemer::Redeemer) with whatever other
+/// redeems are waiting: mark the link used, open the invitee's session (whose insert
+/// puts `redeemed` on the trail, a trigger), and store the session layer's record for it
+/// (see [`auth::PreparedRecords`]). Each insert runs only when the statement before it
+/// changed a row, so a link that is not a pending invitation changes nothing and
+/// answers `None`.
 async fn redeem_invitation(
     state: &AppState,
     hash: &TokenHash,
     client: &Client,
 ) -> Result<Option<Redemption>, AppError> {
-    const BATCH: &str = "
-        BEGIN IMMEDIATE;
-        UPDATE magic_links SET redeemed_at = ?2
-         WHERE token_hash = ?1 AND purpose = 'invite'
-           AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
-         RETURNING id, destination;
-        INSERT INTO auth_sessions
-               (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
-        SELECT ?3, NULL, id, ?2, ?2, ?2 + MIN(COALESCE(session_minutes, ?4) * 60, ?5), ?6, ?7
-          FROM magic_links
-         WHERE token_hash = ?1 AND redeemed_at = ?2 AND changes() = 1;
-        INSERT INTO tower_sessions (id, data, expiry_date)
-        SELECT ?8, ?9, ?10 WHERE changes() = 1;
-        COMMIT;";
     let at = now();
     let auth_id = auth::new_id();
     let record = auth::PreparedRecords::prepare(&auth_id, state.config.longest_idle_timeout())?;
-    let query = sqlx::query_as::<_, (i64, Option<String>)>(BATCH)
-        .bind(hash.as_bytes().to_vec())
-        .bind(at)
-        .bind(auth_id.clone())
-        .bind(SessionLifetime::DEFAULT.minutes())
-        .bind(state.config.invitee_session_lifetime.as_secs() as i64)
-        .bind(
-            client
+    let won = state
+        .redeemer
+        .redeem(Redeem {
+            token_hash: hash.as_bytes().to_vec(),
+            at,
+            auth_id: auth_id.clone(),
+            default_session_minutes: SessionLifetime::DEFAULT.minutes(),
+            longest_session_secs: state.config.invitee_session_lifetime.as_secs() as i64,
+            user_agent: client
                 .user_agent
                 .as_deref()
                 .map(|ua| events::truncate(ua, 512).to_owned()),
-        )
-        .bind(client.ip.to_string())
-        .bind(record.id.to_string())
-        .bind(record.data.clone())
-        .bind(record.expiry_date);
-    let won = db::batch(&state.writer, query)
-        .await
-        .or_internal("redeeming an invitation")?;
-    let Some((link_id, destination)) = won.into_iter().next() else {
+            ip: client.ip.to_string(),
+            record_id: record.id.to_string(),
+            record_data: record.data.clone(),
+            record_expiry: record.expiry_date,
+        })
+        .await?;
+    let Some((link_id, destination)) = won else {
         return Ok(None);
     };
     state.prepared_records.stored(auth_id.clone(), &record);

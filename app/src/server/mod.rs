@@ -12,6 +12,7 @@ pub mod housekeeping;
 pub mod limits;
 pub mod links;
 pub mod mail;
+pub mod redeemer;
 pub mod state;
 pub mod tokens;
 

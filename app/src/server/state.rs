@@ -4,6 +4,7 @@ use super::auth::PreparedRecords;
 use super::config::Config;
 use super::limits::Limits;
 use super::mail::Postman;
+use super::redeemer::Redeemer;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
@@ -23,4 +24,7 @@ pub struct AppState {
     /// Session records redeems wrote themselves (see [`PreparedRecords`]).
     #[from_ref(skip)]
     pub prepared_records: PreparedRecords,
+    /// Invitation redeems, committed together (see [`Redeemer`]).
+    #[from_ref(skip)]
+    pub redeemer: Redeemer,
 }

@@ -99,3 +99,43 @@ impl TestAppRef {
         (status, body["error"].as_str().unwrap_or("").to_owned())
     }
 }
+
+/// Redeems of different links that arrive together share a transaction (group commit);
+/// each must still open its own session, and each browser must be signed in as its own
+/// invitee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_links_redeemed_at_once_each_sign_in_their_own_invitee() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    for round in 0..5 {
+        let mut invitations = Vec::new();
+        for i in 0..48 {
+            let email = format!("guest-{round}-{i}@example.com");
+            let (id, token) = app.invite(&mut bob, &email).await;
+            invitations.push((id, email, token));
+        }
+        let redeems = invitations.into_iter().map(|(id, email, token)| {
+            let app_base = app.base.clone();
+            tokio::spawn(async move {
+                let mut invitee = Client::default();
+                let answer =
+                    TestApp::call_at(&app_base, &mut invitee, "redeem_link", &[("token", &token)])
+                        .await;
+                (id, email, invitee, answer)
+            })
+        });
+        for redeemed in futures::future::join_all(redeems).await {
+            let (id, email, mut invitee, answer) = redeemed.unwrap();
+            assert_eq!(answer.status, 200, "{email}: {}", answer.body);
+            assert!(invitee.cookie.is_some(), "{email}: no session cookie");
+            let sessions = app
+                .count(&format!(
+                    "SELECT count(*) FROM auth_sessions WHERE link_id = {id}"
+                ))
+                .await;
+            assert_eq!(sessions, 1, "{email}");
+            let me = app.call(&mut invitee, "current_user", &[]).await;
+            assert_eq!(me.body["email"], email.as_str(), "{}", me.body);
+        }
+    }
+}

@@ -6,12 +6,7 @@ use crate::helpers::*;
 use app::model::LinkState;
 use app::server::links::{list_sql, ListPlan, COUNTS_SQL, FEW_IN_STATE};
 
-async fn plan(
-    app: &TestApp,
-    how: ListPlan,
-    search: Option<&str>,
-    state: Option<&str>,
-) -> String {
+async fn plan(app: &TestApp, how: ListPlan, search: Option<&str>, state: Option<&str>) -> String {
     let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(how)))
         .bind(0_i64)
         .bind(None::<i64>)
@@ -253,7 +248,11 @@ async fn a_rare_state_and_a_common_one_list_the_same_way_through_either_plan() {
     );
     assert!(pending.body["next_cursor"].is_null());
     let searched = app
-        .call(&mut bob, "list_links", &[("status", "pending"), ("q", "org.ex")])
+        .call(
+            &mut bob,
+            "list_links",
+            &[("status", "pending"), ("q", "org.ex")],
+        )
         .await;
     assert_eq!(emails(&searched), ["new2@org.example", "new1@org.example"]);
 
