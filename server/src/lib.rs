@@ -10,9 +10,9 @@ use anyhow::{Context, Result};
 use app::server::auth::PreparedRecords;
 use app::server::config::Config;
 use app::server::db;
+use app::server::group::GroupCommit;
 use app::server::limits::Limits;
 use app::server::mail::Postman;
-use app::server::redeemer::Redeemer;
 use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::State;
@@ -101,7 +101,9 @@ pub async fn build(
         limits: Arc::new(Limits::new(&config.rates)),
         config: Arc::new(config),
         prepared_records,
-        redeemer: Redeemer::start(writer.clone()),
+        redeems: GroupCommit::start(writer.clone()),
+        issues: GroupCommit::start(writer.clone()),
+        deliveries: GroupCommit::start(writer.clone()),
     };
     tokio::spawn({
         let db = state.writer.clone();

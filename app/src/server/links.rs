@@ -4,6 +4,7 @@ use super::auth::{self, Holder};
 use super::coworkers::{self, Coworker};
 use super::email::EmailAddress;
 use super::events::{self, Client, Event};
+use super::group::{self, GroupCommit, Job};
 use super::mail::{Invitation, Postman, RenewalNotice};
 use super::redeemer::Redeem;
 use super::state::AppState;
@@ -15,6 +16,7 @@ use crate::model::{
     LinkSession, LinkState, LinkSummary, Purpose, Redeemed, Renewed, SessionLifetime,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::sync::OnceLock;
 use tracing::{info, instrument, warn};
 
 /// Links per page of the dashboard table.
@@ -173,37 +175,156 @@ struct Created {
     expires_at: i64,
 }
 
-/// The insert of a new link row, answering its id; [`bind_link`] binds its parameters.
+/// The insert of a new link row, with plain `?` parameters in column order; callers add
+/// their `RETURNING`. [`NewLink::bind_row`] binds it.
 macro_rules! insert_link_sql {
     () => {
         "INSERT INTO magic_links
              (token_hash, purpose, recipient_email, recipient_name, coworker_id, message,
               created_at, expires_at, destination, session_minutes, renewal_allowed, replaces)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     };
 }
 
-/// Binds `spec`, `token`'s hash and the time to a query that starts with
-/// [`insert_link_sql`] (parameters ?1 to ?12).
-fn bind_link<O>(
-    query: sqlx::query::QueryAs<'static, Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,
-    spec: &LinkSpec<'_>,
-    token: &PlainToken,
+/// A new link row's values.
+pub struct NewLink {
+    token_hash: Vec<u8>,
+    purpose: &'static str,
+    email: String,
+    name: Option<String>,
+    coworker_id: i64,
+    message: Option<String>,
     at: i64,
-) -> sqlx::query::QueryAs<'static, Sqlite, O, sqlx::sqlite::SqliteArguments<'static>> {
-    query
-        .bind(token.hashed().as_bytes().to_vec())
-        .bind(purpose_code(spec.purpose))
-        .bind(spec.email.to_owned())
-        .bind(spec.name.map(str::to_owned))
-        .bind(spec.coworker_id)
-        .bind(spec.message.map(str::to_owned))
-        .bind(at)
-        .bind(at + spec.lifetime_secs)
-        .bind(spec.destination.map(str::to_owned))
-        .bind(spec.session_minutes)
-        .bind(spec.renewal_allowed)
-        .bind(spec.replaces)
+    expires_at: i64,
+    destination: Option<String>,
+    session_minutes: Option<i64>,
+    renewal_allowed: bool,
+    replaces: Option<i64>,
+}
+
+impl std::fmt::Debug for NewLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewLink { .. }")
+    }
+}
+
+impl NewLink {
+    fn new(spec: &LinkSpec<'_>, token: &PlainToken, at: i64) -> Self {
+        Self {
+            token_hash: token.hashed().as_bytes().to_vec(),
+            purpose: purpose_code(spec.purpose),
+            email: spec.email.to_owned(),
+            name: spec.name.map(str::to_owned),
+            coworker_id: spec.coworker_id,
+            message: spec.message.map(str::to_owned),
+            at,
+            expires_at: at + spec.lifetime_secs,
+            destination: spec.destination.map(str::to_owned),
+            session_minutes: spec.session_minutes,
+            renewal_allowed: spec.renewal_allowed,
+            replaces: spec.replaces,
+        }
+    }
+
+    /// Binds the values of [`insert_link_sql`], in its column order.
+    fn bind_row<R>(self, query: group::Query<R>) -> group::Query<R> {
+        query
+            .bind(self.token_hash)
+            .bind(self.purpose)
+            .bind(self.email)
+            .bind(self.name)
+            .bind(self.coworker_id)
+            .bind(self.message)
+            .bind(self.at)
+            .bind(self.expires_at)
+            .bind(self.destination)
+            .bind(self.session_minutes)
+            .bind(self.renewal_allowed)
+            .bind(self.replaces)
+    }
+}
+
+/// A new invitation with its `issued` event, committed with whatever other writes of its
+/// kind are waiting ([`group`]).
+impl Job for NewLink {
+    /// The job's number and the new link's id.
+    type Row = (i64, i64);
+    const DOING: &'static str = "storing magic links";
+
+    fn statements(number: usize) -> String {
+        format!(
+            "
+            {} RETURNING {number}, id;
+            INSERT INTO link_events (link_id, at, kind, coworker_id)
+            VALUES (last_insert_rowid(), ?, 'issued', ?);",
+            insert_link_sql!()
+        )
+    }
+
+    fn bind(self, query: group::Query<Self::Row>) -> group::Query<Self::Row> {
+        let (at, coworker_id) = (self.at, self.coworker_id);
+        self.bind_row(query).bind(at).bind(coworker_id)
+    }
+
+    fn batch_sql(count: usize) -> &'static str {
+        static BATCHES: OnceLock<Vec<String>> = OnceLock::new();
+        group::batch_sql(&BATCHES, Self::statements, count)
+    }
+}
+
+/// A delivery's outcome on its link and on the link's trail.
+pub struct DeliveryOutcome {
+    id: i64,
+    delivery: Delivery,
+    error: Option<String>,
+    at: i64,
+}
+
+impl std::fmt::Debug for DeliveryOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeliveryOutcome { .. }")
+    }
+}
+
+impl Job for DeliveryOutcome {
+    /// Nothing comes back.
+    type Row = (i64,);
+    const DOING: &'static str = "recording deliveries";
+
+    fn statements(_: usize) -> String {
+        "
+        UPDATE magic_links SET delivery = ?, delivery_error = ? WHERE id = ?;
+        INSERT INTO link_events (link_id, at, kind, detail) VALUES (?, ?, ?, ?);"
+            .to_owned()
+    }
+
+    fn bind(self, query: group::Query<Self::Row>) -> group::Query<Self::Row> {
+        let kind = match &self.error {
+            None => EventKind::MailSent,
+            Some(_) => EventKind::MailFailed,
+        };
+        let detail = self
+            .error
+            .as_deref()
+            .map(|e| events::truncate(e, events::MAX_DETAIL_BYTES).to_owned());
+        query
+            .bind(match self.delivery {
+                Delivery::Sent => "sent",
+                Delivery::Failed => "failed",
+                Delivery::Pending => "pending",
+            })
+            .bind(self.error)
+            .bind(self.id)
+            .bind(self.id)
+            .bind(self.at)
+            .bind(kind.code())
+            .bind(detail)
+    }
+
+    fn batch_sql(count: usize) -> &'static str {
+        static BATCHES: OnceLock<Vec<String>> = OnceLock::new();
+        group::batch_sql(&BATCHES, Self::statements, count)
+    }
 }
 
 /// Stores a new link inside `tx`.
@@ -213,7 +334,8 @@ async fn create(
     at: i64,
 ) -> sqlx::Result<Created> {
     let token = PlainToken::generate();
-    let (id,): (i64,) = bind_link(sqlx::query_as(insert_link_sql!()), spec, &token, at)
+    let (id,): (i64,) = NewLink::new(spec, &token, at)
+        .bind_row(sqlx::query_as(concat!(insert_link_sql!(), " RETURNING id")))
         .fetch_one(&mut **tx)
         .await?;
     Ok(Created {
@@ -264,24 +386,15 @@ pub async fn issue(
         renewal_allowed: invite.renewal_allowed,
         replaces: None,
     };
-    // The link and its `issued` event, in one transaction sent as one batch.
-    const BATCH: &str = concat!(
-        "BEGIN IMMEDIATE;",
-        insert_link_sql!(),
-        ";
-        INSERT INTO link_events (link_id, at, kind, coworker_id)
-        VALUES (last_insert_rowid(), ?7, 'issued', ?5);
-        COMMIT;"
-    );
+    // The link and its `issued` event, committed with other issues that are waiting.
     let at = now();
     let token = PlainToken::generate();
-    let query = bind_link(sqlx::query_as(BATCH), &spec, &token, at);
-    let id = db::batch(&state.writer, query)
-        .await
-        .or_internal("storing the magic link")?
-        .into_iter()
-        .next()
-        .map(|(id,): (i64,)| id)
+    let id = state
+        .issues
+        .commit(NewLink::new(&spec, &token, at))
+        .await?
+        .first()
+        .map(|&(_, id)| id)
         .ok_or(AppError::Internal)?;
     let created = Created {
         id,
@@ -321,7 +434,7 @@ async fn mail_invitation(
         })
         .or_internal("composing the invitation")?;
     let (delivery, delivery_error) =
-        deliver(&state.writer, &state.postman, created.id, letter).await?;
+        deliver(&state.deliveries, &state.postman, created.id, letter).await?;
     Ok(IssuedLink {
         id: created.id,
         email: spec.email.to_owned(),
@@ -338,19 +451,19 @@ async fn mail_invitation(
 /// request is dropped but the mail is still sent and its outcome still recorded, so no
 /// link is left "Sending" for ever.
 async fn deliver(
-    pool: &SqlitePool,
+    deliveries: &GroupCommit<DeliveryOutcome>,
     postman: &Postman,
     id: i64,
     letter: super::mail::Letter,
 ) -> Result<(Delivery, Option<String>), AppError> {
-    let (pool, postman) = (pool.clone(), postman.clone());
-    tokio::spawn(async move { deliver_now(&pool, &postman, id, letter).await })
+    let (deliveries, postman) = (deliveries.clone(), postman.clone());
+    tokio::spawn(async move { deliver_now(&deliveries, &postman, id, letter).await })
         .await
         .or_internal("delivering a mail")?
 }
 
 async fn deliver_now(
-    pool: &SqlitePool,
+    deliveries: &GroupCommit<DeliveryOutcome>,
     postman: &Postman,
     id: i64,
     letter: super::mail::Letter,
@@ -362,34 +475,15 @@ async fn deliver_now(
             (Delivery::Failed, Some(error))
         }
     };
-    // The outcome on the link and on its trail, in one transaction sent as one batch.
-    const BATCH: &str = "
-        BEGIN IMMEDIATE;
-        UPDATE magic_links SET delivery = ?2, delivery_error = ?3 WHERE id = ?1;
-        INSERT INTO link_events (link_id, at, kind, detail) VALUES (?1, ?4, ?5, ?6);
-        COMMIT;";
-    let kind = match &error {
-        None => EventKind::MailSent,
-        Some(_) => EventKind::MailFailed,
-    };
-    let query = sqlx::query_as::<_, ()>(BATCH)
-        .bind(id)
-        .bind(match delivery {
-            Delivery::Sent => "sent",
-            Delivery::Failed => "failed",
-            Delivery::Pending => "pending",
+    // The outcome on the link and on its trail, committed with other outcomes waiting.
+    deliveries
+        .commit(DeliveryOutcome {
+            id,
+            delivery,
+            error: error.clone(),
+            at: now(),
         })
-        .bind(error.clone())
-        .bind(now())
-        .bind(kind.code())
-        .bind(
-            error
-                .as_deref()
-                .map(|e| events::truncate(e, events::MAX_DETAIL_BYTES).to_owned()),
-        );
-    db::batch(pool, query)
-        .await
-        .or_internal("recording the delivery")?;
+        .await?;
     Ok((delivery, error))
 }
 
@@ -989,7 +1083,7 @@ pub async fn redeem(
     })
 }
 
-/// A pending invitation's redeem, committed by the [`Redeemer`](super::redeemer::Redeemer) with whatever other
+/// A pending invitation's redeem, committed (see [`group`]) with whatever other
 /// redeems are waiting: mark the link used, open the invitee's session (whose insert
 /// puts `redeemed` on the trail, a trigger), and store the session layer's record for it
 /// (see [`auth::PreparedRecords`]). Each insert runs only when the statement before it
@@ -1004,8 +1098,8 @@ async fn redeem_invitation(
     let auth_id = auth::new_id();
     let record = auth::PreparedRecords::prepare(&auth_id, state.config.longest_idle_timeout())?;
     let won = state
-        .redeemer
-        .redeem(Redeem {
+        .redeems
+        .commit(Redeem {
             token_hash: hash.as_bytes().to_vec(),
             at,
             auth_id: auth_id.clone(),
@@ -1021,7 +1115,7 @@ async fn redeem_invitation(
             record_expiry: record.expiry_date,
         })
         .await?;
-    let Some((link_id, destination)) = won else {
+    let Some((_, link_id, destination)) = won.into_iter().next() else {
         return Ok(None);
     };
     state.prepared_records.stored(auth_id.clone(), &record);
@@ -1363,7 +1457,7 @@ pub async fn send_signin(state: AppState, email: EmailAddress) {
             return;
         }
     };
-    if deliver(&state.writer, &state.postman, id, letter)
+    if deliver(&state.deliveries, &state.postman, id, letter)
         .await
         .is_ok()
     {

@@ -7,6 +7,7 @@ pub mod coworkers;
 pub mod db;
 pub mod email;
 pub mod events;
+pub mod group;
 pub mod headers;
 pub mod housekeeping;
 pub mod limits;

@@ -2,9 +2,11 @@
 
 use super::auth::PreparedRecords;
 use super::config::Config;
+use super::group::GroupCommit;
 use super::limits::Limits;
+use super::links::{DeliveryOutcome, NewLink};
 use super::mail::Postman;
-use super::redeemer::Redeemer;
+use super::redeemer::Redeem;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
@@ -24,7 +26,12 @@ pub struct AppState {
     /// Session records redeems wrote themselves (see [`PreparedRecords`]).
     #[from_ref(skip)]
     pub prepared_records: PreparedRecords,
-    /// Invitation redeems, committed together (see [`Redeemer`]).
+    /// Writes committed together with those that arrive at the same time (see
+    /// [`super::group`]): invitation redeems, new invitations, delivery outcomes.
     #[from_ref(skip)]
-    pub redeemer: Redeemer,
+    pub redeems: GroupCommit<Redeem>,
+    #[from_ref(skip)]
+    pub issues: GroupCommit<NewLink>,
+    #[from_ref(skip)]
+    pub deliveries: GroupCommit<DeliveryOutcome>,
 }

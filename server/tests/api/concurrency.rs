@@ -139,3 +139,45 @@ async fn many_links_redeemed_at_once_each_sign_in_their_own_invitee() {
         }
     }
 }
+
+/// Issues that arrive together share a transaction too: each answer names its own link,
+/// each link holds its own address, and each has exactly one `issued` and one
+/// `mail_sent` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_links_issued_at_once_each_get_their_own_row_and_events() {
+    let app = spawn_app().await;
+    let bob = app.coworker_client("bob@example.com", "Bob").await;
+    let issues = (0..48).map(|i| {
+        let (base, mut bob) = (app.base.clone(), bob.clone());
+        tokio::spawn(async move {
+            let email = format!("batch-{i}@example.com");
+            let form = [("email", email.as_str()), ("expires_in", "24h")];
+            let answer = TestApp::call_at(&base, &mut bob, "issue_link", &form).await;
+            (email, answer)
+        })
+    });
+    let mut ids = std::collections::HashSet::new();
+    for issued in futures::future::join_all(issues).await {
+        let (email, answer) = issued.unwrap();
+        assert_eq!(answer.status, 200, "{email}: {}", answer.body);
+        assert_eq!(answer.body["email"], email.as_str());
+        assert_eq!(answer.body["delivery"], "sent");
+        let id = answer.body["id"].as_i64().unwrap();
+        assert!(ids.insert(id), "link {id} answered twice");
+        let stored = app
+            .count(&format!(
+                "SELECT count(*) FROM magic_links WHERE id = {id} AND recipient_email = '{email}'
+                   AND delivery = 'sent'"
+            ))
+            .await;
+        assert_eq!(stored, 1, "{email}");
+        for kind in ["issued", "mail_sent"] {
+            let events = app
+                .count(&format!(
+                    "SELECT count(*) FROM link_events WHERE link_id = {id} AND kind = '{kind}'"
+                ))
+                .await;
+            assert_eq!(events, 1, "{email}: {kind}");
+        }
+    }
+}
