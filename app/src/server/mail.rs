@@ -5,14 +5,66 @@ use super::config::Config;
 use super::email::EmailAddress;
 use anyhow::{Context, Result};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// Each message becomes an `.eml` file in this directory.
-    Outbox(AsyncFileTransport<Tokio1Executor>),
+    /// Each message becomes an `.eml` file in a directory.
+    Outbox(Outbox),
+}
+
+/// The file outbox: one thread writes every `.eml` file, one after another. Creating
+/// files in one directory from many threads at once makes them queue on the directory's
+/// lock in the kernel, which under load cost more than the writing; one writer never
+/// waits for another.
+#[derive(Clone)]
+pub struct Outbox {
+    files: std::sync::mpsc::Sender<(Vec<u8>, tokio::sync::oneshot::Sender<std::io::Result<()>>)>,
+}
+
+impl Outbox {
+    pub fn start(dir: std::path::PathBuf) -> Self {
+        let (files, queue) = std::sync::mpsc::channel::<(
+            Vec<u8>,
+            tokio::sync::oneshot::Sender<std::io::Result<()>>,
+        )>();
+        std::thread::Builder::new()
+            .name("outbox".into())
+            .spawn(move || {
+                // Ends when the last Postman is dropped.
+                for (bytes, written) in queue {
+                    let _ = written.send(std::fs::write(dir.join(Self::file_name()), bytes));
+                }
+            })
+            .expect("starting the outbox thread");
+        Self { files }
+    }
+
+    /// Time first, so a listing sorts by when mail was written; then 64 random bits.
+    fn file_name() -> String {
+        use rand::TryRngCore;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mut random = [0u8; 8];
+        rand::rngs::OsRng
+            .try_fill_bytes(&mut random)
+            .expect("the operating system's random number generator failed");
+        format!("{nanos}-{:016x}.eml", u64::from_be_bytes(random))
+    }
+
+    async fn send(&self, message: &Message) -> Result<(), String> {
+        let (written, done) = tokio::sync::oneshot::channel();
+        self.files
+            .send((message.formatted(), written))
+            .map_err(|_| "the outbox is closed".to_owned())?;
+        done.await
+            .map_err(|_| "the outbox is closed".to_owned())?
+            .map_err(|error| format!("could not write the mail file: {}", error.kind()))
+    }
 }
 
 /// The mailer plus the sender address, ready to send.
@@ -49,7 +101,7 @@ impl Postman {
                         config.outbox_dir.display()
                     )
                 })?;
-                Mailer::Outbox(AsyncFileTransport::new(&config.outbox_dir))
+                Mailer::Outbox(Outbox::start(config.outbox_dir.clone()))
             }
         };
         let from = config
@@ -73,11 +125,7 @@ impl Postman {
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
-                Mailer::Outbox(outbox) => outbox
-                    .send(letter.message)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
+                Mailer::Outbox(outbox) => outbox.send(&letter.message).await,
             }
         };
         match tokio::time::timeout(self.timeout, sending).await {

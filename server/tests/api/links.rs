@@ -295,6 +295,30 @@ async fn a_failed_delivery_is_recorded_and_the_link_kept() {
 }
 
 #[tokio::test]
+async fn an_outbox_that_cannot_be_written_is_a_failed_delivery() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_without_mail("bob@example.com", "Bob").await;
+    std::fs::remove_dir_all(&app.outbox).unwrap();
+
+    let answer = app.issue(&mut bob, "alice@example.com").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["delivery"], "failed");
+    let error = answer.body["delivery_error"].as_str().unwrap();
+    assert!(error.contains("could not write the mail file"), "{error}");
+    assert!(
+        !error.contains(&app.outbox.display().to_string()),
+        "no paths: {error}"
+    );
+
+    // Once the directory is back, Resend delivers.
+    std::fs::create_dir_all(&app.outbox).unwrap();
+    let id = answer.body["id"].as_i64().unwrap().to_string();
+    let resent = app.call(&mut bob, "resend_link", &[("id", &id)]).await;
+    assert_eq!(resent.status, 200, "{}", resent.body);
+    app.mail_to("alice@example.com").await;
+}
+
+#[tokio::test]
 async fn the_list_filters_by_status_and_address_and_pages_newest_first() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
