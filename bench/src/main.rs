@@ -269,20 +269,16 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         seed::grow_to(&db_path, links).await?;
         let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
         let first_page = load::list(&server.base, &coworker, &[], sizes.list_requests).await?;
-        let filtered = load::list(
-            &server.base,
-            &coworker,
-            &[("status", "pending"), ("q", "guest-1")],
-            (sizes.list_requests / 10).max(5),
-        )
-        .await?;
-        let common_state = load::list(
-            &server.base,
-            &coworker,
-            &[("status", "expired"), ("q", "guest-1")],
-            (sizes.list_requests / 10).max(5),
-        )
-        .await?;
+        // A rare state (pending) and a common one (expired), each with a substring
+        // that matches a ninth of all links.
+        let mut searched = Vec::new();
+        for status in ["pending", "expired"] {
+            let filter = [("status", status), ("q", "guest-1")];
+            let requests = (sizes.list_requests / 10).max(5);
+            searched.push(load::list(&server.base, &coworker, &filter, requests).await?);
+        }
+        let [filtered, common_state] =
+            <[_; 2]>::try_from(searched).map_err(|_| anyhow::anyhow!("two searches"))?;
         rss.push((format!("list_links, {links} links"), server.peak_rss_kb()));
         server.stop().await?;
         list.push(json!({
