@@ -256,14 +256,17 @@ impl Job for NewLink {
             "
             {} RETURNING {number}, id;
             INSERT INTO link_events (link_id, at, kind, coworker_id)
-            VALUES (last_insert_rowid(), ?, 'issued', ?);",
+            VALUES (last_insert_rowid(), ?, ?, ?);",
             insert_link_sql!()
         )
     }
 
     fn bind(self, query: group::Query<Self::Row>) -> group::Query<Self::Row> {
         let (at, coworker_id) = (self.at, self.coworker_id);
-        self.bind_row(query).bind(at).bind(coworker_id)
+        self.bind_row(query)
+            .bind(at)
+            .bind(EventKind::Issued.code())
+            .bind(coworker_id)
     }
 
     fn batch_sql(count: usize) -> &'static str {
