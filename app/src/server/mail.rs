@@ -58,12 +58,16 @@ impl Outbox {
 
     async fn send(&self, message: &Message) -> Result<(), String> {
         let (written, done) = tokio::sync::oneshot::channel();
+        let closed = || "The outbox is closed; the server is shutting down.".to_owned();
         self.files
             .send((message.formatted(), written))
-            .map_err(|_| "the outbox is closed".to_owned())?;
-        done.await
-            .map_err(|_| "the outbox is closed".to_owned())?
-            .map_err(|error| format!("could not write the mail file: {}", error.kind()))
+            .map_err(|_| closed())?;
+        done.await.map_err(|_| closed())?.map_err(|error| {
+            format!(
+                "The outbox could not write the mail file: {}.",
+                error.kind()
+            )
+        })
     }
 }
 
@@ -124,15 +128,18 @@ impl Postman {
                     .send(letter.message)
                     .await
                     .map(drop)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| format!("The mail server did not accept the message: {e}")),
                 Mailer::Outbox(outbox) => outbox.send(&letter.message).await,
             }
         };
+        let waited = match &self.mailer {
+            Mailer::Smtp(_) => "The mail server did not answer",
+            Mailer::Outbox(_) => "The outbox did not take the mail",
+        };
         match tokio::time::timeout(self.timeout, sending).await {
-            Ok(result) => result
-                .map_err(|error| format!("The mail server did not accept the message: {error}")),
+            Ok(result) => result,
             Err(_) => Err(format!(
-                "The mail server did not answer within {} seconds.",
+                "{waited} within {} seconds.",
                 self.timeout.as_secs()
             )),
         }

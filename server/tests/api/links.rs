@@ -304,7 +304,10 @@ async fn an_outbox_that_cannot_be_written_is_a_failed_delivery() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["delivery"], "failed");
     let error = answer.body["delivery_error"].as_str().unwrap();
-    assert!(error.contains("could not write the mail file"), "{error}");
+    assert!(
+        error.starts_with("The outbox could not write the mail file"),
+        "{error}"
+    );
     assert!(
         !error.contains(&app.outbox.display().to_string()),
         "no paths: {error}"
