@@ -247,6 +247,22 @@ export async function signInCoworker(page: Page, email: string): Promise<string>
   return link;
 }
 
+/**
+ * A new coworker (`cw-TAG@example.test`, or `admin-TAG` with `admin`), named
+ * `FIRSTNAME TAG`, signed in on `page`. Returns the tag and their address.
+ */
+export async function signInNewCoworker(
+  page: Page,
+  firstName: string,
+  options: { admin?: boolean } = {},
+): Promise<{ tag: string; email: string }> {
+  const tag = uniqueTag();
+  const email = `${options.admin ? 'admin' : 'cw'}-${tag}@example.test`;
+  addCoworker(email, `${firstName} ${tag}`, options);
+  await signInCoworker(page, email);
+  return { tag, email };
+}
+
 export interface Invitation {
   email: string;
   name?: string;

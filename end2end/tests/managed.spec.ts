@@ -1,7 +1,6 @@
 // Links as managed objects, through the UI: per-link options, the link's page with its
 // timeline and sessions, Resend, self-service renewal, and coworker management.
 import {
-  addCoworker,
   allMails,
   expect,
   expireLinksTo,
@@ -10,9 +9,9 @@ import {
   gotoReady,
   linkRow,
   signInCoworker,
+  signInNewCoworker,
   statusCell,
   test,
-  uniqueTag,
   waitForHydration,
   waitForMail,
 } from './helpers';
@@ -22,11 +21,8 @@ test('a link with options: its page shows the timeline, and ending its session s
   newContext,
 }) => {
   test.slow();
-  const tag = uniqueTag();
-  const coworker = `cw-${tag}@example.test`;
+  const { tag } = await signInNewCoworker(page, 'Dana');
   const invitee = `guest-${tag}@example.test`;
-  addCoworker(coworker, `Dana ${tag}`);
-  await signInCoworker(page, coworker);
 
   // Options live under "More options".
   await issueLink(page, { email: invitee, destination: '/welcome?tab=start', sessionLasts: '8 hours' });
@@ -76,11 +72,8 @@ test('an invitee whose link was used asks for a new one, and only their address 
   newContext,
 }) => {
   test.slow();
-  const tag = uniqueTag();
-  const coworker = `cw-${tag}@example.test`;
+  const { tag, email: coworker } = await signInNewCoworker(page, 'Erin');
   const invitee = `guest-${tag}@example.test`;
-  addCoworker(coworker, `Erin ${tag}`);
-  await signInCoworker(page, coworker);
   await issueLink(page, { email: invitee });
   const link = extractLink(await waitForMail(invitee));
 
@@ -126,11 +119,8 @@ test('a coworker resends a pending link from the table; the old link stops worki
   page,
   newContext,
 }) => {
-  const tag = uniqueTag();
-  const coworker = `cw-${tag}@example.test`;
+  const { tag } = await signInNewCoworker(page, 'Finn');
   const invitee = `guest-${tag}@example.test`;
-  addCoworker(coworker, `Finn ${tag}`);
-  await signInCoworker(page, coworker);
   await issueLink(page, { email: invitee });
   const oldLink = extractLink(await waitForMail(invitee));
 
@@ -150,11 +140,8 @@ test('a coworker resends a pending link from the table; the old link stops worki
 
 test('an admin adds a coworker and deactivating them signs them out', async ({ page, newContext }) => {
   test.slow();
-  const tag = uniqueTag();
-  const admin = `admin-${tag}@example.test`;
+  const { tag } = await signInNewCoworker(page, 'Gale', { admin: true });
   const colleague = `colleague-${tag}@example.test`;
-  addCoworker(admin, `Gale ${tag}`, { admin: true });
-  await signInCoworker(page, admin);
   await page.getByRole('link', { name: 'Manage coworkers', exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard\/coworkers$/);
   await waitForHydration(page);
@@ -178,11 +165,8 @@ test('an admin adds a coworker and deactivating them signs them out', async ({ p
 
 test('an invitee whose link expired asks for a new one and signs in with it', async ({ page, newContext }) => {
   test.slow();
-  const tag = uniqueTag();
-  const coworker = `cw-${tag}@example.test`;
+  const { tag, email: coworker } = await signInNewCoworker(page, 'Iris');
   const invitee = `late-${tag}@example.test`;
-  addCoworker(coworker, `Iris ${tag}`);
-  await signInCoworker(page, coworker);
   await issueLink(page, { email: invitee, expiresIn: '15 minutes' });
   const link = extractLink(await waitForMail(invitee));
   expireLinksTo(invitee);
@@ -209,12 +193,9 @@ test('an invitee whose link expired asks for a new one and signs in with it', as
 });
 
 test('the links table filters by status and searches by address on the server', async ({ page }) => {
-  const tag = uniqueTag();
-  const coworker = `cw-${tag}@example.test`;
+  const { tag } = await signInNewCoworker(page, 'Jo');
   const kept = `kept-${tag}@example.test`;
   const dropped = `dropped-${tag}@example.test`;
-  addCoworker(coworker, `Jo ${tag}`);
-  await signInCoworker(page, coworker);
   await issueLink(page, { email: kept });
   await issueLink(page, { email: dropped });
   await linkRow(page, dropped).getByRole('button', { name: 'Revoke', exact: true }).click();
