@@ -271,30 +271,6 @@ async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_is_recorded_and_the_link_kept() {
-    // Nothing listens on this port.
-    let port = free_port();
-    let app = spawn_app_with(Setup {
-        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        ..Setup::default()
-    })
-    .await;
-    let mut bob = app.coworker_without_mail("bob@example.com", "Bob").await;
-
-    let answer = app.issue(&mut bob, "alice@example.com").await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert_eq!(answer.body["delivery"], "failed");
-    let error = answer.body["delivery_error"].as_str().unwrap();
-    assert!(
-        error.starts_with("The mail server did not accept the message"),
-        "{error}"
-    );
-    let list = app.call(&mut bob, "list_links", &[]).await;
-    assert_eq!(list.body["links"][0]["delivery"], "failed");
-    assert_eq!(list.body["links"][0]["state"], "pending");
-}
-
-#[tokio::test]
 async fn an_outbox_that_cannot_be_written_is_a_failed_delivery() {
     let app = spawn_app().await;
     let mut bob = app.coworker_without_mail("bob@example.com", "Bob").await;

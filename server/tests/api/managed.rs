@@ -205,10 +205,17 @@ async fn a_failed_delivery_is_marked_and_resend_then_delivers() {
     let issued = app.issue(&mut bob, "alice@example.com").await;
     assert_eq!(issued.status, 200, "{}", issued.body);
     assert_eq!(issued.body["delivery"], "failed");
+    let error = issued.body["delivery_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("The mail server did not accept the message"),
+        "{error}"
+    );
     let old_id = issued.body["id"].as_i64().unwrap();
     let old_token = token_in(issued.body["url"].as_str().unwrap());
+    // The link is kept: still pending, marked failed.
     let list = app.call(&mut bob, "list_links", &[]).await;
     assert_eq!(list.body["links"][0]["delivery"], "failed");
+    assert_eq!(list.body["links"][0]["state"], "pending");
     let events = trail(&app, &mut bob, old_id).await;
     assert_eq!(kinds(&events), ["issued", "mail_failed"]);
     assert!(events[1]["detail"]
