@@ -173,12 +173,12 @@ impl PreparedRecords {
         })
     }
 
-    /// Remembers that `record` is stored for the session holding `auth_id`.
-    pub fn stored(&self, auth_id: String, record: &PreparedRecord) {
+    /// Remembers that the record with `id` is stored for the session holding `auth_id`.
+    pub fn stored(&self, auth_id: String, id: Id) {
         let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         waiting.retain(|_, (_, at)| now.duration_since(*at) < Self::UNCLAIMED_TTL);
-        waiting.insert(auth_id, (record.id, now));
+        waiting.insert(auth_id, (id, now));
     }
 
     /// The session layer is about to create `record`. When a redeem already stored it,
@@ -456,7 +456,7 @@ mod tests {
             record_for("a1").data,
             "the bytes the store decodes"
         );
-        records.stored("a1".into(), &prepared);
+        records.stored("a1".into(), prepared.id);
 
         let mut other = record_for("b2");
         assert_eq!(records.claim(&mut other), None, "nothing prepared for b2");
@@ -472,7 +472,7 @@ mod tests {
     fn a_record_that_gained_keys_is_claimed_as_changed() {
         let records = PreparedRecords::default();
         let prepared = PreparedRecords::prepare("a1", Duration::from_secs(60)).unwrap();
-        records.stored("a1".into(), &prepared);
+        records.stored("a1".into(), prepared.id);
         let mut record = record_for("a1");
         record.data.insert("theme".into(), "dark".into());
         assert_eq!(records.claim(&mut record), Some(false));

@@ -1114,14 +1114,14 @@ async fn redeem_invitation(
                 .map(|ua| events::truncate(ua, 512).to_owned()),
             ip: client.ip.to_string(),
             record_id: record.id.to_string(),
-            record_data: record.data.clone(),
+            record_data: record.data,
             record_expiry: record.expiry_date,
         })
         .await?;
     let Some((_, link_id, destination)) = won.into_iter().next() else {
         return Ok(None);
     };
-    state.prepared_records.stored(auth_id.clone(), &record);
+    state.prepared_records.stored(auth_id.clone(), record.id);
     info!(link_id, "link redeemed");
     Ok(Some(Redemption {
         auth_id,
