@@ -114,6 +114,7 @@ test('coworker issues an invitation and the invitee signs in', async ({ page, ne
   const pageD = await (await newContext()).newPage();
   await gotoReady(pageD, link);
   await expect(pageD.getByText('This link was revoked').first()).toBeVisible();
+  await expect(pageD.getByText('Ask the person who sent it for a new link.')).toBeVisible();
   await expect(pageD.getByRole('button', { name: 'Continue', exact: true })).toHaveCount(0);
 });
 

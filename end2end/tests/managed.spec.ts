@@ -86,6 +86,9 @@ test('an invitee whose link was used asks for a new one, and only their address 
   const second = await (await newContext()).newPage();
   await gotoReady(second, link);
   await expect(second.getByText('This link has already been used').first()).toBeVisible();
+  // The page offers the new link itself, so it does not also send the invitee elsewhere.
+  await expect(second.getByText('You can have a new one sent to you.')).toBeVisible();
+  await expect(second.getByText('Ask the person who sent it')).toHaveCount(0);
   const mailsBefore = (await allMails()).length;
   await second.getByRole('button', { name: 'Send me a new link', exact: true }).click();
   await expect(second.getByRole('status')).toContainText('A new link is on its way to g…@example.test');

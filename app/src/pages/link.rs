@@ -50,7 +50,7 @@ pub fn LinkPage() -> impl IntoView {
                 Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
                 Some(Some(Ok(preview))) => match dead_link_error(preview.state) {
                     Some(error) if preview.can_renew => view! {
-                        <Refused error />
+                        <Refused error renewable=true />
                         <Renewal token=token.get_untracked().unwrap_or_default() />
                     }.into_any(),
                     Some(error) => view! { <Refused error /> }.into_any(),
@@ -101,10 +101,14 @@ fn Offer(preview: LinkPreview) -> impl IntoView {
     }
 }
 
-/// The specific reason a link cannot be used, with what to do next.
+/// The specific reason a link cannot be used, with what to do next: `renewable` when
+/// the page goes on to offer "Send me a new link".
 #[component]
-fn Refused(error: AppError) -> impl IntoView {
+fn Refused(error: AppError, #[prop(optional)] renewable: bool) -> impl IntoView {
     let advice = match error {
+        AppError::LinkUsed | AppError::LinkExpired if renewable => {
+            "You can have a new one sent to you."
+        }
         AppError::LinkUsed
         | AppError::LinkExpired
         | AppError::LinkRevoked
@@ -136,7 +140,7 @@ fn Renewal(token: String) -> impl IntoView {
             }.into_any(),
             other => view! {
                 {other.and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-                <p>"You can ask for a new link. It goes to the address this invitation was sent to, and the person who invited you is told."</p>
+                <p>"The new link goes to the address this invitation was sent to, and the person who invited you is told."</p>
                 <button
                     type="button"
                     class="primary wide"
