@@ -3,7 +3,8 @@
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
 use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
 use crate::model::{
-    Delivery, ExpiresIn, IssuedLink, LinkPage, LinkState, LinkSummary, SessionLifetime, SignedIn,
+    Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
+    SignedIn,
 };
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -191,12 +192,6 @@ fn LinksTable(
             next.set(page.next_cursor);
         }
     });
-    let count_label = move |label: &'static str, pick: fn(&crate::model::LinkCounts) -> i64| {
-        move || match counts.get() {
-            Some(Ok(counts)) => format!("{label} ({})", pick(&counts)),
-            _ => label.to_owned(),
-        }
-    };
     view! {
         <section class="card wide" aria-labelledby="links-heading">
             <h2 id="links-heading">"Links"</h2>
@@ -204,10 +199,15 @@ fn LinksTable(
                 <label for="status-filter">"Show"</label>
                 <select id="status-filter" on:change=move |ev| status.set(event_target_value(&ev))>
                     <option value="">"All"</option>
-                    <option value="pending">{count_label("Pending", |c| c.pending)}</option>
-                    <option value="redeemed">{count_label("Redeemed", |c| c.redeemed)}</option>
-                    <option value="expired">{count_label("Expired", |c| c.expired)}</option>
-                    <option value="revoked">{count_label("Revoked", |c| c.revoked)}</option>
+                    // The counts are awaited in a boundary of their own. Read with
+                    // `.get()` beside the page's other resources, they made Leptos'
+                    // server rendering spin or deadlock under concurrent requests
+                    // (`many_pages_rendered_at_once_all_come_back_whole`).
+                    <Transition fallback=move || view! { <StateOptions counts=None status /> }>
+                        {move || Suspend::new(async move {
+                            view! { <StateOptions counts=counts.await.ok() status /> }
+                        })}
+                    </Transition>
                 </select>
                 <label for="search">"Search by email"</label>
                 <input id="search" type="search" on:change=move |ev| query.set(event_target_value(&ev)) />
@@ -225,7 +225,7 @@ fn LinksTable(
                         Ok(page) if page.links.is_empty() => view! { <EmptyLinks filtered=!status.get_untracked().is_empty() || !query.get_untracked().is_empty() /> }.into_any(),
                         Ok(LinkPage { links, .. }) => view! {
                             <div class="table-scroll">
-                                <table>
+                                <table class="responsive">
                                     <thead>
                                         <tr>
                                             <th scope="col">"Invitee"</th>
@@ -267,6 +267,28 @@ fn non_empty(value: String) -> Option<String> {
     (!value.trim().is_empty()).then_some(value)
 }
 
+/// The status filter's states, each with how many links are in it once that is known.
+/// The one chosen stays selected when the counts change underneath it.
+#[component]
+fn StateOptions(counts: Option<LinkCounts>, status: RwSignal<String>) -> impl IntoView {
+    let states = [
+        ("pending", "Pending", counts.as_ref().map(|c| c.pending)),
+        ("redeemed", "Redeemed", counts.as_ref().map(|c| c.redeemed)),
+        ("expired", "Expired", counts.as_ref().map(|c| c.expired)),
+        ("revoked", "Revoked", counts.as_ref().map(|c| c.revoked)),
+    ];
+    states
+        .into_iter()
+        .map(|(value, label, count)| {
+            view! {
+                <option value=value prop:selected=move || status.get() == value>
+                    {count.map_or_else(|| label.to_owned(), |n| format!("{label} ({n})"))}
+                </option>
+            }
+        })
+        .collect_view()
+}
+
 #[component]
 fn EmptyLinks(filtered: bool) -> impl IntoView {
     if filtered {
@@ -295,10 +317,12 @@ fn LinkRow(
                 <a href=format!("/dashboard/links/{}", link.id)>{link.email.clone()}</a>
                 {link.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
             </td>
-            <td><span class=format!("badge {}", link.state.label().to_ascii_lowercase())>{link.state.label()}</span></td>
-            <td class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
-            <td>{link.issued_by.clone()}</td>
-            <td><When at=link.expires_at /></td>
+            // data-label: the column's name, shown beside each value where the table is
+            // laid out as one block per row (narrow screens; see `table.responsive`).
+            <td data-label="Status"><span class=format!("badge {}", link.state.label().to_ascii_lowercase())>{link.state.label()}</span></td>
+            <td data-label="Delivery" class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
+            <td data-label="Issued by">{link.issued_by.clone()}</td>
+            <td data-label="Expires"><When at=link.expires_at /></td>
             <td class="actions">
                 {resendable.then(|| view! {
                     <ActionButton action=resend name="id" value=id.clone() label="Resend" class="secondary" />

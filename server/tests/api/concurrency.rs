@@ -181,3 +181,115 @@ async fn many_links_issued_at_once_each_get_their_own_row_and_events() {
         }
     }
 }
+
+/// Pages render Suspense boundaries over shared resources. Rendered across the threads of
+/// the multi-threaded runtime, Leptos' reactive graph could take two of its locks in
+/// opposite orders on two threads and stop every worker for good (leptos issue 4673): a
+/// few hundred dashboards at once did it within seconds, after which not even
+/// `/healthz` answered. Every page must come back whole, and the server stay up.
+///
+/// The server runs on a runtime of its own and the browsers on another, so a server
+/// whose every thread is stuck makes this test fail instead of hang.
+#[test]
+fn many_pages_rendered_at_once_all_come_back_whole() {
+    const PAGES: usize = 5000;
+    const AT_ONCE: usize = 32;
+    // Not a speed limit: the pages take seconds in all. Pages still missing after this
+    // long are never coming.
+    const HUNG: std::time::Duration = std::time::Duration::from_secs(120);
+
+    let runtime = |threads| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let server = runtime(4);
+    let (app, cookie, paths) = server.block_on(async {
+        let app = spawn_app().await;
+        let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+        let mut paths = vec!["/dashboard".to_owned(), "/dashboard/coworkers".to_owned()];
+        for n in 0..3 {
+            let (id, _) = app
+                .invite(&mut bob, &format!("guest-{n}@example.com"))
+                .await;
+            paths.push(format!("/dashboard/links/{id}"));
+        }
+        (app, bob.cookie.clone().unwrap(), paths)
+    });
+    let outcome = runtime(2).block_on(browse(&app.base, &cookie, &paths, PAGES, AT_ONCE, HUNG));
+    // A stuck runtime cannot be waited for.
+    server.shutdown_background();
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+}
+
+/// `pages` GETs of `paths` in turn as the holder of `cookie`, `at_once` at a time, then
+/// `/healthz`: `Err` says what went wrong.
+async fn browse(
+    base: &str,
+    cookie: &str,
+    paths: &[String],
+    pages: usize,
+    at_once: usize,
+    hung: std::time::Duration,
+) -> Result<(), String> {
+    let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(at_once));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let requests = (0..pages).map(|n| {
+        let url = format!("{base}{}", paths[n % paths.len()]);
+        let cookie = cookie.to_owned();
+        let at_once = at_once.clone();
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let _turn = at_once.acquire_owned().await.unwrap();
+            let response = http()
+                .get(&url)
+                .header(reqwest::header::COOKIE, cookie)
+                .send()
+                .await
+                .map_err(|error| format!("{url}: {error}"))?;
+            let status = response.status().as_u16();
+            let body = response
+                .text()
+                .await
+                .map_err(|error| format!("{url}: {error}"))?;
+            answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match status {
+                200 if body.contains("</html>") => Ok(()),
+                _ => Err(format!("{url}: {status}, ending {:?}", tail(&body))),
+            }
+        })
+    });
+    let Ok(answers) = tokio::time::timeout(hung, futures::future::join_all(requests)).await else {
+        return Err(format!(
+            "{} of {pages} pages came back within {hung:?}; the server stopped answering",
+            answered.load(std::sync::atomic::Ordering::Relaxed)
+        ));
+    };
+    let failed: Vec<String> = answers
+        .into_iter()
+        .filter_map(|answer| answer.unwrap().err())
+        .collect();
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {pages} pages failed, e.g. {:?}",
+            failed.len(),
+            &failed[..failed.len().min(3)]
+        ));
+    }
+    match tokio::time::timeout(hung, http().get(format!("{base}/healthz")).send()).await {
+        Ok(Ok(health)) if health.status() == 200 => Ok(()),
+        other => Err(format!("/healthz after the pages: {other:?}")),
+    }
+}
+
+fn tail(text: &str) -> &str {
+    let start = text.len().saturating_sub(120);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    &text[start..]
+}
