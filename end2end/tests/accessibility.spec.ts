@@ -13,6 +13,7 @@ import {
   extractLink,
   gotoReady,
   issueLink,
+  linkRow,
   signInCoworker,
   test,
   waitForHydration,
@@ -152,8 +153,21 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
   addCoworker(coworker, 'Hedy Lamarr', { admin: true });
   await signInCoworker(page, coworker);
   await issueLink(page, { email: 'claude@partner.example', name: 'Claude Shannon' });
-  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // Neither the page nor a table inside it may scroll sideways: on a phone the tables
+  // lay out one block per row, with each row's buttons in view.
+  const overflow = () =>
+    page.evaluate(() =>
+      Math.max(
+        document.documentElement.scrollWidth - window.innerWidth,
+        ...[...document.querySelectorAll('.table-scroll')].map((e) => e.scrollWidth - e.clientWidth),
+      ),
+    );
   expect(await overflow(), '/dashboard').toBeLessThanOrEqual(0);
+  const row = linkRow(page, 'claude@partner.example');
+  for (const name of ['Resend', 'Revoke']) {
+    const box = await row.getByRole('button', { name, exact: true }).boundingBox();
+    expect(box && box.x + box.width, `${name} within the screen's width`).toBeLessThanOrEqual(390);
+  }
   await page.getByRole('link', { name: 'claude@partner.example', exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);

@@ -110,7 +110,7 @@ fn People(
 ) -> impl IntoView {
     view! {
         <div class="table-scroll">
-            <table>
+            <table class="responsive">
                 <thead>
                     <tr>
                         <th scope="col">"Coworker"</th>
@@ -130,13 +130,13 @@ fn People(
                                     {person.email.clone()}
                                     {person.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
                                 </td>
-                                <td>{if person.is_admin { "Admin" } else { "Coworker" }}</td>
-                                <td><When at=person.created_at /></td>
-                                <td>{match person.deactivated_at {
+                                <td data-label="Role">{if person.is_admin { "Admin" } else { "Coworker" }}</td>
+                                <td data-label="Added"><When at=person.created_at /></td>
+                                <td data-label="State">{match person.deactivated_at {
                                     Some(at) => view! { "Deactivated " <When at /> }.into_any(),
                                     None => view! { "Active" }.into_any(),
                                 }}</td>
-                                <td>
+                                <td class="actions">
                                     {can_deactivate.then(|| view! {
                                         <ActionButton action=deactivate name="id" value=id.clone() label="Deactivate" class="danger" />
                                     })}

@@ -187,7 +187,7 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
     }
     view! {
         <div class="table-scroll">
-            <table>
+            <table class="responsive">
                 <thead>
                     <tr>
                         <th scope="col">"Started"</th>
@@ -203,17 +203,17 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
                         let live = session.ended_at.is_none();
                         view! {
                             <tr>
-                                <td><When at=session.started_at /></td>
-                                <td><When at=session.last_seen_at /></td>
-                                <td class="ua">
+                                <td data-label="Started"><When at=session.started_at /></td>
+                                <td data-label="Last seen"><When at=session.last_seen_at /></td>
+                                <td data-label="Browser" class="ua">
                                     {session.user_agent.unwrap_or_else(|| "unknown".to_owned())}
                                     {session.ip.map(|ip| view! { <span class="sub">{format!("from {ip}")}</span> })}
                                 </td>
-                                <td>{match session.ended_at {
+                                <td data-label="State">{match session.ended_at {
                                     Some(ended) => view! { "Ended " <When at=ended /> }.into_any(),
                                     None => view! { "Active until " <When at=session.expires_at /> }.into_any(),
                                 }}</td>
-                                <td>
+                                <td class="actions">
                                     {live.then(|| view! {
                                         <ActionButton action=end_session name="session" value=number.clone() label="End session" class="danger" />
                                     })}
