@@ -206,19 +206,35 @@ fn many_pages_rendered_at_once_all_come_back_whole() {
             .unwrap()
     };
     let server = runtime(4);
-    let (app, cookie, paths) = server.block_on(async {
+    let (app, coworker, paths, invitee) = server.block_on(async {
         let app = spawn_app().await;
         let mut bob = app.coworker_client("bob@example.com", "Bob").await;
         let mut paths = vec!["/dashboard".to_owned(), "/dashboard/coworkers".to_owned()];
+        let mut tokens = Vec::new();
         for n in 0..3 {
-            let (id, _) = app
+            let (id, token) = app
                 .invite(&mut bob, &format!("guest-{n}@example.com"))
                 .await;
             paths.push(format!("/dashboard/links/{id}"));
+            tokens.push(token);
         }
-        (app, bob.cookie.clone().unwrap(), paths)
+        let mut guest = Client::default();
+        let redeemed = app
+            .call(&mut guest, "redeem_link", &[("token", &tokens[0])])
+            .await;
+        assert_eq!(redeemed.status, 200, "{}", redeemed.body);
+        (app, bob.cookie.unwrap(), paths, guest.cookie.unwrap())
     });
-    let outcome = runtime(2).block_on(browse(&app.base, &cookie, &paths, PAGES, AT_ONCE, HUNG));
+    // A coworker's pages and an invitee's, at the same time.
+    let welcome = ["/welcome".to_owned()];
+    let outcome = runtime(2).block_on(async {
+        let (coworker, invitee) = futures::future::join(
+            browse(&app.base, &coworker, &paths, PAGES, AT_ONCE, HUNG),
+            browse(&app.base, &invitee, &welcome, PAGES / 5, AT_ONCE / 4, HUNG),
+        )
+        .await;
+        coworker.and(invitee)
+    });
     // A stuck runtime cannot be waited for.
     server.shutdown_background();
     if let Err(failure) = outcome {
