@@ -2,6 +2,7 @@
 
 use crate::api::SignOut;
 use crate::error::AppError;
+use crate::model::LinkState;
 use leptos::prelude::*;
 use leptos::server_fn::client::Client;
 use leptos::server_fn::codec::PostUrl;
@@ -139,4 +140,10 @@ pub fn When(at: i64) -> impl IntoView {
             {crate::model::relative_time(at, now_secs())}
         </time>
     }
+}
+
+/// A link's state as a coloured badge (its CSS class is the state's wire name).
+#[component]
+pub fn StateBadge(state: LinkState) -> impl IntoView {
+    view! { <span class=format!("badge {}", state.as_str())>{state.label()}</span> }
 }

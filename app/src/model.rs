@@ -14,6 +14,20 @@ pub enum LinkState {
 }
 
 impl LinkState {
+    /// Every state, in the order the dashboard's filter lists them.
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Redeemed, Self::Expired, Self::Revoked];
+
+    /// The state's name on the wire: the `status` filter of `list_links`, the JSON, and
+    /// the badge's CSS class. [`LinkState::parse`] reads it back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Redeemed => "redeemed",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pending => "Pending",
@@ -25,13 +39,7 @@ impl LinkState {
 
     /// Parses the `status` filter of `list_links`.
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "pending" => Some(Self::Pending),
-            "redeemed" => Some(Self::Redeemed),
-            "expired" => Some(Self::Expired),
-            "revoked" => Some(Self::Revoked),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|state| state.as_str() == value)
     }
 }
 
@@ -138,6 +146,18 @@ pub struct LinkCounts {
     pub redeemed: i64,
     pub expired: i64,
     pub revoked: i64,
+}
+
+impl LinkCounts {
+    /// How many invitations are in `state`.
+    pub fn of(&self, state: LinkState) -> i64 {
+        match state {
+            LinkState::Pending => self.pending,
+            LinkState::Redeemed => self.redeemed,
+            LinkState::Expired => self.expired,
+            LinkState::Revoked => self.revoked,
+        }
+    }
 }
 
 /// A page of links, newest first, with the cursor of the next page.
@@ -467,6 +487,26 @@ mod tests {
         assert_eq!(ExpiresIn::parse(""), None);
         assert_eq!(ExpiresIn::Days7.seconds(), 604_800);
         assert_eq!(ExpiresIn::Minutes15.seconds(), 900);
+    }
+
+    #[test]
+    fn link_states_parse_from_their_wire_names_only() {
+        let counts = LinkCounts {
+            pending: 1,
+            redeemed: 2,
+            expired: 3,
+            revoked: 4,
+        };
+        for (n, state) in LinkState::ALL.into_iter().enumerate() {
+            assert_eq!(LinkState::parse(state.as_str()), Some(state));
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{}\"", state.as_str())
+            );
+            assert_eq!(counts.of(state), n as i64 + 1);
+        }
+        assert_eq!(LinkState::parse("Pending"), None);
+        assert_eq!(LinkState::parse(""), None);
     }
 
     #[test]

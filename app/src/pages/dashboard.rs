@@ -1,7 +1,7 @@
 //! `/dashboard`: coworkers issue links and watch and revoke them.
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
-use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, StateBadge, When};
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
     SignedIn,
@@ -271,19 +271,16 @@ fn non_empty(value: String) -> Option<String> {
 /// The one chosen stays selected when the counts change underneath it.
 #[component]
 fn StateOptions(counts: Option<LinkCounts>, status: RwSignal<String>) -> impl IntoView {
-    let states = [
-        ("pending", "Pending", counts.as_ref().map(|c| c.pending)),
-        ("redeemed", "Redeemed", counts.as_ref().map(|c| c.redeemed)),
-        ("expired", "Expired", counts.as_ref().map(|c| c.expired)),
-        ("revoked", "Revoked", counts.as_ref().map(|c| c.revoked)),
-    ];
-    states
+    LinkState::ALL
         .into_iter()
-        .map(|(value, label, count)| {
+        .map(|state| {
+            let (value, label) = (state.as_str(), state.label());
+            let text = counts.map_or_else(
+                || label.to_owned(),
+                |counts| format!("{label} ({})", counts.of(state)),
+            );
             view! {
-                <option value=value prop:selected=move || status.get() == value>
-                    {count.map_or_else(|| label.to_owned(), |n| format!("{label} ({n})"))}
-                </option>
+                <option value=value prop:selected=move || status.get() == value>{text}</option>
             }
         })
         .collect_view()
@@ -319,7 +316,7 @@ fn LinkRow(
             </td>
             // data-label: the column's name, shown beside each value where the table is
             // laid out as one block per row (narrow screens; see `table.responsive`).
-            <td data-label="Status"><span class=format!("badge {}", link.state.label().to_ascii_lowercase())>{link.state.label()}</span></td>
+            <td data-label="Status"><StateBadge state=link.state /></td>
             <td data-label="Delivery" class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
             <td data-label="Issued by">{link.issued_by.clone()}</td>
             <td data-label="Expires"><When at=link.expires_at /></td>

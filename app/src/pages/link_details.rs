@@ -2,7 +2,7 @@
 //! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
-use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
+use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, StateBadge, When};
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
 };
@@ -103,7 +103,6 @@ fn Overview(
     let id = link.id.to_string();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
     let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
-    let state_label = link.state.label();
     view! {
         <h1>"Link for " {link.email.clone()}</h1>
         <div class="columns">
@@ -111,7 +110,7 @@ fn Overview(
                 <h2 id="summary-heading">"Summary"</h2>
                 <dl class="facts">
                     <dt>"Status"</dt>
-                    <dd><span class=format!("badge {}", state_label.to_ascii_lowercase())>{state_label}</span></dd>
+                    <dd><StateBadge state=link.state /></dd>
                     <dt>"Delivery"</dt>
                     <dd>
                         {link.delivery.label()}
