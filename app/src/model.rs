@@ -53,6 +53,24 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Sent, Self::Failed];
+
+    /// The outcome's name in the database and on the wire; [`Delivery::parse`] reads it
+    /// back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|delivery| delivery.as_str() == value)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Pending => "Sending",
@@ -507,6 +525,14 @@ mod tests {
         }
         assert_eq!(LinkState::parse("Pending"), None);
         assert_eq!(LinkState::parse(""), None);
+        for delivery in Delivery::ALL {
+            assert_eq!(Delivery::parse(delivery.as_str()), Some(delivery));
+            assert_eq!(
+                serde_json::to_string(&delivery).unwrap(),
+                format!("\"{}\"", delivery.as_str())
+            );
+        }
+        assert_eq!(Delivery::parse("Sent"), None);
     }
 
     #[test]

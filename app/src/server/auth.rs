@@ -5,7 +5,7 @@
 //! coworker or revoking a link takes effect at the browser's very next request.
 
 use super::coworkers::Coworker;
-use super::events::{truncate, Client};
+use super::events::{truncate, Client, MAX_USER_AGENT_BYTES};
 use super::state::AppState;
 use super::{now, OrInternal};
 use crate::error::AppError;
@@ -84,7 +84,12 @@ pub async fn create(
     .bind(link_id)
     .bind(at)
     .bind(at + lifetime.as_secs() as i64)
-    .bind(client.user_agent.as_deref().map(|ua| truncate(ua, 512)))
+    .bind(
+        client
+            .user_agent
+            .as_deref()
+            .map(|ua| truncate(ua, MAX_USER_AGENT_BYTES)),
+    )
     .bind(client.ip.to_string())
     .execute(&mut **tx)
     .await?;

@@ -10,7 +10,8 @@ use crate::model::{EventKind, LinkEvent};
 use sqlx::{Executor, Sqlite, SqlitePool};
 use std::net::IpAddr;
 
-const MAX_USER_AGENT_BYTES: usize = 512;
+/// The most of a user agent kept, on the trail and on a session's row.
+pub const MAX_USER_AGENT_BYTES: usize = 512;
 pub const MAX_DETAIL_BYTES: usize = 1000;
 
 /// Who sent a request, as far as the trail cares.

@@ -311,11 +311,7 @@ impl Job for DeliveryOutcome {
             .as_deref()
             .map(|e| events::truncate(e, events::MAX_DETAIL_BYTES).to_owned());
         query
-            .bind(match self.delivery {
-                Delivery::Sent => "sent",
-                Delivery::Failed => "failed",
-                Delivery::Pending => "pending",
-            })
+            .bind(self.delivery.as_str())
             .bind(self.error)
             .bind(self.id)
             .bind(self.id)
@@ -587,11 +583,7 @@ impl From<SummaryRow> for LinkSummary {
             name: row.recipient_name,
             issued_by: row.issued_by,
             state: LinkState::parse(&row.state).unwrap_or(LinkState::Pending),
-            delivery: match row.delivery.as_str() {
-                "sent" => Delivery::Sent,
-                "failed" => Delivery::Failed,
-                _ => Delivery::Pending,
-            },
+            delivery: Delivery::parse(&row.delivery).unwrap_or(Delivery::Pending),
             delivery_error: row.delivery_error,
             created_at: row.created_at,
             expires_at: row.expires_at,
@@ -1111,7 +1103,7 @@ async fn redeem_invitation(
             user_agent: client
                 .user_agent
                 .as_deref()
-                .map(|ua| events::truncate(ua, 512).to_owned()),
+                .map(|ua| events::truncate(ua, events::MAX_USER_AGENT_BYTES).to_owned()),
             ip: client.ip.to_string(),
             record_id: record.id.to_string(),
             record_data: record.data,
