@@ -8,7 +8,7 @@
 use crate::api::{peek_link, RedeemLink, RenewLink};
 use crate::components::{navigate_hard, ErrorMessage, Header};
 use crate::error::AppError;
-use crate::model::{LinkPreview, LinkState, Purpose};
+use crate::model::{LinkPreview, Purpose};
 use leptos::prelude::*;
 
 #[component]
@@ -48,7 +48,7 @@ pub fn LinkPage() -> impl IntoView {
             {move || match preview.get() {
                 None | Some(None) => view! { <p class="lead" role="status">"Checking your link…"</p> }.into_any(),
                 Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
-                Some(Some(Ok(preview))) => match dead_link_error(preview.state) {
+                Some(Some(Ok(preview))) => match preview.state.refusal() {
                     Some(error) if preview.can_renew => view! {
                         <Refused error renewable=true />
                         <Renewal token=token.get_untracked().unwrap_or_default() />
@@ -151,15 +151,6 @@ fn Renewal(token: String) -> impl IntoView {
                 </button>
             }.into_any(),
         }}
-    }
-}
-
-fn dead_link_error(state: LinkState) -> Option<AppError> {
-    match state {
-        LinkState::Pending => None,
-        LinkState::Redeemed => Some(AppError::LinkUsed),
-        LinkState::Expired => Some(AppError::LinkExpired),
-        LinkState::Revoked => Some(AppError::LinkRevoked),
     }
 }
 

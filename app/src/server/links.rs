@@ -864,16 +864,6 @@ impl StoredLink {
         self.inviter_name.as_deref().unwrap_or(&self.inviter_email)
     }
 
-    /// The refusal for a link that cannot be used in state `state`.
-    fn refusal(state: LinkState) -> Option<AppError> {
-        match state {
-            LinkState::Pending => None,
-            LinkState::Redeemed => Some(AppError::LinkUsed),
-            LinkState::Expired => Some(AppError::LinkExpired),
-            LinkState::Revoked => Some(AppError::LinkRevoked),
-        }
-    }
-
     /// A new link in this one's place: same address, options and expiry length.
     fn successor(&self, max_lifetime_secs: i64) -> LinkSpec<'_> {
         LinkSpec {
@@ -1019,7 +1009,7 @@ pub async fn redeem(
         let refusal = match &link {
             None => AppError::LinkUnknown,
             // Pending here cannot happen under the write lock; answer as a fault.
-            Some(link) => StoredLink::refusal(link.state(at)).unwrap_or(AppError::Internal),
+            Some(link) => link.state(at).refusal().unwrap_or(AppError::Internal),
         };
         if let Some(link) = &link {
             let reason = match refusal {
