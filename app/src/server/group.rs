@@ -150,7 +150,8 @@ async fn commit<J: Job>(writer: &SqlitePool, jobs: Vec<(J, Answer<J>)>) {
         query = job.bind(query);
         answers.push(answer);
     }
-    match db::batch(writer, query).await {
+    // A fault is logged once; every request of the batch gets the same answer.
+    match db::batch(writer, query).await.or_internal(J::DOING) {
         Ok(rows) => {
             let mut each: Vec<Vec<J::Row>> = answers.iter().map(|_| Vec::new()).collect();
             for row in rows {
@@ -163,12 +164,7 @@ async fn commit<J: Job>(writer: &SqlitePool, jobs: Vec<(J, Answer<J>)>) {
                 let _ = answer.send(Ok(rows));
             }
         }
-        Err(error) => {
-            // Logged once; every request of the batch gets the same answer.
-            let failed = match Err::<(), _>(error).or_internal(J::DOING) {
-                Err(failed) => failed,
-                Ok(()) => AppError::Internal,
-            };
+        Err(failed) => {
             for answer in answers {
                 let _ = answer.send(Err(failed.clone()));
             }
