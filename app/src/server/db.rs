@@ -145,9 +145,9 @@ pub async fn begin_write(
 ///
 /// Parameters: sqlx binds a numbered `?NNN` by its number, but counts the numbers a
 /// statement skips towards the later statements' plain `?`s, and once that count passes
-/// the number of values it stops binding, leaving the rest NULL. Number a short batch's
-/// parameters only when no statement skips far (as below in `links`), and bind long ones
-/// with plain `?`s in order (the redeemer).
+/// the number of values it stops binding, leaving the rest NULL. So batches use plain
+/// `?`s bound in order (every [`super::group::Job`]); the test below is short enough for
+/// a numbered one.
 pub async fn batch<O>(
     writer: &SqlitePool,
     query: sqlx::query::QueryAs<'static, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,
