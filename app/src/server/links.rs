@@ -968,7 +968,7 @@ struct Won {
 /// Redeems a link: one conditional write marks it used and opens a session, in one
 /// transaction, so of any number of concurrent attempts exactly one succeeds.
 ///
-/// A pending invitation, the common case, takes [`redeem_invitation`]: one round trip.
+/// A pending invitation, the common case, takes `redeem_invitation`: one round trip.
 /// Everything else (a coworker's sign-in link, and every refusal with its reason on the
 /// trail) takes the general path below, which reads and writes step by step.
 pub async fn redeem(
