@@ -83,7 +83,7 @@ build-release: deps-rust deps-system deps-tools
 # -------------------------------------------------------------------- run --
 
 run: deps-rust deps-system build-release
-	@mkdir -p data
+	@mkdir -p -m 700 data
 	@echo
 	@echo "Latchkey is starting on http://127.0.0.1:3000 (database data/latchkey.db, mail in data/outbox/)."
 	@echo "To let the first coworker in, in another terminal:"

@@ -19,9 +19,11 @@ use crate::server::{auth, auth::request, coworkers, email::EmailAddress, links, 
 pub async fn request_signin(email: String) -> Result<(), AppError> {
     let email = EmailAddress::parse("email", &email)?;
     let state = request::state();
-    let ip = request::client_ip(&state).await?;
-    state.limits.signin_request(ip, email.as_str())?;
-    tokio::spawn(links::send_signin(state, email));
+    let client = request::client(&state).await?;
+    state
+        .limits
+        .signin_request(client.network, email.as_str())?;
+    state.signins.request(email);
     Ok(())
 }
 
@@ -71,9 +73,13 @@ pub async fn count_links() -> Result<LinkCounts, AppError> {
 
 /// One invitation with its options, audit trail and sessions.
 #[server(prefix = "/api", endpoint = "show_link")]
-pub async fn show_link(id: String) -> Result<LinkDetails, AppError> {
+pub async fn show_link(id: String, before: Option<String>) -> Result<LinkDetails, AppError> {
     let (state, _coworker) = request::require_coworker().await?;
-    links::details(&state, parse_id("id", &id)?).await
+    let before = match before.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(cursor) => Some(parse_id("before", cursor)?),
+    };
+    links::details(&state, parse_id("id", &id)?, before).await
 }
 
 /// Revokes a link and ends the sessions it opened.
@@ -114,7 +120,7 @@ pub async fn set_renewal(id: String, renewal: String) -> Result<(), AppError> {
 pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
     let state = request::state();
     let client = request::client(&state).await?;
-    state.limits.link_attempt(client.ip)?;
+    state.limits.link_attempt(client.network)?;
     let token = links::parse_token(&token)?;
     links::peek(&state, &token, &client).await
 }
@@ -125,7 +131,7 @@ pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
 pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
     let state = request::state();
     let client = request::client(&state).await?;
-    state.limits.link_attempt(client.ip)?;
+    state.limits.link_attempt(client.network)?;
     let token = links::parse_token(&token)?;
     links::renew(&state, &token, &client).await
 }
@@ -135,11 +141,11 @@ pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
     let state = request::state();
     let client = request::client(&state).await?;
-    state.limits.link_attempt(client.ip)?;
+    state.limits.link_attempt(client.network)?;
     let token = links::parse_token(&token)?;
     let session = request::session().await?;
     let redemption = links::redeem(&state, &token, &client).await?;
-    auth::attach(&state, &session, redemption.auth_id).await?;
+    auth::attach(&state, &session, redemption.auth_id, redemption.ends_at).await?;
     Ok(redemption.redeemed)
 }
 
@@ -176,17 +182,11 @@ pub async fn add_coworker(
     let (state, _admin) = request::require_admin().await?;
     let email = EmailAddress::parse("email", &email)?;
     let name = links::optional_text("name", name.as_deref(), links::MAX_NAME_CHARS, false)?;
-    let admin = match role.as_deref().map(str::trim) {
-        None | Some("") | Some("coworker") => false,
-        Some("admin") => true,
-        Some(_) => {
-            return Err(AppError::invalid(
-                "role",
-                "The role must be coworker or admin.",
-            ))
-        }
+    let role = match role.as_deref().map(str::trim) {
+        None | Some("") => coworkers::Role::Coworker,
+        Some(text) => parse_role(text)?,
     };
-    match coworkers::add_as(&state.writer, &email, name.as_deref(), admin)
+    match coworkers::add_as(&state.writer, &email, name.as_deref(), role)
         .await
         .or_internal("adding a coworker")?
     {
@@ -210,13 +210,42 @@ pub async fn deactivate_coworker(id: String) -> Result<(), AppError> {
             "You cannot deactivate yourself; ask another admin.",
         ));
     }
-    if coworkers::deactivate(&state.writer, id, Some(admin.id))
+    let changed = coworkers::deactivate(&state.writer, id, Some(admin.id))
         .await
-        .or_internal("deactivating a coworker")?
-    {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+        .or_internal("deactivating a coworker")?;
+    coworker_changed(changed)
+}
+
+/// Makes an active coworker an admin or a plain coworker. Admins only; the organisation
+/// always keeps at least one active admin.
+#[server(prefix = "/api", endpoint = "set_coworker_role")]
+pub async fn set_coworker_role(id: String, role: String) -> Result<(), AppError> {
+    let (state, _admin) = request::require_admin().await?;
+    let id = parse_id("id", &id)?;
+    let role = parse_role(&role)?;
+    let changed = coworkers::set_role(&state.writer, id, role)
+        .await
+        .or_internal("changing a coworker's role")?;
+    coworker_changed(changed)
+}
+
+/// A role from a form: `coworker` or `admin`.
+#[cfg(feature = "ssr")]
+fn parse_role(text: &str) -> Result<coworkers::Role, AppError> {
+    coworkers::Role::parse(text)
+        .ok_or_else(|| AppError::invalid("role", "The role must be coworker or admin."))
+}
+
+/// The answer to a change to a coworker.
+#[cfg(feature = "ssr")]
+fn coworker_changed(changed: coworkers::Changed) -> Result<(), AppError> {
+    match changed {
+        coworkers::Changed::Done => Ok(()),
+        coworkers::Changed::NotFound => Err(AppError::NotFound),
+        coworkers::Changed::LastAdmin => Err(AppError::invalid(
+            "id",
+            "This is the last active admin; make another coworker an admin first.",
+        )),
     }
 }
 

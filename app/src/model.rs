@@ -312,8 +312,12 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkEvent {
     pub id: i64,
-    /// Unix seconds, UTC.
+    /// Unix seconds, UTC; for a repeated event, the first time.
     pub at: i64,
+    /// How many times it happened (looks and refusals from one network are folded).
+    pub repeats: i64,
+    /// For a repeated event, the last time.
+    pub last_at: Option<i64>,
     pub kind: EventKind,
     /// The coworker who acted, by name (or address).
     pub actor: Option<String>,
@@ -396,8 +400,10 @@ pub struct LinkDetails {
     /// The link this one was issued in place of, and the one issued in its place.
     pub replaces: Option<i64>,
     pub replaced_by: Option<i64>,
-    /// Oldest first.
+    /// One page of the trail, newest first.
     pub events: Vec<LinkEvent>,
+    /// The cursor of the next older page of the trail (`show_link`'s `before`).
+    pub older_events: Option<i64>,
     /// Newest first.
     pub sessions: Vec<LinkSession>,
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 use app::server::config::Config;
-use app::server::coworkers::{self, Added};
+use app::server::coworkers::{self, Added, Changed, Role};
 use app::server::db;
 use app::server::email::EmailAddress;
 use app::server::links;
@@ -15,6 +15,8 @@ Usage:
                                             add a coworker (the first one is an admin)
   latchkey coworker list                    list active coworkers
   latchkey coworker remove EMAIL            remove a coworker and end their sessions
+  latchkey coworker role EMAIL admin|coworker
+                                            change a coworker's role
   latchkey signin-link EMAIL                print a one-time sign-in URL for a coworker
   latchkey precompress                      write the built front end's .br and .gz files
 ";
@@ -32,6 +34,10 @@ pub enum Command {
     CoworkerList,
     CoworkerRemove {
         email: String,
+    },
+    CoworkerRole {
+        email: String,
+        role: String,
     },
     SigninLink {
         email: String,
@@ -63,6 +69,10 @@ impl Command {
             ["coworker", "remove", email] => Self::CoworkerRemove {
                 email: email.to_string(),
             },
+            ["coworker", "role", email, role] => Self::CoworkerRole {
+                email: email.to_string(),
+                role: role.to_string(),
+            },
             ["signin-link", email] => Self::SigninLink {
                 email: email.to_string(),
             },
@@ -71,6 +81,9 @@ impl Command {
         })
     }
 }
+
+const LAST_ADMIN: &str = "that would leave no active admin; make another coworker an admin first \
+     (latchkey coworker role EMAIL admin)";
 
 fn email(input: &str) -> Result<EmailAddress> {
     EmailAddress::parse("email", input).map_err(|error| anyhow::anyhow!("{error}"))
@@ -95,7 +108,8 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
         } => {
             let email = email(&input)?;
             let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-            match coworkers::add_as(&pool, &email, name, admin).await? {
+            let role = if admin { Role::Admin } else { Role::Coworker };
+            match coworkers::add_as(&pool, &email, name, role).await? {
                 Added::Created => println!("Added coworker {email}."),
                 Added::Reactivated => println!("Reactivated coworker {email}."),
                 Added::AlreadyActive => println!("{email} is already a coworker."),
@@ -117,10 +131,25 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
         }
         Command::CoworkerRemove { email: input } => {
             let email = email(&input)?;
-            if !coworkers::remove(&pool, &email).await? {
-                bail!("{email} is not an active coworker");
+            match coworkers::remove(&pool, &email).await? {
+                Changed::Done => println!("Removed coworker {email}; their sessions have ended."),
+                Changed::NotFound => bail!("{email} is not an active coworker"),
+                Changed::LastAdmin => bail!(LAST_ADMIN),
             }
-            println!("Removed coworker {email}; their sessions have ended.");
+        }
+        Command::CoworkerRole { email: input, role } => {
+            let email = email(&input)?;
+            let Some(role) = Role::parse(&role) else {
+                bail!("the role must be admin or coworker, not {role:?}");
+            };
+            let Some(id) = coworkers::active_id(&pool, &email).await? else {
+                bail!("{email} is not an active coworker");
+            };
+            match coworkers::set_role(&pool, id, role).await? {
+                Changed::Done => println!("{email} is now {}.", role.as_str()),
+                Changed::NotFound => bail!("{email} is not an active coworker"),
+                Changed::LastAdmin => bail!(LAST_ADMIN),
+            }
         }
         Command::SigninLink { email: input } => {
             let email = email(&input)?;
@@ -171,6 +200,14 @@ mod tests {
             }
         );
         assert!(parse("coworker list --admin").is_err());
+        assert_eq!(
+            parse("coworker role a@example.com admin").unwrap(),
+            Command::CoworkerRole {
+                email: "a@example.com".into(),
+                role: "admin".into(),
+            }
+        );
+        assert!(parse("coworker role a@example.com").is_err());
         assert_eq!(parse("coworker list").unwrap(), Command::CoworkerList);
         assert_eq!(
             parse("signin-link a@example.com").unwrap(),

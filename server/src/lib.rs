@@ -93,6 +93,7 @@ pub async fn build(
         }
     });
     let postman = Postman::from_config(&config)?;
+    let (signins, signin_queue) = app::server::signins::SigninQueue::new();
     let state = AppState {
         leptos_options,
         db,
@@ -104,7 +105,9 @@ pub async fn build(
         redeems: GroupCommit::start(writer.clone()),
         issues: GroupCommit::start(writer.clone()),
         deliveries: GroupCommit::start(writer.clone()),
+        signins,
     };
+    tokio::spawn(app::server::signins::work(state.clone(), signin_queue));
     tokio::spawn({
         let db = state.writer.clone();
         let config = state.config.clone();
@@ -115,6 +118,20 @@ pub async fn build(
                 match app::server::housekeeping::sweep(&db, &config, app::server::now()).await {
                     Ok(swept) => tracing::debug!(?swept, "housekeeping"),
                     Err(error) => tracing::warn!(%error, "housekeeping failed; trying again later"),
+                }
+                // Outbox files carry links: none outlives the longest link (by default).
+                if config.smtp_url.is_none() {
+                    let (dir, retention) = (config.outbox_dir.clone(), config.outbox_retention);
+                    match tokio::task::spawn_blocking(move || {
+                        app::server::files::prune_outbox(&dir, retention)
+                    })
+                    .await
+                    {
+                        Ok(Ok(0)) => {}
+                        Ok(Ok(pruned)) => tracing::info!(pruned, "old outbox files deleted"),
+                        Ok(Err(error)) => tracing::warn!(%error, "pruning the outbox failed"),
+                        Err(error) => tracing::warn!(%error, "pruning the outbox stopped"),
+                    }
                 }
                 if db.is_closed() {
                     break;
@@ -142,9 +159,11 @@ pub async fn build(
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.is_https())
         .with_path("/")
+        // Each sign-in sets its own session's end (`auth::attach`); this default only
+        // bounds a record saved without one, and is never shorter than any session.
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::seconds(
-                state.config.longest_idle_timeout().as_secs() as i64,
+                state.config.longest_session_lifetime().as_secs() as i64,
             ),
         ));
 

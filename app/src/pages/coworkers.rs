@@ -1,7 +1,8 @@
-//! `/dashboard/coworkers`: admins add coworkers and deactivate them. Deactivating ends
-//! every session the coworker has and stops their sign-in links.
+//! `/dashboard/coworkers`: admins add coworkers, change their role and deactivate them.
+//! Deactivating ends every session the coworker has and stops their sign-in links. The
+//! organisation always keeps one active admin.
 
-use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker};
+use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker, SetCoworkerRole};
 use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
 use crate::error::AppError;
 use crate::model::{CoworkerInfo, SignedIn};
@@ -37,8 +38,15 @@ fn Coworkers(email: String) -> impl IntoView {
     let hydrated = use_hydrated();
     let add = ServerAction::<AddCoworker>::new();
     let deactivate = ServerAction::<DeactivateCoworker>::new();
+    let set_role = ServerAction::<SetCoworkerRole>::new();
     let coworkers = Resource::new(
-        move || (add.version().get(), deactivate.version().get()),
+        move || {
+            (
+                add.version().get(),
+                deactivate.version().get(),
+                set_role.version().get(),
+            )
+        },
         |_| list_coworkers(),
     );
     let form = NodeRef::<leptos::html::Form>::new();
@@ -80,7 +88,9 @@ fn Coworkers(email: String) -> impl IntoView {
                 <section class="card wide" aria-labelledby="people-heading">
                     <h2 id="people-heading">"People"</h2>
                     <Busy when=deactivate.pending() text="Deactivating…" />
+                    <Busy when=set_role.pending() text="Changing the role…" />
                     {move || deactivate.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+                    {move || set_role.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
                     <Transition fallback=|| view! { <p role="status">"Loading coworkers…"</p> }>
                         {
                             let me = me.clone();
@@ -88,7 +98,7 @@ fn Coworkers(email: String) -> impl IntoView {
                                 let me = me.clone();
                                 Suspend::new(async move {
                                     match coworkers.await {
-                                        Ok(people) => view! { <People people me deactivate /> }.into_any(),
+                                        Ok(people) => view! { <People people me deactivate set_role /> }.into_any(),
                                         Err(error) => view! { <ErrorMessage error /> }.into_any(),
                                     }
                                 })
@@ -107,7 +117,9 @@ fn People(
     people: Vec<CoworkerInfo>,
     me: String,
     deactivate: ServerAction<DeactivateCoworker>,
+    set_role: ServerAction<SetCoworkerRole>,
 ) -> impl IntoView {
+    let hydrated = use_hydrated();
     view! {
         <div class="table-scroll">
             <table class="responsive">
@@ -122,8 +134,14 @@ fn People(
                 </thead>
                 <tbody>
                     {people.into_iter().map(|person| {
-                        let can_deactivate = person.deactivated_at.is_none() && person.email != me;
+                        let active = person.deactivated_at.is_none();
+                        let can_deactivate = active && person.email != me;
                         let id = person.id.to_string();
+                        let (new_role, role_label) = if person.is_admin {
+                            ("coworker", "Make coworker")
+                        } else {
+                            ("admin", "Make admin")
+                        };
                         view! {
                             <tr>
                                 <td>
@@ -137,6 +155,17 @@ fn People(
                                     None => view! { "Active" }.into_any(),
                                 }}</td>
                                 <td class="actions">
+                                    {active.then(|| {
+                                        let id = id.clone();
+                                        view! {
+                                        <ActionForm action=set_role attr:class="inline">
+                                            <input type="hidden" name="id" value=id />
+                                            <input type="hidden" name="role" value=new_role />
+                                            <button type="submit" class="secondary" disabled=move || !hydrated.get() || set_role.pending().get()>
+                                                {role_label}
+                                            </button>
+                                        </ActionForm>
+                                    }})}
                                     {can_deactivate.then(|| view! {
                                         <ActionButton action=deactivate name="id" value=id.clone() label="Deactivate" class="danger" />
                                     })}

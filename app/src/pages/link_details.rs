@@ -44,7 +44,7 @@ fn Details(email: String) -> impl IntoView {
                 set_renewal.version().get(),
             )
         },
-        |(id, ..)| show_link(id),
+        |(id, ..)| show_link(id, None),
     );
     view! {
         <Header email />
@@ -98,6 +98,7 @@ fn Overview(
         replaces,
         replaced_by,
         events,
+        older_events: _,
         sessions,
     } = details;
     let id = link.id.to_string();

@@ -22,8 +22,15 @@ use tower_sessions::Session;
 
 /// The key under which the session record keeps the `auth_sessions` id.
 const AUTH_KEY: &str = "auth";
-/// `last_seen_at` is written at most this often, to keep reads from becoming writes.
+/// `last_seen_at` is written at most this often, to keep reads from becoming writes, and
+/// at most every tenth of the idle limit, so a session used at shorter intervals than
+/// nine tenths of that limit never goes idle (see [`touch_interval`]).
 const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// How long after its last recorded use a session's use is recorded again.
+fn touch_interval(idle: Duration) -> i64 {
+    TOUCH_INTERVAL_SECS.min(idle.as_secs() as i64 / 10)
+}
 
 /// A signed-in caller.
 #[derive(Debug, Clone)]
@@ -60,20 +67,22 @@ pub fn new_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Records a new signed-in session inside the redeem's transaction and returns its id.
-/// For an invitee, the insert also puts `redeemed` on the link's trail (a trigger).
+/// Records a new signed-in session inside the redeem's transaction and returns its id and
+/// when it ends (unix seconds). For an invitee, the insert also puts `redeemed` on the
+/// link's trail (a trigger).
 pub async fn create(
     tx: &mut Transaction<'static, Sqlite>,
     holder: Holder,
     lifetime: Duration,
     client: &Client,
-) -> sqlx::Result<String> {
+) -> sqlx::Result<(String, i64)> {
     let id = new_id();
     let (coworker_id, link_id) = match holder {
         Holder::Coworker(id) => (Some(id), None),
         Holder::Invitee { link_id } => (None, Some(link_id)),
     };
     let at = now();
+    let ends_at = at + lifetime.as_secs() as i64;
     sqlx::query(
         "INSERT INTO auth_sessions
              (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
@@ -83,7 +92,7 @@ pub async fn create(
     .bind(coworker_id)
     .bind(link_id)
     .bind(at)
-    .bind(at + lifetime.as_secs() as i64)
+    .bind(ends_at)
     .bind(
         client
             .user_agent
@@ -93,12 +102,22 @@ pub async fn create(
     .bind(client.ip.to_string())
     .execute(&mut **tx)
     .await?;
-    Ok(id)
+    Ok((id, ends_at))
 }
 
 /// Binds a freshly created session to the browser, ending whatever session it had: a new
 /// session id (no fixation), then the new auth id inside it.
-pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Result<(), AppError> {
+///
+/// The browser's cookie and the store's record last until the session's absolute end
+/// (`ends_at`, unix seconds), however often the session is used: nothing rewrites them
+/// on use. Its idle limit is the `auth_sessions` row's `last_seen_at`, which every
+/// request checks (see [`current`]).
+pub async fn attach(
+    state: &AppState,
+    session: &Session,
+    auth_id: String,
+    ends_at: i64,
+) -> Result<(), AppError> {
     if let Some(previous) = session
         .get::<String>(AUTH_KEY)
         .await
@@ -115,6 +134,8 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
             .await
             .or_internal("cycling the session id")?;
     }
+    let ends_at = OffsetDateTime::from_unix_timestamp(ends_at).or_internal("dating the session")?;
+    session.set_expiry(Some(tower_sessions::Expiry::AtDateTime(ends_at)));
     // The session layer writes the record before the response leaves (and answers 500
     // if it cannot), so the cookie never names a session the store does not have.
     session
@@ -136,12 +157,11 @@ pub async fn attach(state: &AppState, session: &Session, auth_id: String) -> Res
 #[derive(Clone, Default)]
 pub struct PreparedRecords(Arc<Mutex<HashMap<String, (Id, Instant)>>>);
 
-/// The record a redeem writes: its session id (the cookie's value), the bytes the store
-/// keeps, and when it expires.
+/// The record a redeem writes: its session id (the cookie's value) and the bytes the store
+/// keeps.
 pub struct PreparedRecord {
     pub id: Id,
     pub data: Vec<u8>,
-    pub expiry_date: OffsetDateTime,
 }
 
 impl std::fmt::Debug for PreparedRecord {
@@ -161,21 +181,18 @@ impl PreparedRecords {
     pub const UNCLAIMED_TTL: Duration = Duration::from_secs(300);
 
     /// The record tower-sessions will be asked to create for a session holding `auth_id`,
-    /// encoded as its SQLite store encodes records.
-    pub fn prepare(auth_id: &str, idle: Duration) -> Result<PreparedRecord, AppError> {
+    /// encoded as its SQLite store encodes records. The store's `expiry_date` column, the
+    /// one that counts, is the session's end, written beside it by the redeem; the copy
+    /// inside the encoded bytes is not read back.
+    pub fn prepare(auth_id: &str) -> Result<PreparedRecord, AppError> {
         let id = Id::default();
-        let expiry_date = OffsetDateTime::now_utc() + idle;
         let record = Record {
             id,
             data: HashMap::from([(AUTH_KEY.to_owned(), serde_json::Value::from(auth_id))]),
-            expiry_date,
+            expiry_date: OffsetDateTime::now_utc(),
         };
         let data = rmp_serde::to_vec(&record).or_internal("encoding a session record")?;
-        Ok(PreparedRecord {
-            id,
-            data,
-            expiry_date,
-        })
+        Ok(PreparedRecord { id, data })
     }
 
     /// Remembers that the record with `id` is stored for the session holding `auth_id`.
@@ -278,12 +295,12 @@ pub async fn current(state: &AppState, session: &Session) -> Result<Option<Princ
             }
             None => return None,
         };
-        Some((principal, row.last_seen_at))
+        Some((principal, row.last_seen_at, idle))
     });
 
     match principal {
-        Some((principal, last_seen_at)) => {
-            if at - last_seen_at >= TOUCH_INTERVAL_SECS {
+        Some((principal, last_seen_at, idle)) => {
+            if at - last_seen_at >= touch_interval(idle) {
                 sqlx::query("UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1")
                     .bind(&auth_id)
                     .bind(at)
@@ -372,10 +389,12 @@ pub mod request {
             .or_internal("reading the session cookie")
     }
 
-    /// The caller's address and user agent, for the audit trail.
+    /// The caller's address, network and user agent, for the audit trail and the limits.
     pub async fn client(state: &AppState) -> Result<Client, AppError> {
+        let ip = client_ip(state).await?;
         Ok(Client {
-            ip: client_ip(state).await?,
+            ip,
+            network: crate::server::network::network(ip, state.config.ipv6_prefix),
             user_agent: user_agent().await,
         })
     }
@@ -453,7 +472,7 @@ mod tests {
     #[test]
     fn a_prepared_record_is_claimed_once_under_its_stored_id() {
         let records = PreparedRecords::default();
-        let prepared = PreparedRecords::prepare("a1", Duration::from_secs(60)).unwrap();
+        let prepared = PreparedRecords::prepare("a1").unwrap();
         let stored: Record = rmp_serde::from_slice(&prepared.data).unwrap();
         assert_eq!(stored.id, prepared.id);
         assert_eq!(
@@ -476,7 +495,7 @@ mod tests {
     #[test]
     fn a_record_that_gained_keys_is_claimed_as_changed() {
         let records = PreparedRecords::default();
-        let prepared = PreparedRecords::prepare("a1", Duration::from_secs(60)).unwrap();
+        let prepared = PreparedRecords::prepare("a1").unwrap();
         records.stored("a1".into(), prepared.id);
         let mut record = record_for("a1");
         record.data.insert("theme".into(), "dark".into());

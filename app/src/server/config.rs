@@ -37,6 +37,31 @@ pub struct Config {
     /// Take the client address from the last `X-Forwarded-For` entry (the one the proxy
     /// in front of Latchkey appended). Only behind a proxy that sets it.
     pub trust_forwarded_for: bool,
+    /// IPv6 clients are limited and counted per network of this prefix length (see
+    /// [`super::network`]).
+    pub ipv6_prefix: u8,
+    /// Outbox `.eml` files older than this are deleted (they hold live links).
+    pub outbox_retention: Duration,
+}
+
+/// `url` without its user name and password.
+fn redact_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "[an SMTP URL that does not parse]".to_owned();
+    };
+    let userinfo = if parsed.username().is_empty() && parsed.password().is_none() {
+        ""
+    } else {
+        "[redacted]@"
+    };
+    let host = parsed.host_str().unwrap_or("");
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = match parsed.path() {
+        "" | "/" => "",
+        path => path,
+    };
+    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{}://{userinfo}{host}{port}{path}{query}", parsed.scheme())
 }
 
 /// Budgets for [`super::limits::Limits`].
@@ -44,7 +69,11 @@ pub struct Config {
 pub struct RateConfig {
     pub links_per_minute: u32,
     pub signin_per_ip_per_minute: u32,
+    /// Per address and client network: the budget a caller sees (429).
     pub signin_per_address_per_hour: u32,
+    /// Per address, from anywhere: sign-in mails beyond it are not sent, and the answer
+    /// does not say so.
+    pub signin_mails_per_address_per_hour: u32,
     pub issue_per_coworker_per_minute: u32,
 }
 
@@ -106,6 +135,7 @@ impl Config {
             bail!("LATCHKEY_DATABASE_URL must start with sqlite://");
         }
 
+        let max_link_lifetime = minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?;
         Ok(Self {
             database_url,
             public_url,
@@ -113,7 +143,7 @@ impl Config {
             mail_from: text("LATCHKEY_MAIL_FROM", "Latchkey <latchkey@localhost>"),
             outbox_dir: text("LATCHKEY_OUTBOX_DIR", "data/outbox").into(),
             org_name: text("LATCHKEY_ORG_NAME", "Latchkey"),
-            max_link_lifetime: minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?,
+            max_link_lifetime,
             signin_link_lifetime: minutes("LATCHKEY_SIGNIN_LINK_MINUTES", 15)?,
             coworker_session_lifetime: minutes("LATCHKEY_COWORKER_SESSION_MINUTES", 12 * 60)?,
             invitee_session_lifetime: minutes("LATCHKEY_INVITEE_SESSION_MINUTES", 30 * 24 * 60)?,
@@ -139,6 +169,10 @@ impl Config {
                 links_per_minute: count("LATCHKEY_RATE_LINKS_PER_MINUTE", 30)?,
                 signin_per_ip_per_minute: count("LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE", 10)?,
                 signin_per_address_per_hour: count("LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR", 5)?,
+                signin_mails_per_address_per_hour: count(
+                    "LATCHKEY_RATE_SIGNIN_MAILS_PER_ADDRESS_PER_HOUR",
+                    10,
+                )?,
                 issue_per_coworker_per_minute: count(
                     "LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE",
                     60,
@@ -149,22 +183,26 @@ impl Config {
                 Some("true") | Some("1") => true,
                 Some(_) => bail!("LATCHKEY_TRUST_FORWARDED_FOR must be true or false"),
             },
+            ipv6_prefix: match lookup("LATCHKEY_IPV6_PREFIX") {
+                None => 64,
+                Some(value) => value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|bits| (1..=128).contains(bits))
+                    .context("LATCHKEY_IPV6_PREFIX must be a prefix length from 1 to 128")?,
+            },
+            outbox_retention: match lookup("LATCHKEY_OUTBOX_RETENTION_MINUTES") {
+                None => max_link_lifetime,
+                Some(_) => minutes("LATCHKEY_OUTBOX_RETENTION_MINUTES", 0)?,
+            },
         })
     }
 
-    /// The SMTP URL with any user name and password replaced, fit for a log line.
+    /// The SMTP URL with its whole user information (name and password) replaced, fit
+    /// for a log line. Parsed as a URL, so a password holding `@` or `:` is redacted
+    /// whole; a URL that does not parse is not shown at all.
     pub fn smtp_url_redacted(&self) -> Option<String> {
-        self.smtp_url.as_deref().map(|url| {
-            let after_scheme = url.find("://").map_or(0, |i| i + 3);
-            match url[after_scheme..].find('@') {
-                Some(at) => format!(
-                    "{}[redacted]@{}",
-                    &url[..after_scheme],
-                    &url[after_scheme + at + 1..]
-                ),
-                None => url.to_owned(),
-            }
-        })
+        self.smtp_url.as_deref().map(redact_url)
     }
 
     /// Whether cookies must be `Secure` and `__Host-` prefixed.
@@ -182,10 +220,10 @@ impl Config {
         }
     }
 
-    /// The longest a browser's session record may sit unused (the cookie's lifetime
-    /// follows it); each kind of session is then held to its own idle limit.
-    pub fn longest_idle_timeout(&self) -> Duration {
-        self.coworker_idle_timeout.max(self.invitee_idle_timeout)
+    /// The longest any session may last, coworker's or invitee's.
+    pub fn longest_session_lifetime(&self) -> Duration {
+        self.coworker_session_lifetime
+            .max(self.invitee_session_lifetime)
     }
 
     /// The session cookie's name.
@@ -220,6 +258,8 @@ impl std::fmt::Debug for Config {
             .field("durability", &self.durability)
             .field("rates", &self.rates)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("ipv6_prefix", &self.ipv6_prefix)
+            .field("outbox_retention", &self.outbox_retention)
             .finish()
     }
 }
@@ -265,6 +305,26 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("mailer"), "{shown}");
         assert!(shown.contains("mail.example.com:587"), "{shown}");
+    }
+
+    #[test]
+    fn a_password_holding_at_signs_is_redacted_whole() {
+        for url in [
+            "smtp://user:p@ss@mail.example.com:587",
+            "smtp://us%40er:p@ss:w@rd@mail.example.com",
+            "smtps://user:@@mail.example.com:465/?tls=required",
+        ] {
+            let config = config(&[("LATCHKEY_SMTP_URL", url)]).unwrap();
+            // What the start-up line prints, and what Debug shows.
+            for shown in [config.smtp_url_redacted().unwrap(), format!("{config:?}")] {
+                for secret in ["user:", "us%40er", "p@ss", "ss@", "w@rd", "rd@"] {
+                    assert!(!shown.contains(secret), "{secret} in {shown}");
+                }
+                assert!(shown.contains("[redacted]@mail.example.com"), "{shown}");
+            }
+        }
+        let plain = config(&[("LATCHKEY_SMTP_URL", "smtp://127.0.0.1:1025")]).unwrap();
+        assert_eq!(plain.smtp_url_redacted().unwrap(), "smtp://127.0.0.1:1025");
     }
 
     #[test]

@@ -21,6 +21,59 @@ impl Coworker {
     }
 }
 
+/// A coworker's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Coworker,
+    /// Also manages coworkers.
+    Admin,
+}
+
+impl Role {
+    /// `coworker` or `admin`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "coworker" => Some(Self::Coworker),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Coworker => "coworker",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn of(is_admin: bool) -> Self {
+        if is_admin {
+            Self::Admin
+        } else {
+            Self::Coworker
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self == Self::Admin
+    }
+}
+
+/// What `set_role` and `deactivate` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    Done,
+    /// No active coworker has this id or address.
+    NotFound,
+    /// Refused: it would leave the organisation without an active admin.
+    LastAdmin,
+}
+
+/// SQL that holds while coworker `?1` is not the organisation's last active admin.
+/// A fixed fragment, spliced into the statements that could remove that admin.
+const NOT_LAST_ADMIN: &str = "(NOT is_admin OR EXISTS (SELECT 1 FROM coworkers o
+                               WHERE o.is_admin AND o.deactivated_at IS NULL AND o.id != ?1))";
+
 /// What `add` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Added {
@@ -35,16 +88,18 @@ pub async fn add(
     email: &EmailAddress,
     name: Option<&str>,
 ) -> sqlx::Result<Added> {
-    add_as(pool, email, name, false).await
+    add_as(pool, email, name, Role::Coworker).await
 }
 
-/// [`add`], making the coworker an admin when `admin` (the first one always is).
+/// [`add`] with the role given (the first coworker is an admin whatever the role). A
+/// deactivated coworker comes back with that role, not the one they had.
 pub async fn add_as(
     pool: &SqlitePool,
     email: &EmailAddress,
     name: Option<&str>,
-    admin: bool,
+    role: Role,
 ) -> sqlx::Result<Added> {
+    let admin = role.is_admin();
     let mut tx = db::begin_write(pool).await?;
     let existing: Option<(i64, Option<i64>)> =
         sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
@@ -56,7 +111,7 @@ pub async fn add_as(
         Some((id, Some(_))) => {
             sqlx::query(
                 "UPDATE coworkers SET deactivated_at = NULL, name = COALESCE(?2, name),
-                                      is_admin = is_admin OR ?3
+                                      is_admin = ?3
                  WHERE id = ?1",
             )
             .bind(id)
@@ -118,36 +173,76 @@ pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<crate::model::CoworkerIn
     .await
 }
 
+/// The id of the active coworker with this address.
+pub async fn active_id(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
+        .bind(email.as_str())
+        .fetch_optional(pool)
+        .await
+}
+
 /// Deactivates a coworker and ends every session they have, in one transaction.
-/// Returns false when no active coworker has this address.
-pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<bool> {
-    let id: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
-            .bind(email.as_str())
-            .fetch_optional(pool)
-            .await?;
-    match id {
+pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Changed> {
+    match active_id(pool, email).await? {
         Some(id) => deactivate(pool, id, None).await,
-        None => Ok(false),
+        None => Ok(Changed::NotFound),
     }
 }
 
+/// Gives active coworker `id` the role `role`, unless that would leave the organisation
+/// without an active admin. One conditional statement, so two admins demoting each other
+/// at once cannot both succeed.
+pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> sqlx::Result<Changed> {
+    let mut tx = db::begin_write(pool).await?;
+    let changed = sqlx::query(&format!(
+        "UPDATE coworkers SET is_admin = ?2
+         WHERE id = ?1 AND deactivated_at IS NULL AND (?2 OR {NOT_LAST_ADMIN})"
+    ))
+    .bind(id)
+    .bind(role.is_admin())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let outcome = if changed == 1 {
+        Changed::Done
+    } else {
+        why_unchanged(&mut tx, id).await?
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Why a conditional change to active coworker `id` changed nothing.
+async fn why_unchanged(tx: &mut sqlx::SqliteConnection, id: i64) -> sqlx::Result<Changed> {
+    let active: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM coworkers WHERE id = ?1 AND deactivated_at IS NULL")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    Ok(if active.is_some() {
+        Changed::LastAdmin
+    } else {
+        Changed::NotFound
+    })
+}
+
 /// Deactivates coworker `id` (by admin `by`, when an admin did it), ends their sessions
-/// and revokes their unused sign-in links, in one transaction. False when no active
-/// coworker has this id.
-pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Result<bool> {
+/// and revokes their unused sign-in links, in one transaction; never the organisation's
+/// last active admin.
+pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Result<Changed> {
     let at = now();
     let mut tx = db::begin_write(pool).await?;
-    let changed = sqlx::query(
-        "UPDATE coworkers SET deactivated_at = ?2 WHERE id = ?1 AND deactivated_at IS NULL",
-    )
+    let changed = sqlx::query(&format!(
+        "UPDATE coworkers SET deactivated_at = ?2
+         WHERE id = ?1 AND deactivated_at IS NULL AND {NOT_LAST_ADMIN}"
+    ))
     .bind(id)
     .bind(at)
     .execute(&mut *tx)
     .await?
     .rows_affected();
     if changed == 0 {
-        return Ok(false);
+        return why_unchanged(&mut tx, id).await;
     }
     sqlx::query(
         "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'coworker_deactivated', ended_by = ?3
@@ -168,5 +263,5 @@ pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Re
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Changed::Done)
 }

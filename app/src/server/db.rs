@@ -53,8 +53,13 @@ pub async fn connect(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(parent)
+        super::files::private_dir(parent)
             .with_context(|| format!("creating the database directory {}", parent.display()))?;
+    }
+    // The file holds session ids: private before SQLite opens it (see `files`).
+    if path != ":memory:" {
+        super::files::private_database(Path::new(path))
+            .with_context(|| format!("making the database {path} private"))?;
     }
 
     let options = options(url, busy_timeout, durability)?;

@@ -17,6 +17,11 @@ use std::collections::VecDeque;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
+/// The most jobs of one kind that may wait for the writer. Past it a request is answered
+/// 503 `busy` at once, storing nothing, instead of queueing in memory without bound
+/// (at the writer's pace, a full queue is well under a second of work).
+pub const MOST_WAITING: usize = 4096;
+
 /// The most jobs one transaction takes. Batches come in powers of two up to this, so
 /// the writer connection keeps a handful of prepared batches per kind of job.
 pub const MOST_PER_TRANSACTION: usize = 32;
@@ -66,6 +71,12 @@ impl<T, U> JobRow for (i64, T, U) {
     }
 }
 
+impl<T, U, V> JobRow for (i64, T, U, V) {
+    fn job(&self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// `count` jobs' statements between `BEGIN IMMEDIATE` and `COMMIT`, from `cache`
 /// (filled on first use with every power of two up to [`MOST_PER_TRANSACTION`]).
 pub fn batch_sql(
@@ -90,7 +101,7 @@ pub fn batch_sql(
 type Answer<J> = oneshot::Sender<Result<Vec<<J as Job>::Row>, AppError>>;
 
 /// The queue for one kind of job; cloning it is cheap.
-pub struct GroupCommit<J: Job>(mpsc::UnboundedSender<(J, Answer<J>)>);
+pub struct GroupCommit<J: Job>(mpsc::Sender<(J, Answer<J>)>);
 
 impl<J: Job> Clone for GroupCommit<J> {
     fn clone(&self) -> Self {
@@ -107,21 +118,35 @@ impl<J: Job> std::fmt::Debug for GroupCommit<J> {
 impl<J: Job> GroupCommit<J> {
     /// Starts the task that commits queued jobs through `writer`.
     pub fn start(writer: SqlitePool) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        Self::with_room(writer, MOST_WAITING)
+    }
+
+    /// [`GroupCommit::start`] with room for `waiting` queued jobs.
+    pub fn with_room(writer: SqlitePool, waiting: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(waiting);
         tokio::spawn(run::<J>(writer, receiver));
         Self(sender)
     }
 
     /// Queues `job` and waits until the transaction that holds it has committed; answers
     /// the rows its statements returned. The job stands even if the caller goes away.
+    /// With the queue full, answers [`AppError::Busy`] at once and stores nothing.
     pub async fn commit(&self, job: J) -> Result<Vec<J::Row>, AppError> {
         let (answer, answered) = oneshot::channel();
-        self.0.send((job, answer)).map_err(|_| AppError::Internal)?;
+        self.0
+            .try_send((job, answer))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => {
+                    tracing::warn!(doing = J::DOING, "the write queue is full; answering busy");
+                    AppError::Busy
+                }
+                mpsc::error::TrySendError::Closed(_) => AppError::Internal,
+            })?;
         answered.await.map_err(|_| AppError::Internal)?
     }
 }
 
-async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::UnboundedReceiver<(J, Answer<J>)>) {
+async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::Receiver<(J, Answer<J>)>) {
     let mut waiting = VecDeque::new();
     loop {
         if waiting.is_empty() {

@@ -1,8 +1,13 @@
-//! Rate limits (GCRA, from `governor`), kept in memory per key.
+//! Rate limits (GCRA, from `governor`), kept in memory per key. Clients are keyed by
+//! their network (see [`super::network`]): an IPv4 address, an IPv6 /64.
 //!
-//! - looking up and redeeming links: per client IP;
-//! - sign-in requests: per client IP and per address. The per-address limit counts every
-//!   address, coworker or not, so a refusal says nothing about who is a coworker;
+//! - looking up and redeeming links: per client network;
+//! - sign-in requests: per client network, and per address *from* that network. The
+//!   per-address budget counts every address, coworker or not, so a refusal says nothing
+//!   about who is a coworker; and keyed by network too, nobody elsewhere can spend a
+//!   coworker's budget and lock them out of signing in;
+//! - sign-in mails: per address, from anywhere, so no one can flood a coworker's inbox.
+//!   This one is silent: the request is answered as usual and the mail not sent;
 //! - issuing links: per coworker.
 //!
 //! A refusal is [`AppError::RateLimited`], answered as 429 with `Retry-After`.
@@ -18,8 +23,9 @@ use std::time::Duration;
 
 pub struct Limits {
     links: DefaultKeyedRateLimiter<IpAddr>,
-    signin_by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    signin_by_address: DefaultKeyedRateLimiter<String>,
+    signin_by_network: DefaultKeyedRateLimiter<IpAddr>,
+    signin_by_address: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    signin_mails: DefaultKeyedRateLimiter<String>,
     issue_by_coworker: DefaultKeyedRateLimiter<i64>,
 }
 
@@ -27,9 +33,16 @@ impl Limits {
     pub fn new(config: &RateConfig) -> Self {
         Self {
             links: DefaultKeyedRateLimiter::keyed(per(config.links_per_minute, 60)),
-            signin_by_ip: DefaultKeyedRateLimiter::keyed(per(config.signin_per_ip_per_minute, 60)),
+            signin_by_network: DefaultKeyedRateLimiter::keyed(per(
+                config.signin_per_ip_per_minute,
+                60,
+            )),
             signin_by_address: DefaultKeyedRateLimiter::keyed(per(
                 config.signin_per_address_per_hour,
+                3600,
+            )),
+            signin_mails: DefaultKeyedRateLimiter::keyed(per(
+                config.signin_mails_per_address_per_hour,
                 3600,
             )),
             issue_by_coworker: DefaultKeyedRateLimiter::keyed(per(
@@ -39,15 +52,20 @@ impl Limits {
         }
     }
 
-    /// One look-up (`peek_link`) or redemption (`redeem_link`) from `ip`.
-    pub fn link_attempt(&self, ip: IpAddr) -> Result<(), AppError> {
-        check(&self.links, &ip)
+    /// One look-up (`peek_link`), redemption (`redeem_link`) or renewal from `network`.
+    pub fn link_attempt(&self, network: IpAddr) -> Result<(), AppError> {
+        check(&self.links, &network)
     }
 
-    /// One sign-in request for `address` from `ip`; both limits are charged.
-    pub fn signin_request(&self, ip: IpAddr, address: &str) -> Result<(), AppError> {
-        check(&self.signin_by_ip, &ip)?;
-        check(&self.signin_by_address, &address.to_owned())
+    /// One sign-in request for `address` from `network`; both limits are charged.
+    pub fn signin_request(&self, network: IpAddr, address: &str) -> Result<(), AppError> {
+        check(&self.signin_by_network, &network)?;
+        check(&self.signin_by_address, &(address.to_owned(), network))
+    }
+
+    /// Whether one more sign-in mail may go to `address` this hour.
+    pub fn signin_mail(&self, address: &str) -> bool {
+        check(&self.signin_mails, &address.to_owned()).is_ok()
     }
 
     /// One link issued by the coworker `coworker_id`.
@@ -58,8 +76,9 @@ impl Limits {
     /// Forgets keys whose budget is full again, so memory follows the recent traffic.
     pub fn forget_idle_keys(&self) {
         self.links.retain_recent();
-        self.signin_by_ip.retain_recent();
+        self.signin_by_network.retain_recent();
         self.signin_by_address.retain_recent();
+        self.signin_mails.retain_recent();
         self.issue_by_coworker.retain_recent();
     }
 }
@@ -93,6 +112,7 @@ mod tests {
             links_per_minute: links,
             signin_per_ip_per_minute: by_ip,
             signin_per_address_per_hour: by_address,
+            signin_mails_per_address_per_hour: 3,
             issue_per_coworker_per_minute: issue,
         })
     }
@@ -115,18 +135,31 @@ mod tests {
     }
 
     #[test]
-    fn sign_in_is_limited_per_address_whatever_the_ip() {
+    fn sign_in_is_limited_per_address_from_each_network_not_for_everyone() {
         let limits = limits(10, 100, 2, 10);
-        for i in 0..2 {
-            let ip: IpAddr = format!("192.0.2.{i}").parse().unwrap();
-            limits.signin_request(ip, "a@example.com").unwrap();
+        let attacker: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..2 {
+            limits.signin_request(attacker, "a@example.com").unwrap();
         }
-        let fresh_ip: IpAddr = "198.51.100.7".parse().unwrap();
         assert!(matches!(
-            limits.signin_request(fresh_ip, "a@example.com"),
+            limits.signin_request(attacker, "a@example.com"),
             Err(AppError::RateLimited { .. })
         ));
-        limits.signin_request(fresh_ip, "b@example.com").unwrap();
+        // The coworker, from their own network, still has their whole budget.
+        let coworker: IpAddr = "198.51.100.7".parse().unwrap();
+        limits.signin_request(coworker, "a@example.com").unwrap();
+        limits.signin_request(coworker, "a@example.com").unwrap();
+        limits.signin_request(attacker, "b@example.com").unwrap();
+    }
+
+    #[test]
+    fn sign_in_mails_are_capped_per_address_from_anywhere() {
+        let limits = limits(10, 100, 100, 10);
+        for _ in 0..3 {
+            assert!(limits.signin_mail("a@example.com"));
+        }
+        assert!(!limits.signin_mail("a@example.com"));
+        assert!(limits.signin_mail("b@example.com"));
     }
 
     #[test]

@@ -841,9 +841,19 @@ struct StoredLink {
     renewal_allowed: bool,
     inviter_email: String,
     inviter_name: Option<String>,
+    inviter_active: bool,
 }
 
 impl StoredLink {
+    /// Whether its holder may ask for a new link: coworkers have not turned renewal off,
+    /// and the coworker who issued it is still active. A departed coworker's invitations
+    /// are not renewed (their notice would reach someone no longer with the organisation,
+    /// and a renewal would extend access nobody inside now vouches for); a coworker can
+    /// still Resend one.
+    fn renewal_open(&self) -> bool {
+        self.renewal_allowed && self.inviter_active
+    }
+
     fn state(&self, at: i64) -> LinkState {
         if self.revoked_at.is_some() {
             LinkState::Revoked
@@ -884,7 +894,8 @@ impl StoredLink {
 const STORED_LINK_SQL: &str = "SELECT l.id, l.purpose, l.recipient_email, l.recipient_name,
         l.coworker_id, l.message, l.created_at, l.expires_at, l.redeemed_at, l.revoked_at,
         l.destination, l.session_minutes, l.renewal_allowed,
-        c.email AS inviter_email, c.name AS inviter_name
+        c.email AS inviter_email, c.name AS inviter_name,
+        c.deactivated_at IS NULL AS inviter_active
     FROM magic_links l JOIN coworkers c ON c.id = l.coworker_id";
 
 async fn by_hash<'e, E>(executor: E, hash: &TokenHash) -> Result<Option<StoredLink>, AppError>
@@ -925,9 +936,15 @@ pub async fn peek(
         .await?
         .ok_or(AppError::LinkUnknown)?;
     let at = now();
+    let mut tx = db::begin_write(&state.writer)
+        .await
+        .or_internal("starting to record a look")?;
     Event::new(EventKind::Opened)
         .from(client)
-        .record(&state.writer, link.id, at)
+        .record_repeatable(&mut tx, link.id, at)
+        .await
+        .or_internal("recording a look at a link")?;
+    tx.commit()
         .await
         .or_internal("recording a look at a link")?;
     let link_state = link.state(at);
@@ -940,7 +957,7 @@ pub async fn peek(
         state: link_state,
         inviter_name: link.inviter().to_owned(),
         can_renew: link.is_invite()
-            && link.renewal_allowed
+            && link.renewal_open()
             && matches!(link_state, LinkState::Expired | LinkState::Redeemed),
         email: link.recipient_email,
         name: link.recipient_name,
@@ -949,9 +966,11 @@ pub async fn peek(
     })
 }
 
-/// A successful redeem: the new session's id and where the browser goes next.
+/// A successful redeem: the new session's id, when it ends (unix seconds) and where the
+/// browser goes next.
 pub struct Redemption {
     pub auth_id: String,
+    pub ends_at: i64,
     pub redeemed: Redeemed,
 }
 
@@ -1021,7 +1040,7 @@ pub async fn redeem(
             Event::new(EventKind::RedeemRefused)
                 .from(client)
                 .detail(reason)
-                .record(&mut *tx, link.id, at)
+                .record_repeatable(&mut tx, link.id, at)
                 .await
                 .or_internal("recording a refused redeem")?;
         }
@@ -1049,7 +1068,7 @@ pub async fn redeem(
         )
     };
     let is_signin = matches!(holder, Holder::Coworker(_));
-    let auth_id = auth::create(&mut tx, holder, lifetime, client)
+    let (auth_id, ends_at) = auth::create(&mut tx, holder, lifetime, client)
         .await
         .or_internal("opening a session")?;
     if is_signin {
@@ -1064,6 +1083,7 @@ pub async fn redeem(
     info!(link_id, "link redeemed");
     Ok(Redemption {
         auth_id,
+        ends_at,
         redeemed: Redeemed { redirect_to },
     })
 }
@@ -1081,7 +1101,7 @@ async fn redeem_invitation(
 ) -> Result<Option<Redemption>, AppError> {
     let at = now();
     let auth_id = auth::new_id();
-    let record = auth::PreparedRecords::prepare(&auth_id, state.config.longest_idle_timeout())?;
+    let record = auth::PreparedRecords::prepare(&auth_id)?;
     let won = state
         .redeems
         .commit(Redeem {
@@ -1097,21 +1117,29 @@ async fn redeem_invitation(
             ip: client.ip.to_string(),
             record_id: record.id.to_string(),
             record_data: record.data,
-            record_expiry: record.expiry_date,
         })
         .await?;
-    let Some((_, link_id, destination)) = won.into_iter().next() else {
+    let Some((_, link_id, destination, ends_at)) = won.into_iter().next() else {
         return Ok(None);
     };
     state.prepared_records.stored(auth_id.clone(), record.id);
     info!(link_id, "link redeemed");
     Ok(Some(Redemption {
         auth_id,
+        ends_at,
         redeemed: Redeemed {
             redirect_to: destination.unwrap_or_else(|| "/welcome".to_owned()),
         },
     }))
 }
+
+/// A link's options and the links either side of it in its chain (resend, renewal).
+/// Public for the query-plan test.
+pub const DETAIL_SQL: &str =
+    "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
+            (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
+                AS replaced_by
+     FROM magic_links l WHERE l.id = ?1";
 
 #[derive(sqlx::FromRow)]
 struct DetailRow {
@@ -1123,19 +1151,19 @@ struct DetailRow {
     replaced_by: Option<i64>,
 }
 
-/// Everything about one invitation: options, trail and sessions.
-pub async fn details(state: &AppState, id: i64) -> Result<LinkDetails, AppError> {
+/// Everything about one invitation: options, sessions and a page of its trail (newest
+/// first, before event `before` when given).
+pub async fn details(
+    state: &AppState,
+    id: i64,
+    before: Option<i64>,
+) -> Result<LinkDetails, AppError> {
     let link = summary(&state.db, id).await?;
-    let row: DetailRow = sqlx::query_as(
-        "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
-                (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
-                    AS replaced_by
-         FROM magic_links l WHERE l.id = ?1",
-    )
-    .bind(id)
-    .fetch_one(&state.db)
-    .await
-    .or_internal("reading a link's options")?;
+    let row: DetailRow = sqlx::query_as(DETAIL_SQL)
+        .bind(id)
+        .fetch_one(&state.db)
+        .await
+        .or_internal("reading a link's options")?;
     let sessions: Vec<LinkSession> = sqlx::query_as(
         "SELECT rowid AS number, created_at AS started_at, last_seen_at, expires_at, ended_at,
                 user_agent, ip
@@ -1146,6 +1174,7 @@ pub async fn details(state: &AppState, id: i64) -> Result<LinkDetails, AppError>
     .await
     .or_internal("reading a link's sessions")?;
     let default_minutes = SessionLifetime::DEFAULT.minutes();
+    let (events, older_events) = events::trail(&state.db, id, before).await?;
     Ok(LinkDetails {
         link,
         message: row.message,
@@ -1154,7 +1183,8 @@ pub async fn details(state: &AppState, id: i64) -> Result<LinkDetails, AppError>
         renewal_allowed: row.renewal_allowed,
         replaces: row.replaces,
         replaced_by: row.replaced_by,
-        events: events::trail(&state.db, id).await?,
+        events,
+        older_events,
         sessions,
     })
 }
@@ -1307,7 +1337,7 @@ pub async fn renew(
         }
         LinkState::Expired | LinkState::Redeemed => {}
     }
-    if !old.renewal_allowed {
+    if !old.renewal_open() {
         return Err(AppError::RenewalOff);
     }
     let last: Option<i64> = sqlx::query_scalar(
@@ -1425,6 +1455,22 @@ pub async fn create_signin(
 /// Handles the `/login` form: mails a sign-in link if the address is a coworker's.
 /// Runs after the answer was sent, so every address gets the same answer at the same speed.
 pub async fn send_signin(state: AppState, email: EmailAddress) {
+    // Looked up on the read pool: only a real coworker's link takes the writer.
+    match coworkers::find_active(&state.db, &email).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            info!(to = %email.masked(), "sign-in requested for an address that is not a coworker");
+            return;
+        }
+        Err(error) => {
+            warn!(%error, "looking up a coworker for a sign-in failed");
+            return;
+        }
+    }
+    if !state.limits.signin_mail(email.as_str()) {
+        warn!(to = %email.masked(), "sign-in mail not sent: this address's hourly mail cap is spent");
+        return;
+    }
     let lifetime = state.config.signin_link_lifetime.as_secs() as i64;
     let created = create_signin(&state.writer, &state.config.public_url, lifetime, &email).await;
     let (url, id, expires_at) = match created {

@@ -35,7 +35,8 @@ impl Outbox {
             .spawn(move || {
                 // Ends when the last Postman is dropped.
                 for (bytes, written) in queue {
-                    let _ = written.send(std::fs::write(dir.join(Self::file_name()), bytes));
+                    let file = dir.join(Self::file_name());
+                    let _ = written.send(super::files::write_private(&file, &bytes));
                 }
             })
             .expect("starting the outbox thread");
@@ -99,7 +100,7 @@ impl Postman {
                     .build(),
             ),
             None => {
-                std::fs::create_dir_all(&config.outbox_dir).with_context(|| {
+                super::files::private_dir(&config.outbox_dir).with_context(|| {
                     format!(
                         "creating the outbox directory {}",
                         config.outbox_dir.display()

@@ -7,13 +7,16 @@ pub mod coworkers;
 pub mod db;
 pub mod email;
 pub mod events;
+pub mod files;
 pub mod group;
 pub mod headers;
 pub mod housekeeping;
 pub mod limits;
 pub mod links;
 pub mod mail;
+pub mod network;
 pub mod redeemer;
+pub mod signins;
 pub mod state;
 pub mod tokens;
 

@@ -5,6 +5,11 @@
 use super::group::{self, Job, Query};
 use std::sync::OnceLock;
 
+/// When an invitee's session ends, as SQL over a `magic_links` row: the redeem time plus
+/// the link's session lifetime (or the default), at most the configured longest. Binds
+/// three values: the redeem time, the default minutes, the longest seconds.
+const INVITEE_SESSION_END: &str = "? + MIN(COALESCE(session_minutes, ?) * 60, ?)";
+
 /// One invitation redeem.
 pub struct Redeem {
     pub token_hash: Vec<u8>,
@@ -16,7 +21,6 @@ pub struct Redeem {
     pub ip: String,
     pub record_id: String,
     pub record_data: Vec<u8>,
-    pub record_expiry: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for Redeem {
@@ -26,40 +30,46 @@ impl std::fmt::Debug for Redeem {
 }
 
 impl Job for Redeem {
-    /// The job's number, the link marked used and where its invitee goes; no row when
-    /// the token was not a pending invitation.
-    type Row = (i64, i64, Option<String>);
+    /// The job's number, the link marked used, where its invitee goes and when the
+    /// session it opens ends (unix seconds); no row when the token was not a pending
+    /// invitation.
+    type Row = (i64, i64, Option<String>, i64);
     const DOING: &'static str = "redeeming invitations";
 
     /// Mark the link used if it is a pending invitation, open the invitee's session if
     /// that changed a row (its insert puts `redeemed` on the trail, a trigger), and store
     /// the session layer's record if that did.
     fn statements(number: usize) -> String {
+        // Assembled from fixed fragments only: the job's number and the session-end rule.
         format!(
             "
             UPDATE magic_links SET redeemed_at = ?
              WHERE token_hash = ? AND purpose = 'invite'
                AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?
-             RETURNING {number}, id, destination;
+             RETURNING {number}, id, destination, {INVITEE_SESSION_END};
             INSERT INTO auth_sessions
                    (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
-            SELECT ?, NULL, id, ?, ?, ? + MIN(COALESCE(session_minutes, ?) * 60, ?), ?, ?
+            SELECT ?, NULL, id, ?, ?, {INVITEE_SESSION_END}, ?, ?
               FROM magic_links
              WHERE token_hash = ? AND redeemed_at = ? AND changes() = 1;
             INSERT INTO tower_sessions (id, data, expiry_date)
-            SELECT ?, ?, ? WHERE changes() = 1;"
+            SELECT ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', expires_at, 'unixepoch')
+              FROM auth_sessions WHERE id = ? AND changes() = 1;"
         )
     }
 
     fn bind(self, query: Query<Self::Row>) -> Query<Self::Row> {
         let at = self.at;
         query
-            // UPDATE
+            // UPDATE … RETURNING the session's end
             .bind(at)
             .bind(self.token_hash.clone())
             .bind(at)
+            .bind(at)
+            .bind(self.default_session_minutes)
+            .bind(self.longest_session_secs)
             // INSERT INTO auth_sessions
-            .bind(self.auth_id)
+            .bind(self.auth_id.clone())
             .bind(at)
             .bind(at)
             .bind(at)
@@ -69,10 +79,10 @@ impl Job for Redeem {
             .bind(self.ip)
             .bind(self.token_hash)
             .bind(at)
-            // INSERT INTO tower_sessions
+            // INSERT INTO tower_sessions, expiring with the session it names
             .bind(self.record_id)
             .bind(self.record_data)
-            .bind(self.record_expiry)
+            .bind(self.auth_id)
     }
 
     fn batch_sql(count: usize) -> &'static str {
@@ -90,10 +100,10 @@ mod tests {
         let one = Redeem::batch_sql(1);
         assert_eq!(one.matches("UPDATE magic_links").count(), 1);
         let per_redeem = one.matches('?').count();
-        assert_eq!(per_redeem, 16, "the values `bind` binds");
+        assert_eq!(per_redeem, 19, "the values `bind` binds");
         let four = Redeem::batch_sql(4);
         assert_eq!(four.matches("UPDATE magic_links").count(), 4);
-        assert!(four.contains("RETURNING 3, id, destination"));
+        assert!(four.contains("RETURNING 3, id, destination, "));
         assert_eq!(four.matches('?').count(), 4 * per_redeem);
         assert!(four.starts_with("BEGIN IMMEDIATE;") && four.ends_with("COMMIT;"));
         assert_eq!(

@@ -7,6 +7,7 @@ use super::limits::Limits;
 use super::links::{DeliveryOutcome, NewLink};
 use super::mail::Postman;
 use super::redeemer::Redeem;
+use super::signins::SigninQueue;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
@@ -34,4 +35,7 @@ pub struct AppState {
     pub issues: GroupCommit<NewLink>,
     #[from_ref(skip)]
     pub deliveries: GroupCommit<DeliveryOutcome>,
+    /// Sign-in requests waiting to be worked (see [`super::signins`]).
+    #[from_ref(skip)]
+    pub signins: SigninQueue,
 }

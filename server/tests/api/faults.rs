@@ -435,3 +435,100 @@ async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
+    use app::server::group::{GroupCommit, MOST_PER_TRANSACTION};
+    use app::server::redeemer::Redeem;
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    app.invite(&mut bob, "first@example.com").await;
+    // 100 pending invitations whose token hashes the test knows.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+         INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id,
+                                  created_at, expires_at, delivery)
+         SELECT unhex(printf('%064x', i)), 'invite', 'guest' || i || '@example.com', 1,
+                1000, 4000000000, 'sent' FROM n",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let url = format!("sqlite://{}", app.db_path.display());
+    let writer = app::server::db::connect_writer(
+        &url,
+        Duration::from_secs(30),
+        app::server::db::Durability::Normal,
+    )
+    .await
+    .unwrap();
+    let room = 4;
+    let queue = GroupCommit::<Redeem>::with_room(writer, room);
+    let lock = WriteLock::take(&app.db_path).await;
+    let jobs: Vec<_> = (1..=100u8)
+        .map(|i| {
+            let queue = queue.clone();
+            let mut token_hash = vec![0u8; 31];
+            token_hash.push(i);
+            let job = Redeem {
+                token_hash,
+                at: app::server::now(),
+                auth_id: format!("auth-{i}"),
+                default_session_minutes: 60,
+                longest_session_secs: 3600,
+                user_agent: None,
+                ip: "192.0.2.1".into(),
+                record_id: format!("record-{i}"),
+                record_data: vec![],
+            };
+            tokio::spawn(async move { queue.commit(job).await })
+        })
+        .collect();
+    // While the writer waits for the lock, what does not fit is refused at once: at most
+    // one transaction's worth is taken, and `room` more wait.
+    let most_taken = MOST_PER_TRANSACTION + room;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jobs.iter().filter(|job| job.is_finished()).count() < 100 - most_taken {
+        assert!(
+            Instant::now() < deadline,
+            "the refusals did not come at once"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut busy = 0;
+    let mut waiting = Vec::new();
+    for job in jobs {
+        if job.is_finished() {
+            match job.await.unwrap() {
+                Err(app::error::AppError::Busy) => busy += 1,
+                other => panic!("finished while the lock was held: {other:?}"),
+            }
+        } else {
+            waiting.push(job);
+        }
+    }
+    lock.release().await;
+    for job in waiting {
+        match job.await.unwrap() {
+            Ok(rows) => assert_eq!(rows.len(), 1),
+            Err(app::error::AppError::Busy) => busy += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let accepted = 100 - busy;
+    assert!(
+        busy >= (100 - most_taken) as i64 && accepted >= 1,
+        "busy {busy}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE recipient_email LIKE 'guest%' AND redeemed_at IS NOT NULL")
+            .await,
+        accepted,
+        "every busy answer stored nothing, every other one its redeem"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM auth_sessions").await,
+        accepted + 1,
+        "bob's session and one per accepted redeem"
+    );
+}

@@ -165,3 +165,98 @@ async fn a_link_keeps_its_hash_while_live_and_for_the_retention_after_it_dies() 
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+/// Moves every stored time of every session back by `secs`: the `auth_sessions` rows
+/// and the session layer's records, as if that much time had passed.
+async fn age_every_session_record(app: &TestApp, secs: i64) {
+    sqlx::query(
+        "UPDATE auth_sessions SET created_at = created_at - ?1,
+                                  last_seen_at = last_seen_at - ?1,
+                                  expires_at = expires_at - ?1",
+    )
+    .bind(secs)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE tower_sessions
+            SET expiry_date = strftime('%Y-%m-%dT%H:%M:%SZ', expiry_date, printf('-%d seconds', ?1))",
+    )
+    .bind(secs)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+/// The `Max-Age` of a `Set-Cookie` value, in seconds.
+fn max_age(set_cookie: &str) -> i64 {
+    set_cookie
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("no Max-Age in {set_cookie}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_in_use_lasts_until_its_absolute_limit_and_an_idle_one_ends_at_its_idle_limit() {
+    let app = spawn_app_with(Setup {
+        env: vec![
+            ("LATCHKEY_COWORKER_IDLE_MINUTES", "60".to_owned()),
+            ("LATCHKEY_INVITEE_IDLE_MINUTES", "60".to_owned()),
+        ],
+        ..Setup::default()
+    })
+    .await;
+    app.add_coworker("bob@example.com", "Bob").await;
+    let mut bob = Client::default();
+    app.call(&mut bob, "request_signin", &[("email", "bob@example.com")])
+        .await;
+    let token = token_in(&app.mail_to("bob@example.com").await);
+    let signed_in = app
+        .call(&mut bob, "redeem_link", &[("token", &token)])
+        .await;
+    // The cookie lives as long as the session may (12 hours), not one idle period.
+    let cookie_life = max_age(signed_in.set_cookie.as_deref().unwrap());
+    assert!(
+        (12 * HOUR - 60..=12 * HOUR).contains(&cookie_life),
+        "{cookie_life}"
+    );
+    let (_, token) = app.invite(&mut bob, "alice@example.com").await;
+    let mut alice = Client::default();
+    let redeemed = app
+        .call(&mut alice, "redeem_link", &[("token", &token)])
+        .await;
+    let cookie_life = max_age(redeemed.set_cookie.as_deref().unwrap());
+    assert!(
+        (7 * 24 * HOUR - 60..=7 * 24 * HOUR).contains(&cookie_life),
+        "the invitation's 7-day session: {cookie_life}"
+    );
+
+    // Both use their sessions every 20 minutes, well within the 60-minute idle limit:
+    // bob's lasts until its 12-hour absolute limit, alice's (7 days) beyond.
+    for step in 1..=40 {
+        age_every_session_record(&app, 20 * 60).await;
+        let expected = if step * 20 < 12 * 60 {
+            "coworker"
+        } else {
+            "anonymous"
+        };
+        assert_eq!(
+            app.role(&mut bob).await,
+            expected,
+            "bob after {} minutes",
+            step * 20
+        );
+        assert_eq!(
+            app.role(&mut alice).await,
+            "invitee",
+            "alice after {} minutes",
+            step * 20
+        );
+    }
+
+    // Left alone for just over the idle limit, alice's session ends.
+    age_every_session_record(&app, 61 * 60).await;
+    assert_eq!(app.role(&mut alice).await, "anonymous");
+}

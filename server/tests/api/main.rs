@@ -1,6 +1,7 @@
 //! Integration tests: a real server on a loopback port, a fresh SQLite file per test, mail
 //! written to a real outbox directory and read back the way a person would get it.
 
+mod abuse;
 mod concurrency;
 mod faults;
 mod hardening;

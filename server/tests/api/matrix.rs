@@ -53,6 +53,7 @@ const MATRIX: &[(&str, [Expect; 4])] = {
             "deactivate_coworker",
             [NotSignedIn, Forbidden, Forbidden, Ok],
         ),
+        ("set_coworker_role", [NotSignedIn, Forbidden, Forbidden, Ok]),
     ]
 };
 
@@ -129,7 +130,7 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
             // redeems the target first.
             let mut session_number = String::new();
             let mut victim = String::new();
-            if *endpoint == "deactivate_coworker" {
+            if matches!(*endpoint, "deactivate_coworker" | "set_coworker_role") {
                 let email = format!("victim-{n}@example.com");
                 app.add_coworker(&email, "Vic").await;
                 victim = app
@@ -160,6 +161,7 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                 "sign_out" | "current_user" | "list_coworkers" => vec![],
                 "add_coworker" => vec![("email", &target), ("name", "New Person")],
                 "deactivate_coworker" => vec![("id", &victim)],
+                "set_coworker_role" => vec![("id", &victim), ("role", "admin")],
                 other => panic!("no arguments for {other}; add them here"),
             };
             let links_before = app.count("SELECT count(*) FROM magic_links").await;
@@ -174,6 +176,8 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
             let coworkers_before = app
                 .count("SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL")
                 .await;
+            let admins = "SELECT count(*) FROM coworkers WHERE is_admin";
+            let admins_before = app.count(admins).await;
             let ended_before = app
                 .count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NOT NULL")
                 .await;
@@ -221,6 +225,11 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                         .await,
                     ended_before,
                     "{cell} ended a session"
+                );
+                assert_eq!(
+                    app.count(admins).await,
+                    admins_before,
+                    "{cell} changed a role"
                 );
                 // And the caller is still who they were.
                 let role = app.role(&mut client).await;

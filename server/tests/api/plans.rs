@@ -188,13 +188,20 @@ async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
             assert!(!by_state.contains("TEMP B-TREE"), "{state:?}: {by_state}");
         }
     }
-    let trail = plan_of(
-        &app,
-        "SELECT * FROM link_events WHERE link_id = ?1 ORDER BY id",
-    )
-    .await;
+    let trail = plan_of(&app, app::server::events::TRAIL_SQL).await;
     assert!(trail.contains("link_events_link"), "{trail}");
     assert!(!trail.contains("TEMP B-TREE"), "{trail}");
+    for repeat in [
+        app::server::events::SAME_RECENT_EVENT_SQL,
+        app::server::events::RECENT_OF_KIND_SQL,
+    ] {
+        let plan = plan_of(&app, repeat).await;
+        assert!(plan.contains("link_events_repeatable"), "{repeat}: {plan}");
+    }
+    // A link's page: the link replacing it comes from an index, not a walk of every link.
+    let details = plan_of(&app, app::server::links::DETAIL_SQL).await;
+    assert!(details.contains("magic_links_replaces"), "{details}");
+    assert!(!details.contains("SCAN n"), "{details}");
 
     // And the pages are right: newest first, 50 at a time, the cursor continuing.
     let first = app.call(&mut bob, "list_links", &[]).await;

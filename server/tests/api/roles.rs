@@ -215,3 +215,158 @@ async fn admins_add_and_deactivate_coworkers_and_deactivation_ends_their_session
     assert!(cora["deactivated_at"].is_i64(), "{cora}");
     assert_eq!(app.role(&mut ada).await, "coworker");
 }
+
+/// The id of the coworker with `email`, as an admin's list shows it.
+async fn coworker_id(app: &TestApp, admin: &mut Client, email: &str) -> String {
+    let people = app.call(admin, "list_coworkers", &[]).await;
+    people
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["email"] == email)
+        .unwrap_or_else(|| panic!("{email} not in {}", people.body))["id"]
+        .as_i64()
+        .unwrap()
+        .to_string()
+}
+
+async fn is_admin(app: &TestApp, email: &str) -> bool {
+    app.count(&format!(
+        "SELECT is_admin FROM coworkers WHERE email = '{email}' AND deactivated_at IS NULL"
+    ))
+    .await
+        == 1
+}
+
+#[tokio::test]
+async fn a_reactivated_coworker_gets_the_role_given_not_the_one_they_had() {
+    let app = spawn_app().await;
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let adder = ada.clone();
+    let add = |email: &'static str, role: &'static str| {
+        let app = &app;
+        let mut ada = adder.clone();
+        async move {
+            let answer = app
+                .call(
+                    &mut ada,
+                    "add_coworker",
+                    &[("email", email), ("role", role)],
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+        }
+    };
+    add("eve@example.com", "admin").await;
+    assert!(is_admin(&app, "eve@example.com").await);
+    let eve = coworker_id(&app, &mut ada, "eve@example.com").await;
+    let gone = app
+        .call(&mut ada, "deactivate_coworker", &[("id", &eve)])
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.body);
+
+    add("eve@example.com", "coworker").await;
+    assert!(
+        !is_admin(&app, "eve@example.com").await,
+        "re-added as a plain coworker"
+    );
+}
+
+#[tokio::test]
+async fn admins_change_roles_but_never_leave_the_organisation_without_an_admin() {
+    let app = spawn_app().await;
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let mut cora = app.coworker_client("cora@example.com", "Cora").await;
+    let ada_id = coworker_id(&app, &mut ada, "ada@example.com").await;
+    let cora_id = coworker_id(&app, &mut ada, "cora@example.com").await;
+
+    // A plain coworker cannot change roles, not even their own.
+    let refused = app
+        .call(
+            &mut cora,
+            "set_coworker_role",
+            &[("id", &cora_id), ("role", "admin")],
+        )
+        .await;
+    assert_eq!((refused.status, refused.error()), (403, "forbidden"));
+    // Bad input is named and changes nothing.
+    for (form, field) in [
+        (vec![("id", cora_id.as_str()), ("role", "owner")], "role"),
+        (vec![("id", "x"), ("role", "admin")], "id"),
+    ] {
+        let bad = app.call(&mut ada, "set_coworker_role", &form).await;
+        assert_eq!(
+            (bad.status, bad.body["field"].as_str()),
+            (400, Some(field)),
+            "{form:?}"
+        );
+    }
+    assert!(!is_admin(&app, "cora@example.com").await);
+
+    // Ada, the only admin, cannot step down or be deactivated, by anyone.
+    let alone = app
+        .call(
+            &mut ada,
+            "set_coworker_role",
+            &[("id", &ada_id), ("role", "coworker")],
+        )
+        .await;
+    assert_eq!(
+        (alone.status, alone.body["field"].as_str()),
+        (400, Some("id"))
+    );
+    assert!(alone.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("last active admin"));
+    let ada_email = app::server::email::EmailAddress::parse("email", "ada@example.com").unwrap();
+    assert_eq!(
+        app::server::coworkers::remove(&app.db, &ada_email)
+            .await
+            .unwrap(),
+        app::server::coworkers::Changed::LastAdmin
+    );
+    assert!(is_admin(&app, "ada@example.com").await);
+
+    // Cora made an admin can use admin functions at once; then Ada may step down.
+    let promoted = app
+        .call(
+            &mut ada,
+            "set_coworker_role",
+            &[("id", &cora_id), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(app.call(&mut cora, "list_coworkers", &[]).await.status, 200);
+    let stepped_down = app
+        .call(
+            &mut ada,
+            "set_coworker_role",
+            &[("id", &ada_id), ("role", "coworker")],
+        )
+        .await;
+    assert_eq!(stepped_down.status, 200, "{}", stepped_down.body);
+    assert_eq!(
+        app.call(&mut ada, "list_coworkers", &[]).await.status,
+        403,
+        "no longer an admin, from the next request"
+    );
+    // Now Cora is the last admin.
+    let last = app
+        .call(
+            &mut cora,
+            "set_coworker_role",
+            &[("id", &cora_id), ("role", "coworker")],
+        )
+        .await;
+    assert_eq!(last.status, 400, "{}", last.body);
+    let unknown = app
+        .call(
+            &mut cora,
+            "set_coworker_role",
+            &[("id", "999"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.error()), (404, "not_found"));
+}

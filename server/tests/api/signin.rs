@@ -95,15 +95,19 @@ async fn redeeming_cycles_the_session_id_and_replaces_the_old_session() {
 #[tokio::test]
 async fn removing_a_coworker_ends_their_sessions_and_sign_in_links() {
     let app = spawn_app().await;
+    app.add_coworker("ada@example.com", "Ada, the admin").await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     let email = app::server::email::EmailAddress::parse("email", "bob@example.com").unwrap();
     let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &email)
         .await
         .unwrap()
         .unwrap();
-    assert!(app::server::coworkers::remove(&app.db, &email)
-        .await
-        .unwrap());
+    assert_eq!(
+        app::server::coworkers::remove(&app.db, &email)
+            .await
+            .unwrap(),
+        app::server::coworkers::Changed::Done
+    );
     assert_eq!(app.role(&mut bob).await, "anonymous");
     let redeem = app
         .call(

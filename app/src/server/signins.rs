@@ -1,0 +1,75 @@
+//! Coworker sign-in requests, worked off the request path. The `/login` form is answered
+//! at once, the same for every address; the lookup and the mail happen here, later, so the
+//! answer says nothing (not even by its timing) about who is a coworker.
+//!
+//! The work is bounded: requests wait in a queue of [`QUEUE_ROOM`] and at most
+//! [`WORKERS`] are worked at a time, so a flood of sign-in requests costs a fixed amount
+//! of memory and never more than a few of the read connections, and never the writer,
+//! which only a real coworker's sign-in link needs. Past the queue's room a request is
+//! dropped and the drop logged; its answer was already the usual one.
+
+use super::email::EmailAddress;
+use super::links;
+use super::state::AppState;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+use tracing::warn;
+
+/// How many sign-in requests may wait.
+pub const QUEUE_ROOM: usize = 256;
+/// How many are worked at once.
+pub const WORKERS: usize = 4;
+
+/// Where `request_signin` leaves its work; cloning it is cheap.
+#[derive(Clone, Debug)]
+pub struct SigninQueue(mpsc::Sender<EmailAddress>);
+
+impl SigninQueue {
+    /// The queue, and its other end for [`work`].
+    pub fn new() -> (Self, mpsc::Receiver<EmailAddress>) {
+        let (sender, receiver) = mpsc::channel(QUEUE_ROOM);
+        (Self(sender), receiver)
+    }
+
+    /// Queues a sign-in request; when the queue is full, drops it and logs the refusal.
+    pub fn request(&self, email: EmailAddress) {
+        if let Err(error) = self.0.try_send(email) {
+            let (mpsc::error::TrySendError::Full(email) | mpsc::error::TrySendError::Closed(email)) =
+                error;
+            warn!(to = %email.masked(), "sign-in request dropped: the sign-in queue is full");
+        }
+    }
+}
+
+/// Works queued sign-in requests, [`WORKERS`] at a time, until the queue closes.
+pub async fn work(state: AppState, mut queue: mpsc::Receiver<EmailAddress>) {
+    let workers = Arc::new(Semaphore::new(WORKERS));
+    while let Some(email) = queue.recv().await {
+        let Ok(worker) = workers.clone().acquire_owned().await else {
+            return;
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            links::send_signin(state, email).await;
+            drop(worker);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_past_the_queues_room_are_dropped_not_kept() {
+        let (queue, mut waiting) = SigninQueue::new();
+        for i in 0..QUEUE_ROOM + 50 {
+            queue.request(EmailAddress::parse("email", &format!("a{i}@example.com")).unwrap());
+        }
+        let mut kept = 0;
+        while waiting.try_recv().is_ok() {
+            kept += 1;
+        }
+        assert_eq!(kept, QUEUE_ROOM);
+    }
+}
