@@ -13,6 +13,7 @@ mod managed;
 mod matrix;
 mod migrations;
 mod plans;
+mod process;
 mod roles;
 mod secrets;
 mod signin;

@@ -1,70 +1,171 @@
-//! Tokens never at rest in plaintext, never in a log line.
+//! Tokens never at rest in any readable form, never in a log line: not as the text the
+//! mail carries, not as the 32 bytes it encodes, not as their hex.
 
 use crate::helpers::*;
+use crate::process::{call, Server};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Every form a token could leak in: its text, the 32 bytes it encodes, their hex (lower
+/// and upper case).
+fn forms(token: &str) -> Vec<(&'static str, Vec<u8>)> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap_or_else(|e| panic!("a mailed token is not base64url: {e}"));
+    assert_eq!(raw.len(), 32);
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        ("text", token.as_bytes().to_vec()),
+        ("raw bytes", raw),
+        ("hex", hex.clone().into_bytes()),
+        ("HEX", hex.to_uppercase().into_bytes()),
+    ]
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// Fails if `haystack` holds any form of any of `tokens`, or a link.
+fn assert_no_token_in(haystack: &[u8], tokens: &[String], what: &str) {
+    for token in tokens {
+        for (form, bytes) in forms(token) {
+            assert!(!contains(haystack, &bytes), "a token's {form} is in {what}");
+        }
+    }
+    assert!(!contains(haystack, b"/link#"), "a link is in {what}");
+}
 
 #[tokio::test]
-async fn the_database_file_never_holds_a_plaintext_token() {
+async fn each_mailed_token_is_stored_as_its_sha256_and_in_no_other_form() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
-    let mut tokens = Vec::new();
     for i in 0..5 {
-        let (_, token) = app.invite(&mut bob, &format!("guest{i}@example.com")).await;
-        tokens.push(token);
+        app.invite(&mut bob, &format!("guest{i}@example.com")).await;
     }
+    let tokens = distinct_tokens(&app.mails());
+    assert_eq!(tokens.len(), 6, "bob's sign-in link and five invitations");
     app.call(
         &mut Client::default(),
         "redeem_link",
-        &[("token", &tokens[0])],
+        &[("token", &tokens[1])],
     )
     .await;
-    tokens.extend(app.mails().iter().flat_map(|m| tokens_in(m)));
 
+    // What is stored for each token is the SHA-256 of its text, computed here
+    // independently of the server's code.
+    for token in &tokens {
+        let hash = Sha256::digest(token.as_bytes()).to_vec();
+        let stored: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE token_hash = ?1")
+                .bind(&hash)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(
+            stored, 1,
+            "a mailed token's SHA-256 is its link's token_hash"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE length(token_hash) <> 32")
+            .await,
+        0
+    );
+
+    // Every file of the database, the write-ahead log included.
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", app.db_path.display());
         bytes.extend(std::fs::read(path).unwrap_or_default());
     }
+    assert!(
+        std::fs::metadata(format!("{}-wal", app.db_path.display())).is_ok(),
+        "the WAL was read"
+    );
     assert!(bytes.len() > 4096, "the database was read");
-    let haystack = String::from_utf8_lossy(&bytes);
-    for token in &tokens {
-        assert!(
-            !haystack.contains(token.as_str()),
-            "a plaintext token is in the database"
-        );
-    }
-    assert!(!haystack.contains("/link#"));
+    assert_no_token_in(&bytes, &tokens, "the database");
 }
 
-#[tokio::test]
-async fn no_log_line_holds_a_token_or_a_link() {
-    let app = spawn_app().await;
-    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
-    let (id, token) = app.invite(&mut bob, "alice@example.com").await;
-    let mut alice = Client::default();
-    app.call(&mut alice, "peek_link", &[("token", &token)])
-        .await;
-    app.call(&mut alice, "redeem_link", &[("token", &token)])
-        .await;
-    app.call(&mut Client::default(), "redeem_link", &[("token", &token)])
-        .await;
-    app.call(&mut bob, "revoke_link", &[("id", &id.to_string())])
-        .await;
-    app.call(&mut Client::default(), "redeem_link", &[("token", &token)])
-        .await;
+#[test]
+fn the_scan_finds_each_form_of_a_token() {
+    let token = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+    for (form, bytes) in forms(token) {
+        let mut haystack = b"before ".to_vec();
+        haystack.extend(&bytes);
+        let found = std::panic::catch_unwind(|| {
+            assert_no_token_in(&haystack, &[token.to_owned()], "the haystack")
+        });
+        assert!(found.is_err(), "the {form} form went unnoticed");
+    }
+}
 
-    let logs = captured_logs();
-    assert!(logs.contains("link redeemed"), "the flow was logged");
-    for mail_token in app.mails().iter().flat_map(|m| tokens_in(m)) {
-        assert!(!logs.contains(&mail_token), "a token reached the logs");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_line_holds_a_token_a_link_or_a_session_id() {
+    // A server of its own, so its log holds this flow and nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = Server::env(dir.path(), None);
+    env.retain(|(key, _)| key != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "debug".into()));
+    let log = dir.path().join("log");
+    let server = Server::start(env, log.clone()).await;
+    let mut bob = server.coworker("bob@example.com").await;
+    let issued = call(
+        &server.base,
+        &mut bob,
+        "issue_link",
+        &[("email", "alice@example.com"), ("expires_in", "24h")],
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let id = issued.body["id"].as_i64().unwrap().to_string();
+    let token = token_in(issued.body["url"].as_str().unwrap());
+    let mut alice = Client::default();
+    let mut stranger = Client::default();
+    for (who, endpoint, form, status) in [
+        ("alice", "peek_link", ("token", token.as_str()), 200),
+        ("alice", "redeem_link", ("token", token.as_str()), 200),
+        ("stranger", "redeem_link", ("token", token.as_str()), 410),
+        ("bob", "revoke_link", ("id", id.as_str()), 200),
+        ("stranger", "redeem_link", ("token", token.as_str()), 410),
+    ] {
+        let client = match who {
+            "alice" => &mut alice,
+            "bob" => &mut bob,
+            _ => &mut stranger,
+        };
+        let answer = call(&server.base, client, endpoint, &[form]).await;
+        assert_eq!(answer.status, status, "{endpoint}: {}", answer.body);
     }
-    assert!(!logs.contains("/link#"), "a link reached the logs");
-    // Nor the session cookies' values (the session ids).
+    // Every token this server ever made: bob's sign-in link (printed by the CLI) and
+    // the invitation, both read back from where they went.
+    let outbox = dir.path().join("outbox");
+    let mails: Vec<String> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|mail| {
+            decode_quoted_printable(&std::fs::read_to_string(mail.unwrap().path()).unwrap())
+        })
+        .collect();
+    let tokens = distinct_tokens(&mails);
+    assert_eq!(
+        tokens.as_slice(),
+        std::slice::from_ref(&token),
+        "the invitation's mail"
+    );
+
+    let logs = std::fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&logs);
+    // The flow was logged, at debug level, by this server.
+    for line in ["link redeemed", "redeem refused", "link revoked"] {
+        assert!(text.contains(line), "{line:?} is not in the log:\n{text}");
+    }
+    assert_no_token_in(&logs, &tokens, "the log");
     for client in [&bob, &alice] {
-        if let Some(cookie) = &client.cookie {
-            let id = cookie.split_once('=').unwrap().1;
-            assert!(id.len() >= 16, "{cookie}");
-            assert!(!logs.contains(id), "a session id reached the logs");
-        }
+        let cookie = client.cookie.as_deref().expect("a session to look for");
+        let id = cookie.split_once('=').unwrap().1;
+        assert!(id.len() >= 16, "{cookie}");
+        assert!(!text.contains(id), "a session id reached the log");
     }
-    assert!(bob.cookie.is_some(), "the coworker kept a session to check");
 }

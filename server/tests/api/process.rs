@@ -1,0 +1,148 @@
+//! The real `latchkey` binary as a child process, with its own database, outbox and log
+//! file: for the tests that signal it, kill it, or read everything it logged.
+
+use crate::helpers::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The real binary, serving on a loopback port with its own database.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub env: Vec<(String, String)>,
+    pub log: PathBuf,
+}
+
+impl Server {
+    pub fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut env = vec![
+            (
+                "LATCHKEY_DATABASE_URL".into(),
+                format!("sqlite://{}", dir.join("latchkey.db").display()),
+            ),
+            ("LATCHKEY_PUBLIC_URL".into(), base),
+            (
+                "LATCHKEY_OUTBOX_DIR".into(),
+                dir.join("outbox").display().to_string(),
+            ),
+            ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("LEPTOS_SITE_ROOT".into(), dir.display().to_string()),
+            ("LATCHKEY_SMTP_TIMEOUT_SECONDS".into(), "2".into()),
+            ("LATCHKEY_RATE_LINKS_PER_MINUTE".into(), "100000".into()),
+            (
+                "LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE".into(),
+                "100000".into(),
+            ),
+            ("RUST_LOG".into(), "info".into()),
+        ];
+        if let Some(url) = smtp_url {
+            env.push(("LATCHKEY_SMTP_URL".into(), url));
+        }
+        env
+    }
+
+    pub fn cli(env: &[(String, String)], args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .args(args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "latchkey {args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    pub async fn start(env: Vec<(String, String)>, log: PathBuf) -> Self {
+        let base = env
+            .iter()
+            .find(|(k, _)| k == "LATCHKEY_PUBLIC_URL")
+            .unwrap()
+            .1
+            .clone();
+        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base,
+            env,
+            log,
+        };
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", server.base)).await {
+                if response.status() == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "latchkey did not start: {}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns whether it exited with status 0.
+    pub async fn exited_cleanly(&mut self) -> bool {
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("latchkey did not exit");
+    }
+
+    /// A coworker client signed in through the CLI's bootstrap link.
+    pub async fn coworker(&self, email: &str) -> Client {
+        Self::cli(&self.env, &["coworker", "add", email, "--name", "Bob"]);
+        let url = Self::cli(&self.env, &["signin-link", email]);
+        let mut client = Client::default();
+        let answer = call(
+            &self.base,
+            &mut client,
+            "redeem_link",
+            &[("token", &token_in(&url))],
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        client
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// [`TestApp::call`] for a server that is not a [`TestApp`].
+pub async fn call(
+    base: &str,
+    client: &mut Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> Answer {
+    TestApp::call_at(base, client, endpoint, form).await
+}
