@@ -333,6 +333,26 @@ async fn over_plain_http_there_is_no_hsts_and_no_secure_cookie() {
         .await
         .unwrap();
     assert!(page.headers().get("strict-transport-security").is_none());
+
+    // Signing in over http: the cookie has its plain name and no Secure, or the browser
+    // would never send it back.
+    app.add_coworker("bob@example.com", "Bob").await;
+    let mut bob = Client::default();
+    app.call(&mut bob, "request_signin", &[("email", "bob@example.com")])
+        .await;
+    let token = token_in(&app.mail_to("bob@example.com").await);
+    let answer = app.call(&mut bob, "redeem_link", &[("token", &token)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let cookie = answer.set_cookie.expect("a session cookie");
+    assert!(cookie.starts_with("latchkey_session="), "{cookie}");
+    let attributes: Vec<String> = cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    assert!(!attributes.contains(&"secure".to_owned()), "{cookie}");
+    assert!(attributes.contains(&"httponly".to_owned()), "{cookie}");
+    assert_eq!(app.role(&mut bob).await, "coworker", "the cookie works");
 }
 
 #[tokio::test]
