@@ -61,16 +61,23 @@ async fn revoke_and_redeem(app: &TestApp, bob: &Client, round: usize, order: Ord
         ),
         Order::RedeemFirst => {
             let redeem = app.call(&mut alice, "redeem_link", &redeem_form).await;
-            (redeem, app.call(&mut revoker, "revoke_link", &revoke_form).await)
+            (
+                redeem,
+                app.call(&mut revoker, "revoke_link", &revoke_form).await,
+            )
         }
         Order::RevokeFirst => {
             let revoke = app.call(&mut revoker, "revoke_link", &revoke_form).await;
-            (app.call(&mut alice, "redeem_link", &redeem_form).await, revoke)
+            (
+                app.call(&mut alice, "redeem_link", &redeem_form).await,
+                revoke,
+            )
         }
     };
     assert_eq!(revoke.status, 200, "round {round}: {}", revoke.body);
     let sessions = |condition: &str| {
-        let sql = format!("SELECT count(*) FROM auth_sessions WHERE link_id = {id} AND {condition}");
+        let sql =
+            format!("SELECT count(*) FROM auth_sessions WHERE link_id = {id} AND {condition}");
         async move { app.count(&sql).await }
     };
     let redeem_won = match (redeem.status, redeem.error()) {
@@ -84,7 +91,11 @@ async fn revoke_and_redeem(app: &TestApp, bob: &Client, round: usize, order: Ord
             true
         }
         (410, "link_revoked") => {
-            assert_eq!(sessions("1").await, 0, "round {round}: a refused redeem opened a session");
+            assert_eq!(
+                sessions("1").await,
+                0,
+                "round {round}: a refused redeem opened a session"
+            );
             false
         }
         other => panic!("round {round}: unexpected redeem answer {other:?}"),

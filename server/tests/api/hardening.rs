@@ -341,7 +341,9 @@ async fn over_plain_http_there_is_no_hsts_and_no_secure_cookie() {
     app.call(&mut bob, "request_signin", &[("email", "bob@example.com")])
         .await;
     let token = token_in(&app.mail_to("bob@example.com").await);
-    let answer = app.call(&mut bob, "redeem_link", &[("token", &token)]).await;
+    let answer = app
+        .call(&mut bob, "redeem_link", &[("token", &token)])
+        .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let cookie = answer.set_cookie.expect("a session cookie");
     assert!(cookie.starts_with("latchkey_session="), "{cookie}");
