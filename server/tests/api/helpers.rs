@@ -305,6 +305,52 @@ impl TestApp {
         (answer.body["id"].as_i64().unwrap(), token)
     }
 
+    /// What the database holds, table by table: what a refused request must leave as it
+    /// was. Mail delivery events are left out: a request answered earlier may still be
+    /// recording one.
+    pub async fn table_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for (name, sql) in [
+            ("coworkers", "SELECT count(*) FROM coworkers"),
+            (
+                "active coworkers",
+                "SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL",
+            ),
+            ("admins", "SELECT count(*) FROM coworkers WHERE is_admin"),
+            ("links", "SELECT count(*) FROM magic_links"),
+            (
+                "revoked links",
+                "SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL",
+            ),
+            (
+                "used links",
+                "SELECT count(*) FROM magic_links WHERE redeemed_at IS NOT NULL",
+            ),
+            (
+                "links open to renewal",
+                "SELECT count(*) FROM magic_links WHERE renewal_allowed",
+            ),
+            ("sessions", "SELECT count(*) FROM auth_sessions"),
+            (
+                "live sessions",
+                "SELECT count(*) FROM auth_sessions WHERE ended_at IS NULL",
+            ),
+            ("session records", "SELECT count(*) FROM tower_sessions"),
+            (
+                "events",
+                "SELECT count(*) FROM link_events WHERE kind NOT IN ('mail_sent', 'mail_failed')",
+            ),
+            (
+                "event repeats",
+                "SELECT coalesce(sum(repeats), 0) FROM link_events
+                  WHERE kind NOT IN ('mail_sent', 'mail_failed')",
+            ),
+        ] {
+            counts.insert(name, self.count(sql).await);
+        }
+        counts
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
     }

@@ -74,46 +74,6 @@ enum Caller {
     Admin,
 }
 
-/// What the database holds, table by table: a refused request changes none of it.
-#[derive(Debug, PartialEq)]
-struct Counts {
-    coworkers: i64,
-    active_coworkers: i64,
-    admins: i64,
-    links: i64,
-    revoked: i64,
-    sessions: i64,
-    live_sessions: i64,
-    /// Every event but mail delivery, which a request answered earlier may still be
-    /// recording.
-    events: i64,
-}
-
-async fn counts(app: &TestApp) -> Counts {
-    Counts {
-        coworkers: app.count("SELECT count(*) FROM coworkers").await,
-        active_coworkers: app
-            .count("SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL")
-            .await,
-        admins: app
-            .count("SELECT count(*) FROM coworkers WHERE is_admin")
-            .await,
-        links: app.count("SELECT count(*) FROM magic_links").await,
-        revoked: app
-            .count("SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL")
-            .await,
-        sessions: app.count("SELECT count(*) FROM auth_sessions").await,
-        live_sessions: app
-            .count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NULL")
-            .await,
-        events: app
-            .count(
-                "SELECT count(*) FROM link_events WHERE kind NOT IN ('mail_sent', 'mail_failed')",
-            )
-            .await,
-    }
-}
-
 /// The sweep's seed: `LATCHKEY_HOSTILE_SEED` (64 hex digits) to replay a run, or a fresh
 /// one, printed so a failure can be replayed.
 fn seed() -> [u8; 32] {
@@ -198,7 +158,7 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
                 (Caller::Coworker, _) => coworker.cookie.clone(),
                 (Caller::Admin, _) => admin.cookie.clone(),
             };
-            let before = counts(&app).await;
+            let before = app.table_counts().await;
             let url = format!("{}{endpoint}", app.base);
             let mut request = match &body {
                 Body::Form(pairs) => http().post(&url).form(pairs),
@@ -232,7 +192,7 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
                 "{endpoint} as {caller:?} answered {status}: {text}"
             );
             if status >= 400 {
-                let after = counts(&app).await;
+                let after = app.table_counts().await;
                 prop_assert_eq!(
                     &after,
                     &before,

@@ -53,40 +53,105 @@ async fn anonymous_and_invitee_callers_are_refused_by_every_coworker_function() 
 }
 
 #[tokio::test]
-async fn cross_origin_posts_are_refused_before_any_work() {
+async fn cross_origin_posts_are_refused_before_any_work_on_every_endpoint() {
     let app = spawn_app().await;
-    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
-    let http = reqwest::Client::new();
-    for (header, value) in [
+    // An admin (the first coworker), an invitee, and something for every endpoint to act on.
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let mut invitee = Client::default();
+    let (_, used) = app.invite(&mut ada, "alice@example.com").await;
+    assert_eq!(
+        app.call(&mut invitee, "redeem_link", &[("token", &used)])
+            .await
+            .status,
+        200
+    );
+    let (pending_id, pending) = app.invite(&mut ada, "carol@example.com").await;
+    app.add_coworker("vic@example.com", "Vic").await;
+    let victim = app
+        .count("SELECT id FROM coworkers WHERE email = 'vic@example.com'")
+        .await
+        .to_string();
+    let session = app
+        .count("SELECT rowid FROM auth_sessions WHERE link_id IS NOT NULL")
+        .await
+        .to_string();
+    let pending_id = pending_id.to_string();
+    let form = |endpoint: &str| -> Vec<(&str, &str)> {
+        match endpoint {
+            "request_signin" => vec![("email", "ada@example.com")],
+            "issue_link" => vec![("email", "eve@example.com"), ("expires_in", "24h")],
+            "show_link" | "revoke_link" | "resend_link" => vec![("id", &pending_id)],
+            "set_renewal" => vec![("id", &pending_id), ("renewal", "off")],
+            "end_session" => vec![("session", &session)],
+            // Login CSRF: another site signing the browser in as someone else.
+            "redeem_link" | "peek_link" => vec![("token", &pending)],
+            "renew_link" => vec![("token", &used)],
+            "add_coworker" => vec![("email", "mallory@example.com"), ("role", "admin")],
+            "deactivate_coworker" => vec![("id", &victim)],
+            "set_coworker_role" => vec![("id", &victim), ("role", "admin")],
+            _ => vec![],
+        }
+    };
+    let other_port = {
+        let port: u16 = app.base.rsplit(':').next().unwrap().parse().unwrap();
+        format!("http://127.0.0.1:{}", port.wrapping_add(1))
+    };
+    let foreign: [(&str, &str); 5] = [
         ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("origin", &other_port),
         ("sec-fetch-site", "cross-site"),
         ("sec-fetch-site", "same-site"),
-    ] {
-        let response = http
-            .post(format!("{}/api/issue_link", app.base))
-            .header("cookie", bob.cookie.clone().unwrap())
-            .header(header, value)
-            .form(&[("email", "eve@example.com"), ("expires_in", "24h")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 403, "{header}: {value}");
+    ];
+    let mut endpoints: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_owned())
+        .collect();
+    endpoints.sort();
+    assert!(endpoints.len() >= 18, "{endpoints:?}");
+    let before = app.table_counts().await;
+    for endpoint in &endpoints {
+        for (header, value) in foreign {
+            for cookie in [&ada.cookie, &invitee.cookie] {
+                let response = http()
+                    .post(format!("{}/api/{endpoint}", app.base))
+                    .header("cookie", cookie.clone().unwrap())
+                    .header("accept", "application/json")
+                    .header(header, value)
+                    .form(&form(endpoint))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 403, "{endpoint} with {header}: {value}");
+            }
+        }
     }
-    let same = http
-        .post(format!("{}/api/list_links", app.base))
-        .header("cookie", bob.cookie.clone().unwrap())
-        .header("origin", app.base.clone())
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(same.status(), 200);
     assert_eq!(
-        app.count("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
-            .await,
-        0
+        app.table_counts().await,
+        before,
+        "a refused request did some work"
     );
-    assert_eq!(app.role(&mut bob).await, "coworker");
+    assert_eq!(app.role(&mut ada).await, "coworker");
+    assert_eq!(app.role(&mut invitee).await, "invitee");
+
+    // Served: the site itself, a navigation typed into the address bar
+    // (`Sec-Fetch-Site: none`), and scripts that send neither header.
+    for headers in [
+        vec![
+            ("origin", app.base.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        vec![("sec-fetch-site", "none")],
+        vec![],
+    ] {
+        let mut request = http()
+            .post(format!("{}/api/list_links", app.base))
+            .header("cookie", ada.cookie.clone().unwrap())
+            .header("accept", "application/json");
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200, "{headers:?}");
+    }
 }
 
 #[tokio::test]
