@@ -81,7 +81,12 @@ impl FromServerFnError for AppError {
             // The request's parameters could not be read: missing, malformed or of the
             // wrong type. serde names the field; it never echoes a string's value.
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
-                Self::invalid("request", format!("The request is malformed: {message}"))
+                match missing_field(&message) {
+                    Some(field) => Self::invalid(&field, "This is required."),
+                    None => {
+                        Self::invalid("request", format!("The request is malformed: {message}"))
+                    }
+                }
             }
             // On the server this is the request body failing to read: not UTF-8, or over
             // the size limit. (In the browser it would be a garbled answer: a fault.)
@@ -94,6 +99,17 @@ impl FromServerFnError for AppError {
             _ => Self::Internal,
         }
     }
+}
+
+/// The parameter a decoding error says is missing (serde's "missing field `name`"), when
+/// it is one a form can carry: a short name of lowercase letters and underscores.
+fn missing_field(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("missing field `")?;
+    let (name, _) = rest.split_once('`')?;
+    (!name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    .then(|| name.to_owned())
 }
 
 #[cfg(test)]
@@ -113,6 +129,16 @@ mod tests {
             serde_json::to_string(&AppError::LinkUsed).unwrap(),
             r#"{"error":"link_used"}"#
         );
+    }
+
+    #[test]
+    fn a_missing_parameter_is_named() {
+        assert_eq!(
+            missing_field("missing field `expires_in`").as_deref(),
+            Some("expires_in")
+        );
+        assert_eq!(missing_field("missing field `Weird Name`"), None);
+        assert_eq!(missing_field("invalid digit found in string"), None);
     }
 
     #[test]

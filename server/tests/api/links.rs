@@ -175,8 +175,12 @@ async fn unknown_and_malformed_tokens_are_refused() {
         }
         let missing = app.call(&mut anyone, endpoint, &[]).await;
         assert_eq!(
-            (missing.status, missing.error()),
-            (400, "invalid_input"),
+            (
+                missing.status,
+                missing.error(),
+                missing.body["field"].as_str()
+            ),
+            (400, "invalid_input", Some("token")),
             "{endpoint} without a token"
         );
     }
@@ -215,7 +219,7 @@ async fn thirty_two_concurrent_redeems_open_exactly_one_session() {
 async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let cases: [(&[(&str, &str)], &str); 7] = [
         (&[("email", "not-an-email"), ("expires_in", "24h")], "email"),
         (
             &[
@@ -244,7 +248,8 @@ async fn bad_input_is_refused_with_its_field_and_stores_nothing() {
             ],
             "name",
         ),
-        (&[("email", "a@example.com")], "request"),
+        (&[("email", "a@example.com")], "expires_in"),
+        (&[("expires_in", "24h")], "email"),
     ];
     for (form, field) in cases {
         let answer = app.call(&mut bob, "issue_link", form).await;
