@@ -73,7 +73,7 @@ async fn expire(app: &TestApp, id: i64) {
 }
 
 #[tokio::test]
-async fn every_event_lands_on_the_trail_exactly_once() {
+async fn every_event_and_every_way_a_session_ends_lands_on_the_trail_exactly_once() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob Builder").await;
     let (id, token) = app.invite(&mut bob, "alice@example.com").await;
@@ -141,7 +141,27 @@ async fn every_event_lands_on_the_trail_exactly_once() {
     )
     .await;
 
-    // A third session, ended by the revoke.
+    // A third session, replaced when its browser signs in with another link.
+    let mut laptop = redeem_again(&app, id, &token).await;
+    let (_, other) = app.invite(&mut bob, "alice.other@example.com").await;
+    let replaced = app
+        .call(&mut laptop, "redeem_link", &[("token", &other)])
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+
+    // A fourth, left idle past the invitee's limit (24 hours) and found expired.
+    let mut tablet = redeem_again(&app, id, &token).await;
+    sqlx::query(
+        "UPDATE auth_sessions SET last_seen_at = last_seen_at - 25 * 3600
+         WHERE link_id = ?1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(app.role(&mut tablet).await, "anonymous");
+
+    // A fifth, ended by the revoke.
     redeem_again(&app, id, &token).await;
     let revoke = app
         .call(&mut bob, "revoke_link", &[("id", &id.to_string())])
@@ -153,9 +173,9 @@ async fn every_event_lands_on_the_trail_exactly_once() {
         ("issued", 1),
         ("mail_sent", 1),
         ("opened", 1),
-        ("redeemed", 3),
+        ("redeemed", 5),
         ("redeem_refused", 1),
-        ("session_ended", 3),
+        ("session_ended", 5),
         ("renewal_changed", 1),
         ("revoked", 1),
     ]
@@ -184,6 +204,8 @@ async fn every_event_lands_on_the_trail_exactly_once() {
         [
             ("signed_out", "-"),
             ("ended_by_coworker", "Bob Builder"),
+            ("replaced", "-"),
+            ("expired", "-"),
             ("link_revoked", "Bob Builder"),
         ]
     );

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 
 #[tokio::test]
-async fn anonymous_and_invitee_callers_are_refused_by_every_coworker_function() {
+async fn anonymous_and_invitee_callers_cannot_issue_list_or_revoke() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     let (id, token) = app.invite(&mut bob, "alice@example.com").await;
