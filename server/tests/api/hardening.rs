@@ -14,24 +14,41 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
 #[tokio::test]
 async fn pages_allow_only_their_own_nonced_scripts() {
     let app = spawn_app().await;
-    for path in ["/login", "/link", "/welcome"] {
-        let response = http()
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
+    // The dashboard as a signed-in coworker sees it (anonymously it would be /login).
+    let bob = app.coworker_client("bob@example.com", "Bob").await;
+    for (path, cookie) in [
+        ("/login", None),
+        ("/link", None),
+        ("/welcome", None),
+        ("/dashboard", bob.cookie.clone()),
+    ] {
+        let mut request = http().get(format!("{}{path}", app.base));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         let policy = header(&response, "content-security-policy").to_owned();
         assert_eq!(header(&response, "cache-control"), "no-store", "{path}");
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
         assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+        assert_eq!(header(&response, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(
+            header(&response, "cross-origin-opener-policy"),
+            "same-origin",
+            "{path}"
+        );
         assert!(header(&response, "x-robots-tag").contains("noindex"));
         let html = response.text().await.unwrap();
+        if path == "/dashboard" {
+            assert!(html.contains("Send magic link"), "the dashboard itself was checked");
+        }
 
         assert!(!policy.contains("unsafe-inline"), "{policy}");
         for directive in [
             "frame-ancestors 'none'",
             "base-uri 'none'",
+            "object-src 'none'",
             "form-action 'self'",
             "'wasm-unsafe-eval'",
         ] {
