@@ -11,6 +11,7 @@
 use super::email::EmailAddress;
 use super::links;
 use super::state::AppState;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
 use tracing::warn;
@@ -22,22 +23,37 @@ pub const WORKERS: usize = 4;
 
 /// Where `request_signin` leaves its work; cloning it is cheap.
 #[derive(Clone, Debug)]
-pub struct SigninQueue(mpsc::Sender<EmailAddress>);
+pub struct SigninQueue {
+    queue: mpsc::Sender<EmailAddress>,
+    /// Requests worked to the end or dropped: what a test waits for before it checks
+    /// that no mail went out.
+    settled: Arc<AtomicU64>,
+}
 
 impl SigninQueue {
     /// The queue, and its other end for [`work`].
     pub fn new() -> (Self, mpsc::Receiver<EmailAddress>) {
         let (sender, receiver) = mpsc::channel(QUEUE_ROOM);
-        (Self(sender), receiver)
+        let queue = Self {
+            queue: sender,
+            settled: Arc::default(),
+        };
+        (queue, receiver)
     }
 
     /// Queues a sign-in request; when the queue is full, drops it and logs the refusal.
     pub fn request(&self, email: EmailAddress) {
-        if let Err(error) = self.0.try_send(email) {
+        if let Err(error) = self.queue.try_send(email) {
             let (mpsc::error::TrySendError::Full(email) | mpsc::error::TrySendError::Closed(email)) =
                 error;
             warn!(to = %email.masked(), "sign-in request dropped: the sign-in queue is full");
+            self.settled.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// How many requests have been worked to the end (mail sent or not) or dropped.
+    pub fn settled(&self) -> u64 {
+        self.settled.load(Ordering::Acquire)
     }
 }
 
@@ -50,7 +66,9 @@ pub async fn work(state: AppState, mut queue: mpsc::Receiver<EmailAddress>) {
         };
         let state = state.clone();
         tokio::spawn(async move {
+            let settled = state.signins.settled.clone();
             links::send_signin(state, email).await;
+            settled.fetch_add(1, Ordering::Release);
             drop(worker);
         });
     }
@@ -71,5 +89,6 @@ mod tests {
             kept += 1;
         }
         assert_eq!(kept, QUEUE_ROOM);
+        assert_eq!(queue.settled(), 50, "the dropped ones are settled at once");
     }
 }

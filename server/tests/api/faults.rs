@@ -8,22 +8,40 @@ use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A TCP server that accepts connections and never says a word: an SMTP server that hangs.
-async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+/// A TCP server that accepts connections and never says a word: an SMTP server that
+/// hangs. Its port, its task, and how many connections it has accepted so far.
+async fn silent_server() -> (
+    u16,
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<usize>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (accepted, connections) = tokio::sync::watch::channel(0);
     let task = tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = listener.accept().await {
             held.push(socket);
+            accepted.send_modify(|count| *count += 1);
         }
     });
-    (port, task)
+    (port, task, connections)
+}
+
+/// Waits until `connections` has seen a first connection.
+async fn first_connection(connections: &mut tokio::sync::watch::Receiver<usize>) {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        connections.wait_for(|&count| count > 0),
+    )
+    .await
+    .expect("nothing reached the mail server")
+    .unwrap();
 }
 
 #[tokio::test]
 async fn a_hanging_mail_server_times_out_and_the_link_is_kept_as_not_delivered() {
-    let (port, _server) = silent_server().await;
+    let (port, _server, _) = silent_server().await;
     let app = spawn_app_with(Setup {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
@@ -131,7 +149,7 @@ async fn a_locked_database_is_waited_for_within_a_bound_then_answered_busy() {
 async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     // Issuing waits on this mail server for the 2-second SMTP timeout: a request in flight.
-    let (smtp_port, _smtp) = silent_server().await;
+    let (smtp_port, _smtp, mut smtp_connections) = silent_server().await;
     let env = Server::env(dir.path(), Some(format!("smtp://127.0.0.1:{smtp_port}")));
     let mut server = Server::start(env, dir.path().join("log")).await;
     let mut bob = server.coworker("bob@example.com").await;
@@ -141,7 +159,9 @@ async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
         let form = [("email", "alice@example.com"), ("expires_in", "24h")];
         call(&base, &mut bob, "issue_link", &form).await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The issue is in flight once it has reached the mail server.
+    first_connection(&mut smtp_connections).await;
+    assert!(!in_flight.is_finished());
     server.signal("TERM");
     let answer = in_flight.await.unwrap();
     assert_eq!(
@@ -176,9 +196,11 @@ async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
 
     // Four workers issue and redeem links as fast as they can, remembering what the
     // server acknowledged; the server is killed with SIGKILL while they are at it.
+    let redeemed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers = (0..4).map(|worker| {
         let base = server.base.clone();
         let mut bob = bob.clone();
+        let redeemed = redeemed.clone();
         tokio::spawn(async move {
             let mut issued = Vec::new();
             let mut sessions = Vec::new();
@@ -198,12 +220,18 @@ async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
                 };
                 assert_eq!(answer.status, 200, "{}", answer.body);
                 sessions.push((email, invitee));
+                redeemed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             (issued, sessions)
         })
     });
     let workers: Vec<_> = workers.collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed once the load is well under way: 40 links issued and redeemed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while redeemed.load(std::sync::atomic::Ordering::Relaxed) < 40 {
+        assert!(Instant::now() < deadline, "the load never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut server = server;
     server.signal("KILL");
     assert!(!server.exited_cleanly().await);
@@ -215,11 +243,7 @@ async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
         issued.extend(i);
         sessions.extend(s);
     }
-    assert!(
-        issued.len() >= 10,
-        "the load got going: {} links",
-        issued.len()
-    );
+    assert!(sessions.len() >= 40, "{} sessions", sessions.len());
     eprintln!(
         "killed after {} acknowledged issues and {} acknowledged redeems",
         issued.len(),
@@ -269,23 +293,25 @@ async fn try_call(
 /// "Sending" for ever: delivery finishes in its own task and is recorded.
 #[tokio::test]
 async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
-    let (port, _server) = silent_server().await;
+    let (port, _server, mut smtp_connections) = silent_server().await;
     let app = spawn_app_with(Setup {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         env: vec![("LATCHKEY_SMTP_TIMEOUT_SECONDS", "1".into())],
     })
     .await;
     let bob = app.coworker_without_mail("bob@example.com", "Bob").await;
-    // Give up on the request long before the mail server's timeout.
-    let gone = reqwest::Client::new()
+    // The coworker gives up on the request once it is waiting on the mail server, long
+    // before the mail server's timeout: the connection closes mid-request.
+    let request = reqwest::Client::new()
         .post(format!("{}/api/issue_link", app.base))
         .header("accept", "application/json")
         .header("cookie", bob.cookie.clone().unwrap())
-        .timeout(Duration::from_millis(200))
         .form(&[("email", "alice@example.com"), ("expires_in", "24h")])
-        .send()
-        .await;
-    assert!(gone.unwrap_err().is_timeout());
+        .send();
+    let gone = tokio::spawn(request);
+    first_connection(&mut smtp_connections).await;
+    assert!(!gone.is_finished(), "answered before the mail server did");
+    gone.abort();
     let pending =
         "SELECT count(*) FROM magic_links WHERE purpose = 'invite' AND delivery = 'pending'";
     assert_eq!(app.count(pending).await, 1, "the link is stored at once");

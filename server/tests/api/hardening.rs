@@ -41,7 +41,10 @@ async fn pages_allow_only_their_own_nonced_scripts() {
         assert!(header(&response, "x-robots-tag").contains("noindex"));
         let html = response.text().await.unwrap();
         if path == "/dashboard" {
-            assert!(html.contains("Send magic link"), "the dashboard itself was checked");
+            assert!(
+                html.contains("Send magic link"),
+                "the dashboard itself was checked"
+            );
         }
 
         assert!(!policy.contains("unsafe-inline"), "{policy}");

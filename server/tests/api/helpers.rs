@@ -27,6 +27,8 @@ fn init_logs() {
 /// A running server with its own database and outbox.
 pub struct TestApp {
     pub base: String,
+    /// The server's sign-in queue, to wait until it has worked every request.
+    pub signins: app::server::signins::SigninQueue,
     pub db: SqlitePool,
     pub db_path: PathBuf,
     pub outbox: PathBuf,
@@ -107,6 +109,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     });
     TestApp {
         base,
+        signins: state.signins.clone(),
         db: state.db.clone(),
         db_path,
         outbox,
@@ -221,6 +224,20 @@ impl TestApp {
             .as_str()
             .unwrap_or("anonymous")
             .to_owned()
+    }
+
+    /// Waits until the server has worked (or dropped) `count` sign-in requests in all, so
+    /// a test can check what they did not send.
+    pub async fn signins_settled(&self, count: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.signins.settled() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {count} sign-in requests were worked",
+                self.signins.settled()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits for the next mail to `to` in the outbox and returns its decoded text.
