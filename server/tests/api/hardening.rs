@@ -497,3 +497,41 @@ async fn pages_load_the_front_end_from_a_versioned_path_cached_for_good() {
     assert_eq!(plain.status(), 200);
     assert_eq!(header(&plain, "cache-control"), "no-cache");
 }
+
+#[tokio::test]
+async fn a_fault_is_an_opaque_500_and_its_cause_stays_on_the_server() {
+    let app = spawn_app().await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    // Break the database under the running server: the list's query now fails.
+    sqlx::query("ALTER TABLE magic_links RENAME TO magic_links_gone")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let answer = app.call(&mut bob, "list_links", &[]).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(answer.body, serde_json::json!({ "error": "internal" }));
+    let text = answer.body.to_string().to_ascii_lowercase();
+    for driver_word in ["no such", "magic_links", "sqlite", "sqlx", "table"] {
+        assert!(!text.contains(driver_word), "{driver_word} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_sign_in_says_when_to_try_again() {
+    let app = spawn_app_with(tight("LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR", "1")).await;
+    let form = [("email", "anyone@example.com")];
+    assert_eq!(
+        app.call(&mut Client::default(), "request_signin", &form)
+            .await
+            .status,
+        200
+    );
+    let refused = app
+        .call(&mut Client::default(), "request_signin", &form)
+        .await;
+    assert_eq!((refused.status, refused.error()), (429, "rate_limited"));
+    let wait: u64 = refused.retry_after.as_deref().unwrap().parse().unwrap();
+    // One request an hour: the next one is an hour away, less the moment since.
+    assert!((3590..=3600).contains(&wait), "Retry-After: {wait}");
+    assert_eq!(refused.body["retry_after_secs"].as_u64(), Some(wait));
+}

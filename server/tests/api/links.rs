@@ -344,3 +344,31 @@ async fn the_list_filters_by_status_and_address_and_pages_newest_first() {
         .await;
     assert_eq!(none.body["links"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test]
+async fn the_server_caps_how_long_a_link_may_live() {
+    let app = spawn_app_with(Setup {
+        env: vec![("LATCHKEY_MAX_LINK_MINUTES", "60".to_owned())],
+        ..Setup::default()
+    })
+    .await;
+    let mut bob = app.coworker_client("bob@example.com", "Bob").await;
+    for (expires_in, status) in [("15m", 200), ("1h", 200), ("24h", 400), ("7d", 400)] {
+        let answer = app
+            .call(
+                &mut bob,
+                "issue_link",
+                &[("email", "alice@example.com"), ("expires_in", expires_in)],
+            )
+            .await;
+        assert_eq!(answer.status, status, "{expires_in}: {}", answer.body);
+        if status == 400 {
+            assert_eq!(answer.body["field"], "expires_in");
+        }
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
+            .await,
+        2
+    );
+}
