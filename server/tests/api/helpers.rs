@@ -240,28 +240,40 @@ impl TestApp {
         }
     }
 
-    /// Waits for the next mail to `to` in the outbox and returns its decoded text.
+    /// The newest mail addressed to `to`, waiting (up to 10 seconds) until there is one.
     pub async fn mail_to(&self, to: &str) -> String {
-        for _ in 0..100 {
-            if let Some(mail) = self
-                .mails()
-                .into_iter()
-                .find(|m| m.contains(&format!("To: {to}")) || m.contains(&format!("<{to}>")))
-            {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(mail) = self.mails_to(to).pop() {
                 return mail;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail to {to} arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("no mail to {to} arrived");
     }
 
-    /// Every mail in the outbox, with quoted-printable soft breaks undone.
+    /// The mails whose `To:` header is `to`, oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        self.mails()
+            .into_iter()
+            .filter(|mail| addressed_to(mail, to))
+            .collect()
+    }
+
+    /// Every mail in the outbox, oldest first (the file names start with the time they
+    /// were written), with quoted-printable soft breaks undone.
     pub fn mails(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.outbox) else {
             return Vec::new();
         };
-        entries
-            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        paths.sort();
+        paths
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
             .map(|raw| decode_quoted_printable(&raw))
             .collect()
     }
@@ -395,6 +407,15 @@ pub fn tokens_in(text: &str) -> Vec<String> {
         .filter_map(|(i, _)| text.get(i + 6..i + 6 + 43))
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether `mail`'s `To:` header names exactly `to` (bare, or as `Name <to>`).
+pub fn addressed_to(mail: &str, to: &str) -> bool {
+    mail.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.strip_prefix("To: "))
+        .any(|header| header == to || header.ends_with(&format!("<{to}>")))
 }
 
 /// The distinct tokens in `mails`.
