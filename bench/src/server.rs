@@ -1,4 +1,5 @@
-//! The `latchkey` binary under test, as a child process on a free loopback port.
+//! The `latchkey` binary under test, as a child process on a loopback port the system
+//! picks (it reports the port in its ready file).
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -21,10 +22,8 @@ impl Server {
         if !bin.exists() {
             bail!("no server binary at {}: build it first", bin.display());
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
+        let ready = work.join("ready");
+        let _ = std::fs::remove_file(&ready);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -36,9 +35,11 @@ impl Server {
                 "LATCHKEY_DATABASE_URL",
                 format!("sqlite://{}", db.display()),
             )
-            .env("LATCHKEY_PUBLIC_URL", &base)
+            // Links name no port: the load takes the token from them.
+            .env("LATCHKEY_PUBLIC_URL", "http://127.0.0.1")
+            .env("LATCHKEY_READY_FILE", &ready)
             .env("LATCHKEY_OUTBOX_DIR", work.join("outbox"))
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("LEPTOS_SITE_ROOT", site)
             .env("LEPTOS_OUTPUT_NAME", "latchkey")
             .env("RUST_LOG", "warn")
@@ -52,16 +53,31 @@ impl Server {
         if let Some(url) = smtp_url {
             command.env("LATCHKEY_SMTP_URL", url);
         }
-        let child = command.spawn().context("starting the server")?;
-        let server = Self { child, base };
-        for _ in 0..400 {
-            if let Ok(response) = reqwest::get(format!("{}/healthz", server.base)).await {
-                if response.status() == 200 {
-                    return Ok(server);
+        let mut child = command.spawn().context("starting the server")?;
+        for _ in 0..1200 {
+            if let Ok(addr) = std::fs::read_to_string(&ready) {
+                let server = Self {
+                    child,
+                    base: format!("http://{addr}"),
+                };
+                let health = reqwest::get(format!("{}/healthz", server.base)).await?;
+                if health.status() != 200 {
+                    bail!(
+                        "the server answered its health check with {}",
+                        health.status()
+                    );
                 }
+                return Ok(server);
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "the server exited ({status}); its log: {}",
+                    work.join("server.log").display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        let _ = child.kill();
         bail!(
             "the server did not start; its log: {}",
             work.join("server.log").display()

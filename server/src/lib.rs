@@ -286,10 +286,18 @@ pub async fn serve(config: Config) -> Result<()> {
             tracing::info!(outbox = %config.outbox_dir.display(), "mail is written as .eml files to the outbox")
         }
     }
+    let ready_file = config.ready_file.clone();
     let (router, _state) = build(config, options).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    // The address bound, which differs from the one asked for when that was port 0.
+    let addr = listener
+        .local_addr()
+        .context("reading the address listened on")?;
+    if let Some(path) = ready_file {
+        write_ready_file(&path, addr)?;
+    }
     tracing::info!("Latchkey listening on http://{addr}");
     axum::serve(
         listener,
@@ -300,6 +308,15 @@ pub async fn serve(config: Config) -> Result<()> {
     .context("serving")?;
     tracing::info!("Latchkey stopped");
     Ok(())
+}
+
+/// Writes `addr` into `path` whole (a temporary file renamed into place), so whoever
+/// polls for the file never reads half an address.
+fn write_ready_file(path: &std::path::Path, addr: std::net::SocketAddr) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, addr.to_string())
+        .and_then(|()| std::fs::rename(&partial, path))
+        .with_context(|| format!("writing the ready file {}", path.display()))
 }
 
 async fn shutdown_signal() {

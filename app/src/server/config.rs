@@ -42,6 +42,9 @@ pub struct Config {
     pub ipv6_prefix: u8,
     /// Outbox `.eml` files older than this are deleted (they hold live links).
     pub outbox_retention: Duration,
+    /// Where `serve` writes the address it listens on once it does (`LATCHKEY_READY_FILE`),
+    /// for whoever started it on port 0.
+    pub ready_file: Option<PathBuf>,
 }
 
 /// `url` without its user name and password.
@@ -191,6 +194,7 @@ impl Config {
                     .filter(|bits| (1..=128).contains(bits))
                     .context("LATCHKEY_IPV6_PREFIX must be a prefix length from 1 to 128")?,
             },
+            ready_file: lookup("LATCHKEY_READY_FILE").map(PathBuf::from),
             outbox_retention: match lookup("LATCHKEY_OUTBOX_RETENTION_MINUTES") {
                 None => max_link_lifetime,
                 Some(_) => minutes("LATCHKEY_OUTBOX_RETENTION_MINUTES", 0)?,
@@ -260,6 +264,7 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("ipv6_prefix", &self.ipv6_prefix)
             .field("outbox_retention", &self.outbox_retention)
+            .field("ready_file", &self.ready_file)
             .finish()
     }
 }

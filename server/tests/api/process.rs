@@ -15,20 +15,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// The environment of a server in `dir`, listening on a port the system picks (no
+    /// port is chosen beforehand, so none can be taken by someone else meanwhile). Links
+    /// name no port; the tests take the token from them.
     pub fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
         let mut env = vec![
             (
                 "LATCHKEY_DATABASE_URL".into(),
                 format!("sqlite://{}", dir.join("latchkey.db").display()),
             ),
-            ("LATCHKEY_PUBLIC_URL".into(), base),
+            ("LATCHKEY_PUBLIC_URL".into(), "http://127.0.0.1".into()),
+            (
+                "LATCHKEY_READY_FILE".into(),
+                dir.join("ready").display().to_string(),
+            ),
             (
                 "LATCHKEY_OUTBOX_DIR".into(),
                 dir.join("outbox").display().to_string(),
             ),
-            ("LEPTOS_SITE_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
             ("LEPTOS_SITE_ROOT".into(), dir.display().to_string()),
             ("LATCHKEY_SMTP_TIMEOUT_SECONDS".into(), "2".into()),
             ("LATCHKEY_RATE_LINKS_PER_MINUTE".into(), "100000".into()),
@@ -54,14 +59,18 @@ impl Server {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Starts the server and waits until it has written the address it listens on into
+    /// its ready file and answers there.
     pub async fn start(env: Vec<(String, String)>, log: PathBuf) -> Self {
-        let base = env
-            .iter()
-            .find(|(k, _)| k == "LATCHKEY_PUBLIC_URL")
-            .unwrap()
-            .1
-            .clone();
-        let child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        let ready = PathBuf::from(
+            &env.iter()
+                .find(|(k, _)| k == "LATCHKEY_READY_FILE")
+                .expect("a ready file")
+                .1,
+        );
+        // A restart must not read the address of the server before it.
+        let _ = std::fs::remove_file(&ready);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
             .arg("serve")
             .envs(env.iter().cloned())
             .stdout(Stdio::null())
@@ -74,24 +83,35 @@ impl Server {
             )
             .spawn()
             .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = std::fs::read_to_string(&ready) {
+                break addr;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "latchkey exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "latchkey did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let server = Self {
             child,
-            base,
+            base: format!("http://{addr}"),
             env,
             log,
         };
-        for _ in 0..200 {
-            if let Ok(response) = reqwest::get(format!("{}/healthz", server.base)).await {
-                if response.status() == 200 {
-                    return server;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "latchkey did not start: {}",
-            std::fs::read_to_string(&server.log).unwrap_or_default()
-        );
+        let health = reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        server
     }
 
     pub fn signal(&self, name: &str) {
