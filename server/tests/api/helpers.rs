@@ -385,14 +385,14 @@ impl TestApp {
     }
 }
 
-/// A loopback port nothing listens on (bound, noted and released): a mail server that
-/// is down, or a port for a server started later.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port that refuses connections, held for as long as the returned socket
+/// lives: bound but never listening, so no other process can take it meanwhile. A mail
+/// server that is down.
+pub fn refusing_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (port, socket)
 }
 
 /// The token of the first magic link in `text`.

@@ -230,7 +230,7 @@ async fn every_event_and_every_way_a_session_ends_lands_on_the_trail_exactly_onc
 #[tokio::test]
 async fn a_failed_delivery_is_marked_and_resend_then_delivers() {
     // The mail server is down: nothing listens on its port.
-    let port = free_port();
+    let (port, down) = refusing_port();
     let app = spawn_app_with(Setup {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
         ..Setup::default()
@@ -259,7 +259,8 @@ async fn a_failed_delivery_is_marked_and_resend_then_delivers() {
         .unwrap()
         .starts_with("The mail server"));
 
-    // The mail server is back.
+    // The mail server is back, on the port held for it.
+    drop(down);
     let catcher = catcher::start_on(port).await.unwrap();
     let resent = app
         .call(&mut bob, "resend_link", &[("id", &old_id.to_string())])
