@@ -98,10 +98,11 @@ fn Overview(
         replaces,
         replaced_by,
         events,
-        older_events: _,
+        older_events,
         sessions,
     } = details;
     let id = link.id.to_string();
+    let trail_of = id.clone();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
     let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
     view! {
@@ -165,7 +166,7 @@ fn Overview(
                 <h2 id="sessions-heading">"Sessions"</h2>
                 <Sessions sessions end_session />
                 <h2 id="timeline-heading">"Timeline"</h2>
-                <Timeline events />
+                <Timeline link=trail_of events older_events />
             </section>
         </div>
     }
@@ -229,12 +230,35 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
     .into_any()
 }
 
+/// The trail, newest first: the page `show_link` gave, then whatever "Show older" adds.
 #[component]
-fn Timeline(events: Vec<LinkEvent>) -> impl IntoView {
+fn Timeline(link: String, events: Vec<LinkEvent>, older_events: Option<i64>) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let older = RwSignal::new(Vec::<LinkEvent>::new());
+    let next = RwSignal::new(older_events);
+    let show_older = Action::new(move |before: &i64| {
+        let (link, before) = (link.clone(), before.to_string());
+        async move { show_link(link, Some(before)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = show_older.value().get() {
+            older.update(|events| events.extend(page.events));
+            next.set(page.older_events);
+        }
+    });
     view! {
         <ol class="timeline" aria-labelledby="timeline-heading">
             {events.into_iter().map(|event| view! { <TimelineEntry event /> }).collect_view()}
+            {move || older.get().into_iter().map(|event| view! { <TimelineEntry event /> }).collect_view()}
         </ol>
+        {move || show_older.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+        {move || next.get().map(|before| view! {
+            <button type="button" class="secondary"
+                disabled=move || !hydrated.get() || show_older.pending().get()
+                on:click=move |_| { show_older.dispatch(before); }>
+                {move || if show_older.pending().get() { "Loading…" } else { "Show older" }}
+            </button>
+        })}
     }
 }
 
@@ -250,6 +274,16 @@ fn TimelineEntry(event: LinkEvent) -> impl IntoView {
     }
     if let Some(ip) = &event.ip {
         said.push(format!("from {ip}"));
+    }
+    if event.repeats > 1 {
+        let last = event
+            .last_at
+            .map(|at| format!(", last at {}", format_utc(at)));
+        said.push(format!(
+            "{} times{}",
+            event.repeats,
+            last.unwrap_or_default()
+        ));
     }
     let other = event.other_link.map(|other| {
         let text = match event.kind {

@@ -1,0 +1,65 @@
+// A link's timeline: repeated looks are one entry with a count, and a long trail is paged,
+// newest first, with "Show older".
+import { execFileSync } from 'node:child_process';
+import { DATABASE_FILE } from '../e2e-env';
+import {
+  expect,
+  extractLink,
+  gotoReady,
+  issueLink,
+  signInNewCoworker,
+  test,
+  waitForHydration,
+  waitForMail,
+} from './helpers';
+
+/** Writes `count` delivery events onto the trail of the invitation to `email`; its id. */
+function padTrail(email: string, count: number): number {
+  const script = [
+    'import sqlite3, sys',
+    'db = sqlite3.connect(sys.argv[1], timeout=10)',
+    '(link,) = db.execute("SELECT id FROM magic_links WHERE recipient_email = ?", (sys.argv[2],)).fetchone()',
+    'db.executemany("INSERT INTO link_events (link_id, at, kind) VALUES (?, 1000 + ?, \'mail_sent\')",'
+      + ' [(link, i) for i in range(int(sys.argv[3]))])',
+    'db.commit()',
+    'print(link)',
+  ].join('\n');
+  const out = execFileSync('python3', ['-c', script, DATABASE_FILE, email, String(count)], {
+    stdio: 'pipe',
+    timeout: 30_000,
+  });
+  return Number(out.toString().trim());
+}
+
+test('looks are counted on one entry and a long timeline shows older entries on request', async ({
+  page,
+  newContext,
+}) => {
+  test.slow();
+  const { tag } = await signInNewCoworker(page, 'Tess');
+  const invitee = `trail-${tag}@example.test`;
+  await issueLink(page, { email: invitee });
+  const link = extractLink(await waitForMail(invitee));
+
+  // The invitee's browser opens the link three times (a scanner, a preview, a person).
+  const theirs = await (await newContext()).newPage();
+  for (let i = 0; i < 3; i++) {
+    await gotoReady(theirs, link);
+    await expect(theirs.getByRole('button', { name: 'Continue', exact: true })).toBeVisible();
+  }
+
+  const id = padTrail(invitee, 60);
+  await gotoReady(page, `/dashboard/links/${id}`);
+  await waitForHydration(page);
+  const timeline = page.getByRole('list').filter({ has: page.locator('li.event') });
+  const entries = timeline.getByRole('listitem');
+  await expect(entries).toHaveCount(50);
+  const opened = entries.filter({ hasText: 'Opened' });
+  await expect(opened).toHaveCount(1);
+  await expect(opened).toContainText('3 times');
+
+  await page.getByRole('button', { name: 'Show older', exact: true }).click();
+  // Issued, mail sent, opened and the 60 written here: 63 in all, and nothing more to show.
+  await expect(entries).toHaveCount(63);
+  await expect(page.getByRole('button', { name: 'Show older' })).toHaveCount(0);
+});
