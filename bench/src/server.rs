@@ -35,8 +35,8 @@ impl Server {
                 "LATCHKEY_DATABASE_URL",
                 format!("sqlite://{}", db.display()),
             )
-            // Links name no port: the load takes the token from them.
-            .env("LATCHKEY_PUBLIC_URL", "http://127.0.0.1")
+            // Port 0: the port the server listens on.
+            .env("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:0")
             .env("LATCHKEY_READY_FILE", &ready)
             .env("LATCHKEY_OUTBOX_DIR", work.join("outbox"))
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")

@@ -277,7 +277,7 @@ pub fn leptos_options() -> Result<LeptosOptions> {
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
-pub async fn serve(config: Config) -> Result<()> {
+pub async fn serve(mut config: Config) -> Result<()> {
     let options = leptos_options()?;
     let addr = options.site_addr;
     match config.smtp_url_redacted() {
@@ -286,8 +286,6 @@ pub async fn serve(config: Config) -> Result<()> {
             tracing::info!(outbox = %config.outbox_dir.display(), "mail is written as .eml files to the outbox")
         }
     }
-    let ready_file = config.ready_file.clone();
-    let (router, _state) = build(config, options).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -295,6 +293,9 @@ pub async fn serve(config: Config) -> Result<()> {
     let addr = listener
         .local_addr()
         .context("reading the address listened on")?;
+    config.take_listening_port(addr.port());
+    let ready_file = config.ready_file.clone();
+    let (router, _state) = build(config, options).await?;
     if let Some(path) = ready_file {
         write_ready_file(&path, addr)?;
     }

@@ -209,6 +209,16 @@ impl Config {
         self.smtp_url.as_deref().map(redact_url)
     }
 
+    /// A public URL on port 0 (`http://127.0.0.1:0`) means the port the server listens
+    /// on: how a server started on a port the system picks still names itself.
+    pub fn take_listening_port(&mut self, port: u16) {
+        let origin = self.public_origin();
+        if let Some(host) = origin.strip_suffix(":0") {
+            let rest = &self.public_url[origin.len()..];
+            self.public_url = format!("{host}:{port}{rest}");
+        }
+    }
+
     /// Whether cookies must be `Secure` and `__Host-` prefixed.
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -330,6 +340,16 @@ mod tests {
         }
         let plain = config(&[("LATCHKEY_SMTP_URL", "smtp://127.0.0.1:1025")]).unwrap();
         assert_eq!(plain.smtp_url_redacted().unwrap(), "smtp://127.0.0.1:1025");
+    }
+
+    #[test]
+    fn a_public_url_on_port_0_takes_the_port_listened_on() {
+        let mut any = config(&[("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:0/access")]).unwrap();
+        any.take_listening_port(41234);
+        assert_eq!(any.public_url, "http://127.0.0.1:41234/access");
+        let mut fixed = config(&[("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000")]).unwrap();
+        fixed.take_listening_port(41234);
+        assert_eq!(fixed.public_url, "http://127.0.0.1:3000");
     }
 
     #[test]

@@ -16,15 +16,15 @@ pub struct Server {
 
 impl Server {
     /// The environment of a server in `dir`, listening on a port the system picks (no
-    /// port is chosen beforehand, so none can be taken by someone else meanwhile). Links
-    /// name no port; the tests take the token from them.
+    /// port is chosen beforehand, so none can be taken by someone else meanwhile); its
+    /// public URL takes that port.
     pub fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
         let mut env = vec![
             (
                 "LATCHKEY_DATABASE_URL".into(),
                 format!("sqlite://{}", dir.join("latchkey.db").display()),
             ),
-            ("LATCHKEY_PUBLIC_URL".into(), "http://127.0.0.1".into()),
+            ("LATCHKEY_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
             (
                 "LATCHKEY_READY_FILE".into(),
                 dir.join("ready").display().to_string(),
