@@ -1,14 +1,21 @@
-// Paths and environment shared by playwright.config.ts and the tests, so the
-// server started by Playwright and the `latchkey coworker add` calls made by
-// the tests always point at the same database.
+// Paths and environment shared by playwright.config.ts, the global setup and the tests,
+// so the server the setup starts and the `latchkey coworker add` calls the tests make
+// always point at the same database.
+//
+// The servers listen on ports the system picks (nothing is chosen beforehand that another
+// process could take meanwhile). global-setup.ts starts them and puts their addresses in
+// the environment (E2E_BASE_URL, E2E_MAILDEV_URL, E2E_SMTP_PORT), which the workers that
+// run the tests inherit; so the values below are read when a worker loads this file.
 import path from 'node:path';
 
 /** Repository root: end2end/ lives directly below it. */
 export const REPO_ROOT = path.resolve(__dirname, '..');
 
-/** Scratch directory for one run: wiped before the server starts. */
+/** Scratch directory for one run: wiped before the servers start. */
 export const E2E_DIR = path.join(REPO_ROOT, 'target', 'e2e');
 export const SERVER_LOG = path.join(E2E_DIR, 'server.log');
+export const MAILDEV_LOG = path.join(E2E_DIR, 'maildev.log');
+export const READY_FILE = path.join(E2E_DIR, 'ready');
 export const DATABASE_FILE = path.join(E2E_DIR, 'latchkey.db');
 
 /** The server binary; LATCHKEY_BIN overrides it (e.g. a release build). */
@@ -18,30 +25,31 @@ export const LATCHKEY_BIN = process.env.LATCHKEY_BIN
 
 export const SITE_ROOT = path.join(REPO_ROOT, 'target', 'site');
 
-export const BASE_URL = 'http://127.0.0.1:3100';
-export const MAILDEV_SMTP_PORT = 1025;
-export const MAILDEV_WEB_PORT = 1080;
-export const MAILDEV_URL = `http://127.0.0.1:${MAILDEV_WEB_PORT}`;
+/** Where the browser reaches Latchkey, e.g. http://127.0.0.1:41234 (set by the setup). */
+export const BASE_URL = process.env.E2E_BASE_URL ?? '';
+/** maildev's web and REST API (set by the setup). */
+export const MAILDEV_URL = process.env.E2E_MAILDEV_URL ?? '';
 
 /** Environment of `latchkey serve` and of every CLI call the tests make. */
-export const LATCHKEY_ENV: Record<string, string> = {
-  // DATABASE_FILE is absolute, so this reads sqlite:///abs/path.db.
-  LATCHKEY_DATABASE_URL: `sqlite://${DATABASE_FILE}`,
-  LATCHKEY_PUBLIC_URL: BASE_URL,
-  LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`,
-  LATCHKEY_MAIL_FROM: 'Latchkey <latchkey@example.test>',
-  LATCHKEY_ORG_NAME: 'Acme',
-  LEPTOS_SITE_ADDR: '127.0.0.1:3100',
-  LEPTOS_SITE_ROOT: SITE_ROOT,
-  LEPTOS_SITE_PKG_DIR: 'pkg',
-  LEPTOS_OUTPUT_NAME: 'latchkey',
-  RUST_LOG: 'info',
-  // Every browser here is 127.0.0.1; the limits themselves are tested in server/tests.
-  LATCHKEY_RATE_LINKS_PER_MINUTE: '1000',
-  LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE: '1000',
-};
-
-/** Quote a string for POSIX sh. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+export function latchkeyEnv(smtpPort: string): Record<string, string> {
+  return {
+    // DATABASE_FILE is absolute, so this reads sqlite:///abs/path.db.
+    LATCHKEY_DATABASE_URL: `sqlite://${DATABASE_FILE}`,
+    // Port 0: the port the server listens on.
+    LATCHKEY_PUBLIC_URL: BASE_URL || 'http://127.0.0.1:0',
+    LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    LATCHKEY_MAIL_FROM: 'Latchkey <latchkey@example.test>',
+    LATCHKEY_ORG_NAME: 'Acme',
+    LATCHKEY_READY_FILE: READY_FILE,
+    LEPTOS_SITE_ADDR: '127.0.0.1:0',
+    LEPTOS_SITE_ROOT: SITE_ROOT,
+    LEPTOS_SITE_PKG_DIR: 'pkg',
+    LEPTOS_OUTPUT_NAME: 'latchkey',
+    RUST_LOG: 'info',
+    // Every browser here is 127.0.0.1; the limits themselves are tested in server/tests.
+    LATCHKEY_RATE_LINKS_PER_MINUTE: '1000',
+    LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE: '1000',
+  };
 }
+
+export const LATCHKEY_ENV: Record<string, string> = latchkeyEnv(process.env.E2E_SMTP_PORT ?? '0');

@@ -187,7 +187,9 @@ export async function waitForMail(to: string, subjectContains?: string): Promise
 }
 
 /** Exactly 43 base64url characters after /link#, and not a 44th. */
-const LINK_PATTERN = /http:\/\/127\.0\.0\.1:3100\/link#[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/;
+const LINK_PATTERN = new RegExp(
+  `${BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/link#[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`,
+);
 /** Any token anywhere (used by the leak scans). */
 export const TOKEN_IN_LINK = /\/link#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g;
 
