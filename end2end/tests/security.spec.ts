@@ -36,10 +36,17 @@ test('a form on another site cannot issue a link, even for a signed-in coworker'
 test('the session cookie is HttpOnly, SameSite=Lax, host-only and for the whole site', async ({ page, context }) => {
   const coworker = uniqueEmail('cw-cookie');
   addCoworker(coworker, 'Cody Coworker');
+  // The redeem's own Set-Cookie header, as the server sent it: on an address like
+  // 127.0.0.1 the browser would make any cookie host-only, so the attribute is what counts.
+  const redeemed = page.waitForResponse((response) => response.url().endsWith('/api/redeem_link'));
   await signInCoworker(page, coworker);
+  const setCookie = (await (await redeemed).headerValue('set-cookie')) ?? '';
+  const attributes = setCookie.split(';').map((part) => part.trim().toLowerCase());
+  expect(attributes[0]).toMatch(/^latchkey_session=./);
+  expect(attributes.filter((a) => a.startsWith('domain')), 'no Domain attribute').toEqual([]);
+  for (const wanted of ['httponly', 'samesite=lax', 'path=/']) expect(attributes).toContain(wanted);
   const cookie = await sessionCookie(context);
   expect(cookie).toMatchObject({ name: 'latchkey_session', httpOnly: true, sameSite: 'Lax', path: '/' });
-  // A host-only cookie has no leading dot: no Domain attribute was sent.
   expect(cookie!.domain).toBe(new URL(BASE_URL).hostname);
   // The page's scripts cannot read it.
   expect(await page.evaluate(() => document.cookie)).not.toContain('latchkey_session');
