@@ -29,7 +29,7 @@ pub enum AppError {
     NotFound,
     #[error("New links for this invitation are turned off. Ask the person who invited you.")]
     RenewalOff,
-    #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
+    #[error("Too many attempts. Please wait {} and try again.", wait_words(*retry_after_secs))]
     RateLimited { retry_after_secs: u64 },
     #[error("Latchkey is busy right now. Please try again in a moment.")]
     Busy,
@@ -101,6 +101,15 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// A wait in words: seconds under a minute and a half, whole minutes (rounded up) after.
+fn wait_words(secs: u64) -> String {
+    match secs {
+        1 => "1 second".to_owned(),
+        0..90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
+}
+
 /// The parameter a decoding error says is missing (serde's "missing field `name`"), when
 /// it is one a form can carry: a short name of lowercase letters and underscores.
 fn missing_field(message: &str) -> Option<String> {
@@ -128,6 +137,32 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&AppError::LinkUsed).unwrap(),
             r#"{"error":"link_used"}"#
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_how_long_to_wait_in_words() {
+        let wait = |secs| {
+            AppError::RateLimited {
+                retry_after_secs: secs,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            wait(1),
+            "Too many attempts. Please wait 1 second and try again."
+        );
+        assert_eq!(
+            wait(42),
+            "Too many attempts. Please wait 42 seconds and try again."
+        );
+        assert_eq!(
+            wait(3600),
+            "Too many attempts. Please wait 60 minutes and try again."
+        );
+        assert_eq!(
+            wait(3541),
+            "Too many attempts. Please wait 60 minutes and try again."
         );
     }
 
