@@ -12,6 +12,7 @@ import {
   redeemAsInvitee,
   sessionCookie,
   signInCoworker,
+  signInNewCoworker,
   statusCell,
   test,
   tokenOf,
@@ -116,6 +117,49 @@ test('coworker issues an invitation and the invitee signs in', async ({ page, ne
   await expect(pageD.getByText('This link was revoked').first()).toBeVisible();
   await expect(pageD.getByText('Ask the person who sent it for a new link.')).toBeVisible();
   await expect(pageD.getByRole('button', { name: 'Continue', exact: true })).toHaveCount(0);
+});
+
+test('the link page takes the token out of the address bar and history as soon as it has read it', async ({
+  page,
+  newContext,
+}) => {
+  test.slow();
+  const { tag } = await signInNewCoworker(page, 'Lou');
+  const invitee = `guest-${tag}@example.test`;
+  await issueLink(page, { email: invitee });
+  const link = extractLink(await waitForMail(invitee));
+  const token = tokenOf(link);
+
+  // The invitee's tab, which was on another page before the link was opened in it.
+  const holder = await (await newContext()).newPage();
+  await gotoReady(holder, '/login');
+  const entriesBefore = await holder.evaluate(() => history.length);
+  await gotoReady(holder, link);
+  // The page has read the token (it shows whom the link is for)...
+  await expect(holder.getByText(invitee).first()).toBeVisible();
+  await expect(holder.getByRole('button', { name: 'Continue', exact: true })).toBeVisible();
+  // ...and, before anyone presses Continue, the token is out of the URL, with no history
+  // entry added for it (replaceState, not pushState).
+  expect(await holder.evaluate(() => location.hash)).toBe('');
+  expect(holder.url()).not.toContain(token);
+  expect(holder.url()).toMatch(/\/link$/);
+  expect(await holder.evaluate(() => history.length)).toBe(entriesBefore + 1);
+
+  // Continue still works: the page kept the token in memory.
+  await holder.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(holder).toHaveURL(/\/welcome$/);
+  await expect(holder.getByText(`Signed in as ${invitee}`).first()).toBeVisible();
+  await holder.goBack();
+  expect(holder.url()).not.toContain(token);
+
+  // A used link: the token leaves the URL too, and "Send me a new link" still works.
+  const late = await (await newContext()).newPage();
+  await gotoReady(late, link);
+  await expect(late.getByText('This link has already been used').first()).toBeVisible();
+  expect(await late.evaluate(() => location.hash)).toBe('');
+  expect(late.url()).not.toContain(token);
+  await late.getByRole('button', { name: 'Send me a new link', exact: true }).click();
+  await expect(late.getByRole('status')).toContainText('A new link is on its way');
 });
 
 test('anonymous visitor of /dashboard is sent to /login', async ({ page }) => {

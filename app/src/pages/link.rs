@@ -3,7 +3,9 @@
 //! The token arrives in the URL fragment, which browsers never send to a server. The page
 //! reads it in the browser, shows who the link is for (looking consumes nothing, so mail
 //! scanners that open the page use nothing up), and redeems it only when the person
-//! presses "Continue". Then the token is removed from the address bar and history.
+//! presses "Continue". The page takes the token out of the address bar and the session
+//! history as soon as it has read it, and keeps it in memory until then: a shared
+//! screen, a synced tab or a restored session never shows a live token.
 
 use crate::api::{peek_link, RedeemLink, RenewLink};
 use crate::components::{navigate_hard, ErrorMessage, Header};
@@ -14,8 +16,12 @@ use leptos::prelude::*;
 #[component]
 pub fn LinkPage() -> impl IntoView {
     // None until the browser has read the fragment; never set during server rendering.
+    // Read once, then taken out of the URL at once: from here on it lives only here.
     let token = RwSignal::new(None::<String>);
-    Effect::new(move |_| token.set(Some(read_fragment())));
+    Effect::new(move |_| {
+        token.set(Some(read_fragment()));
+        forget_token();
+    });
 
     let preview = LocalResource::new(move || {
         let token = token.get();
@@ -31,7 +37,6 @@ pub fn LinkPage() -> impl IntoView {
     let redeem = ServerAction::<RedeemLink>::new();
     Effect::new(move |_| {
         if let Some(Ok(redeemed)) = redeem.value().get() {
-            forget_token();
             navigate_hard(&redeemed.redirect_to);
         }
     });
@@ -169,11 +174,24 @@ fn read_fragment() -> String {
     String::new()
 }
 
-/// Replaces the current history entry with `/link`, so neither the address bar nor the
-/// back button keeps the token.
+/// Rewrites the current history entry's URL without its fragment (`replaceState`: no
+/// new entry, no reload, and the entry's state is kept), so neither the address bar nor
+/// the back button, nor a synced or restored tab, keeps the token.
 fn forget_token() {
     #[cfg(feature = "hydrate")]
-    if let Ok(history) = window().history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/link"));
+    {
+        let location = window().location();
+        if location.hash().unwrap_or_default().is_empty() {
+            return;
+        }
+        let without_fragment = format!(
+            "{}{}",
+            location.pathname().unwrap_or_else(|_| "/link".to_owned()),
+            location.search().unwrap_or_default()
+        );
+        if let Ok(history) = window().history() {
+            let state = history.state().unwrap_or(wasm_bindgen::JsValue::NULL);
+            let _ = history.replace_state_with_url(&state, "", Some(&without_fragment));
+        }
     }
 }
