@@ -64,6 +64,135 @@ where
     }
 }
 
+/// A button that asks first: it opens a modal dialog (a native `<dialog>` shown with
+/// `showModal()`, so the rest of the page is inert and Tab stays inside it) headed by
+/// `question`, which names what is about to change, with `consequence` below it, a
+/// `confirm` button that posts `name` = `value` to the server function, and Cancel.
+/// Focus starts on Cancel, the harmless choice; Escape and Cancel close the dialog
+/// without posting anything, and focus goes back to the button that opened it. Revoke
+/// and End session use it.
+#[component]
+pub fn ConfirmButton<S, P>(
+    action: ServerAction<S>,
+    /// The parameter's name, e.g. `id`.
+    name: &'static str,
+    value: String,
+    /// The opening button's label, e.g. "Revoke".
+    label: &'static str,
+    /// The opening button's class: `primary`, `secondary` or `danger`.
+    class: &'static str,
+    /// The dialog's heading, e.g. "Revoke the link for alice@example.com?".
+    question: String,
+    consequence: &'static str,
+    /// The label of the button that goes ahead, e.g. "Revoke link".
+    confirm: &'static str,
+) -> impl IntoView
+where
+    S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
+    <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData:
+        From<leptos::web_sys::FormData>,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Client: Client<S::Error>,
+{
+    let hydrated = use_hydrated();
+    // The dialog is in the page only while it is open: nothing of it is rendered on the
+    // server or kept for every row of a table.
+    let open = RwSignal::new(false);
+    let opener = NodeRef::<leptos::html::Button>::new();
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    let proceed = NodeRef::<leptos::html::Button>::new();
+    let cancel = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(dialog) = dialog.get() {
+            if !dialog.open() {
+                let _ = dialog.show_modal();
+                if let Some(cancel) = cancel.get_untracked() {
+                    let _ = cancel.focus();
+                }
+            }
+        }
+    });
+    // Once the choice is sent, the dialog has done its work.
+    Effect::new(move |_| {
+        if action.pending().get() {
+            if let Some(dialog) = dialog.get_untracked() {
+                dialog.close();
+            }
+        }
+    });
+    let close = move || {
+        if let Some(dialog) = dialog.get_untracked() {
+            dialog.close();
+        }
+    };
+    // Tab wraps around inside the dialog. A modal dialog makes the page behind it inert,
+    // but Chromium lets Tab go on from its last button out of the page (to the browser's
+    // own controls, or nowhere when headless); from the two ends it comes back instead.
+    let wrap = move |from_last: bool| {
+        move |ev: leptos::ev::KeyboardEvent| {
+            if ev.key() == "Tab" && ev.shift_key() != from_last {
+                let to = if from_last { proceed } else { cancel };
+                if let Some(to) = to.get_untracked() {
+                    ev.prevent_default();
+                    let _ = to.focus();
+                }
+            }
+        }
+    };
+    // However it closed (Cancel, Escape, or sent), focus returns to the opener.
+    let closed = move |_| {
+        open.set(false);
+        if let Some(opener) = opener.get_untracked() {
+            let _ = opener.focus();
+        }
+    };
+    let dialog_view = move || {
+        let (question, value) = (question.clone(), value.clone());
+        view! {
+            <dialog
+                node_ref=dialog
+                class="confirm stack"
+                aria-modal="true"
+                aria-labelledby="confirm-question"
+                aria-describedby="confirm-consequence"
+                on:close=closed
+            >
+                <h2 id="confirm-question">{question}</h2>
+                <p id="confirm-consequence">{consequence}</p>
+                <ActionForm action attr:class="row confirm-choices">
+                    <input type="hidden" name=name value=value />
+                    <button type="submit" class="danger" node_ref=proceed on:keydown=wrap(false)>
+                        {confirm}
+                    </button>
+                    <button
+                        type="button"
+                        class="secondary"
+                        node_ref=cancel
+                        on:keydown=wrap(true)
+                        on:click=move |_| close()
+                    >
+                        "Cancel"
+                    </button>
+                </ActionForm>
+            </dialog>
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class=class
+            node_ref=opener
+            aria-haspopup="dialog"
+            disabled=move || !hydrated.get() || action.pending().get()
+            on:click=move |_| open.set(true)
+        >
+            {label}
+        </button>
+        {move || open.get().then(&dialog_view)}
+    }
+}
+
 /// An error in words, announced to screen readers.
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {

@@ -90,7 +90,12 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   const alanLink = extractLink(await waitForMail('alan@partner.example'));
   await gotoReady(page, '/dashboard');
   const alanRow = page.getByRole('row').filter({ hasText: 'alan@partner.example' });
+  // Revoke asks first, in a modal dialog.
   await alanRow.getByRole('button', { name: 'Revoke', exact: true }).click();
+  const confirmRevoke = page.getByRole('dialog', { name: 'Revoke the link for alan@partner.example?' });
+  await expect(confirmRevoke).toBeVisible();
+  await expectAccessible(page, '/dashboard, confirming a revoke');
+  await confirmRevoke.getByRole('button', { name: 'Revoke link', exact: true }).click();
   await expect(alanRow.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
   const states = await (await newContext()).newPage();
   await gotoReady(states, alanLink);
@@ -117,6 +122,11 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expect(page.getByRole('button', { name: 'End session', exact: true })).toBeVisible();
   await expectAccessible(page, '/dashboard/links/ID');
   await screenshot(page, 'link-details');
+  await page.getByRole('button', { name: 'End session', exact: true }).click();
+  await expect(page.getByRole('dialog', { name: 'End this session of grace@partner.example?' })).toBeVisible();
+  await expectAccessible(page, '/dashboard/links/ID, confirming End session');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
   await gotoReady(page, '/dashboard/coworkers');
   await expectAccessible(page, '/dashboard/coworkers');
 
@@ -168,6 +178,17 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
     const box = await row.getByRole('button', { name, exact: true }).boundingBox();
     expect(box && box.x + box.width, `${name} within the screen's width`).toBeLessThanOrEqual(390);
   }
+  // Revoke's confirmation fits the screen too, whole, with both of its buttons.
+  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  for (const target of [dialog, dialog.getByRole('button', { name: 'Revoke link' }), dialog.getByRole('button', { name: 'Cancel' })]) {
+    const box = await target.boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= 390, 'the dialog within the screen').toBe(true);
+  }
+  expect(await overflow(), '/dashboard, confirming a revoke').toBeLessThanOrEqual(0);
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
   await page.getByRole('link', { name: 'claude@partner.example', exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);

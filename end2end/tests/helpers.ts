@@ -312,6 +312,19 @@ export async function redeemAsInvitee(page: Page, link: string, email: string): 
   await waitForHydration(page);
 }
 
+/**
+ * Press `opener` (Revoke, End session: buttons that ask first), check that the modal
+ * dialog it opens asks `question`, and answer with the dialog's button named `answer`
+ * ("Revoke link", "End the session", "Cancel"). Returns once the dialog has closed.
+ */
+export async function answerConfirmation(page: Page, opener: Locator, question: string, answer: string): Promise<void> {
+  await opener.click();
+  const dialog = page.getByRole('dialog', { name: question, exact: true });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole('button', { name: answer, exact: true }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+}
+
 /** The session cookie of a context, if any. */
 export async function sessionCookie(context: BrowserContext) {
   return (await context.cookies(BASE_URL)).find((cookie) => cookie.name === 'latchkey_session');

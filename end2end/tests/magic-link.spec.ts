@@ -3,6 +3,7 @@
 import {
   addCoworker,
   allMails,
+  answerConfirmation,
   expect,
   extractLink,
   gotoReady,
@@ -44,8 +45,6 @@ test('coworker issues an invitation and the invitee signs in', async ({ page, ne
   const coworkerName = `Bob ${tag}`;
   const invitee = `invitee-${tag}@example.test`;
   addCoworker(coworker, coworkerName);
-  // Accept a confirmation dialog, should "Revoke" ask for one.
-  page.on('dialog', (dialog) => void dialog.accept());
 
   // --- Context A: the coworker issues the link. ---
   await signInCoworker(page, coworker);
@@ -100,7 +99,12 @@ test('coworker issues an invitation and the invitee signs in', async ({ page, ne
   await waitForHydration(page);
   await expect(await statusCell(page, row)).toContainText('Redeemed');
   expect(await page.content(), 'the link is not shown again').not.toContain(tokenOf(link));
-  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+  await answerConfirmation(
+    page,
+    row.getByRole('button', { name: 'Revoke', exact: true }),
+    `Revoke the link for ${invitee}?`,
+    'Revoke link',
+  );
   await expect(await statusCell(page, row)).toContainText('Revoked');
   await expect(row.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
 

@@ -2,6 +2,7 @@
 // timeline and sessions, Resend, self-service renewal, and coworker management.
 import {
   allMails,
+  answerConfirmation,
   expect,
   expireLinksTo,
   issueLink,
@@ -59,7 +60,12 @@ test('a link with options: its page shows the timeline, and ending its session s
   }
   const sessions = page.getByRole('table');
   await expect(sessions.getByRole('row')).toHaveCount(2); // header + one session
-  await sessions.getByRole('button', { name: 'End session', exact: true }).click();
+  await answerConfirmation(
+    page,
+    sessions.getByRole('button', { name: 'End session', exact: true }),
+    `End this session of ${invitee}?`,
+    'End the session',
+  );
   await expect(sessions.getByRole('button', { name: 'End session', exact: true })).toHaveCount(0);
   await expect(timeline).toContainText('ended from this page');
 
@@ -201,7 +207,12 @@ test('the links table filters by status and searches by address on the server', 
   const dropped = `dropped-${tag}@example.test`;
   await issueLink(page, { email: kept });
   await issueLink(page, { email: dropped });
-  await linkRow(page, dropped).getByRole('button', { name: 'Revoke', exact: true }).click();
+  await answerConfirmation(
+    page,
+    linkRow(page, dropped).getByRole('button', { name: 'Revoke', exact: true }),
+    `Revoke the link for ${dropped}?`,
+    'Revoke link',
+  );
   await expect(await statusCell(page, linkRow(page, dropped))).toContainText('Revoked');
 
   // Each state's option carries its count.

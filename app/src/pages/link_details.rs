@@ -2,11 +2,13 @@
 //! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
-use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, StateBadge, When};
+use crate::components::{
+    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, StateBadge, When,
+};
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
 };
-use crate::pages::dashboard::IssuedNotice;
+use crate::pages::dashboard::{IssuedNotice, REVOKE_CONSEQUENCE};
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_params_map;
@@ -105,6 +107,7 @@ fn Overview(
     let trail_of = id.clone();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
     let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
+    let invitee = link.email.clone();
     view! {
         <h1>"Link for " {link.email.clone()}</h1>
         <div class="columns">
@@ -144,7 +147,16 @@ fn Overview(
                         <ActionButton action=resend name="id" value=id.clone() label="Resend" class="primary" pending_label="Sending…" />
                     })}
                     {revocable.then(|| view! {
-                        <ActionButton action=revoke name="id" value=id.clone() label="Revoke" class="danger" />
+                        <ConfirmButton
+                            action=revoke
+                            name="id"
+                            value=id.clone()
+                            label="Revoke"
+                            class="danger"
+                            question=format!("Revoke the link for {invitee}?")
+                            consequence=REVOKE_CONSEQUENCE
+                            confirm="Revoke link"
+                        />
                     })}
                 </div>
                 <ActionForm action=set_renewal attr:class="inline">
@@ -164,7 +176,7 @@ fn Overview(
             </section>
             <section class="card wide stack" aria-labelledby="sessions-heading">
                 <h2 id="sessions-heading">"Sessions"</h2>
-                <Sessions sessions end_session />
+                <Sessions sessions end_session invitee=link.email.clone() />
                 <h2 id="timeline-heading">"Timeline"</h2>
                 <Timeline link=trail_of events older_events />
             </section>
@@ -182,7 +194,12 @@ fn session_label(minutes: i64) -> String {
 }
 
 #[component]
-fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -> impl IntoView {
+fn Sessions(
+    sessions: Vec<LinkSession>,
+    end_session: ServerAction<EndSession>,
+    /// Whom the link is for, named by End session's confirmation.
+    invitee: String,
+) -> impl IntoView {
     if sessions.is_empty() {
         return view! { <p class="empty">"This link has not signed anyone in."</p> }.into_any();
     }
@@ -216,7 +233,16 @@ fn Sessions(sessions: Vec<LinkSession>, end_session: ServerAction<EndSession>) -
                                 }}</td>
                                 <td class="actions">
                                     {live.then(|| view! {
-                                        <ActionButton action=end_session name="session" value=number.clone() label="End session" class="danger" />
+                                        <ConfirmButton
+                                            action=end_session
+                                            name="session"
+                                            value=number.clone()
+                                            label="End session"
+                                            class="danger"
+                                            question=format!("End this session of {invitee}?")
+                                            consequence="That browser is signed out at its next request. The link itself stays as it is."
+                                            confirm="End the session"
+                                        />
                                     })}
                                 </td>
                             </tr>
