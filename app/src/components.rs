@@ -2,7 +2,7 @@
 
 use crate::api::SignOut;
 use crate::error::AppError;
-use crate::model::LinkState;
+use crate::model::{LinkState, LinkSummary};
 use leptos::prelude::*;
 use leptos::server_fn::client::Client;
 use leptos::server_fn::codec::PostUrl;
@@ -275,4 +275,16 @@ pub fn When(at: i64) -> impl IntoView {
 #[component]
 pub fn StateBadge(state: LinkState) -> impl IntoView {
     view! { <span class=format!("badge {}", state.as_str())>{state.label()}</span> }
+}
+
+/// The moment that matters for a link's state, in words: "Expires in 23 hours", "Used 5
+/// minutes ago", "Expired 2 days ago", "Revoked just now by Carol".
+#[component]
+pub fn Milestone(link: LinkSummary) -> impl IntoView {
+    let (word, at) = link.milestone();
+    let by = match link.state {
+        LinkState::Revoked => link.revoked_by.map(|who| format!(" by {who}")),
+        _ => None,
+    };
+    view! { {word} " " <When at /> {by} }
 }

@@ -166,6 +166,22 @@ pub struct LinkSummary {
     pub expires_at: i64,
     pub redeemed_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The coworker who revoked it (by revoking or resending it), by name (or address).
+    pub revoked_by: Option<String>,
+}
+
+impl LinkSummary {
+    /// The moment that matters for the link's state, and its word: "Expires" (pending),
+    /// "Used", "Expired", "Revoked". The dashboard shows this, not the expiry of a link
+    /// that can no longer be used.
+    pub fn milestone(&self) -> (&'static str, i64) {
+        match self.state {
+            LinkState::Pending => ("Expires", self.expires_at),
+            LinkState::Redeemed => ("Used", self.redeemed_at.unwrap_or(self.expires_at)),
+            LinkState::Expired => ("Expired", self.expires_at),
+            LinkState::Revoked => ("Revoked", self.revoked_at.unwrap_or(self.expires_at)),
+        }
+    }
 }
 
 /// How many invitations are in each state.
@@ -582,6 +598,41 @@ mod tests {
             assert_eq!(EventKind::parse(kind.code()), Some(kind));
         }
         assert_eq!(EventKind::parse("deleted"), None);
+    }
+
+    #[test]
+    fn a_link_shows_the_moment_of_its_state_not_a_stale_expiry() {
+        let link = |state, redeemed_at, revoked_at| LinkSummary {
+            id: 1,
+            email: "a@example.com".into(),
+            name: None,
+            issued_by: "Bob".into(),
+            state,
+            delivery: Delivery::Sent,
+            delivery_error: None,
+            created_at: 100,
+            expires_at: 1_000,
+            redeemed_at,
+            revoked_at,
+            revoked_by: revoked_at.map(|_| "Carol".to_owned()),
+        };
+        assert_eq!(
+            link(LinkState::Pending, None, None).milestone(),
+            ("Expires", 1_000)
+        );
+        assert_eq!(
+            link(LinkState::Redeemed, Some(200), None).milestone(),
+            ("Used", 200)
+        );
+        assert_eq!(
+            link(LinkState::Expired, None, None).milestone(),
+            ("Expired", 1_000)
+        );
+        // Revoked wins over used, as the state does.
+        assert_eq!(
+            link(LinkState::Revoked, Some(200), Some(300)).milestone(),
+            ("Revoked", 300)
+        );
     }
 
     #[test]

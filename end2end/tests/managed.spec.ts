@@ -235,3 +235,57 @@ test('the links table filters by status and searches by address on the server', 
   await search.press('Enter');
   await expect(page.getByText('No links match this filter.')).toBeVisible();
 });
+
+test('the links table shows when each link was used, expired or revoked, and by whom', async ({
+  page,
+  newContext,
+}) => {
+  test.slow();
+  const { tag } = await signInNewCoworker(page, 'Lee');
+  const pending = `pending-${tag}@example.test`;
+  const used = `used-${tag}@example.test`;
+  const revoked = `revoked-${tag}@example.test`;
+  const expired = `expired-${tag}@example.test`;
+  for (const email of [pending, used, revoked, expired]) await issueLink(page, { email });
+  const usedLink = extractLink(await waitForMail(used));
+  await waitForMail(expired);
+
+  const invitee = await (await newContext()).newPage();
+  await gotoReady(invitee, usedLink);
+  await invitee.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(invitee).toHaveURL(/\/welcome$/);
+  expireLinksTo(expired);
+
+  // Another coworker revokes one of Lee's links: the table names the one who revoked it.
+  const other = await (await newContext()).newPage();
+  const { tag: otherTag } = await signInNewCoworker(other, 'Max');
+  await answerConfirmation(
+    other,
+    linkRow(other, revoked).getByRole('button', { name: 'Revoke', exact: true }),
+    `Revoke the link for ${revoked}?`,
+    'Revoke link',
+  );
+  await expect(await statusCell(other, linkRow(other, revoked))).toContainText('Revoked');
+
+  await page.reload();
+  await waitForHydration(page);
+  await expect(linkRow(page, pending)).toContainText(/Expires in (24|23) hours/);
+  const usedRow = linkRow(page, used);
+  await expect(usedRow).toContainText(/Used (just now|\d+ minutes? ago)/);
+  const revokedRow = linkRow(page, revoked);
+  await expect(revokedRow).toContainText(new RegExp(`Revoked (just now|\\d+ minutes? ago) by Max ${otherTag}`));
+  await expect(linkRow(page, expired)).toContainText(/Expired (\d+ (minutes?|hours?|days?) ago|just now)/);
+  for (const row of [usedRow, revokedRow, linkRow(page, expired)]) {
+    await expect(row).not.toContainText('Expires');
+  }
+  // The column is named for all of that, not for the expiry alone.
+  await expect(page.getByRole('columnheader', { name: 'Expires', exact: true })).toHaveCount(0);
+
+  // The link's own page says the same in its summary.
+  await revokedRow.getByRole('link', { name: revoked, exact: true }).click();
+  await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
+  await waitForHydration(page);
+  const summary = page.getByRole('region', { name: 'Summary' });
+  await expect(summary).toContainText(new RegExp(`Revoked\\s*(just now|\\d+ minutes? ago) by Max ${otherTag}`));
+  await expect(summary).not.toContainText('Expires');
+});

@@ -2,7 +2,7 @@
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, StateBadge, When,
+    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, Milestone, StateBadge,
 };
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
@@ -234,7 +234,7 @@ fn LinksTable(
                                             <th scope="col">"Status"</th>
                                             <th scope="col">"Delivery"</th>
                                             <th scope="col">"Issued by"</th>
-                                            <th scope="col">"Expires"</th>
+                                            <th scope="col">"When"</th>
                                             <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                                         </tr>
                                     </thead>
@@ -321,7 +321,9 @@ fn LinkRow(
             <td data-label="Status"><StateBadge state=link.state /></td>
             <td data-label="Delivery" class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
             <td data-label="Issued by">{link.issued_by.clone()}</td>
-            <td data-label="Expires"><When at=link.expires_at /></td>
+            // What matters for its state: when it expires, or when it was used, expired or
+            // revoked (and by whom); never the expiry of a link that can no longer be used.
+            <td data-label="When"><Milestone link=link.clone() /></td>
             <td class="actions">
                 {resendable.then(|| view! {
                     <ActionButton action=resend name="id" value=id.clone() label="Resend" class="secondary" />

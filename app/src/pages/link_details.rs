@@ -107,6 +107,13 @@ fn Overview(
     let trail_of = id.clone();
     let revocable = matches!(link.state, LinkState::Pending | LinkState::Redeemed);
     let resendable = matches!(link.state, LinkState::Pending | LinkState::Expired);
+    // What matters for its state: when it expires, or when it was used, expired or
+    // revoked (and by whom).
+    let (milestone, milestone_at) = link.milestone();
+    let revoked_by = match link.state {
+        LinkState::Revoked => link.revoked_by.clone().map(|who| format!(" by {who}")),
+        _ => None,
+    };
     let invitee = link.email.clone();
     view! {
         <h1>"Link for " {link.email.clone()}</h1>
@@ -125,8 +132,8 @@ fn Overview(
                     <dd>{link.name.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                     <dt>"Issued by"</dt>
                     <dd>{link.issued_by.clone()} ", " <When at=link.created_at /></dd>
-                    <dt>"Expires"</dt>
-                    <dd><When at=link.expires_at /></dd>
+                    <dt>{milestone}</dt>
+                    <dd><When at=milestone_at />{revoked_by}</dd>
                     <dt>"Destination"</dt>
                     <dd><code>{destination}</code></dd>
                     <dt>"Session lasts"</dt>

@@ -560,6 +560,11 @@ const STATE_SQL: &str = "CASE
     WHEN l.expires_at <= ?1 THEN 'expired'
     ELSE 'pending' END";
 
+/// Who revoked a link, as the list and a link's summary name them: `r` is the revoker's
+/// `coworkers` row, joined by its primary key from `magic_links.revoked_by`, which both a
+/// revoke and a resend set.
+const REVOKED_BY_SQL: &str = "COALESCE(r.name, r.email)";
+
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: i64,
@@ -573,6 +578,7 @@ struct SummaryRow {
     expires_at: i64,
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
+    revoked_by: Option<String>,
 }
 
 impl From<SummaryRow> for LinkSummary {
@@ -589,6 +595,7 @@ impl From<SummaryRow> for LinkSummary {
             expires_at: row.expires_at,
             redeemed_at: row.redeemed_at,
             revoked_at: row.revoked_at,
+            revoked_by: row.revoked_by,
         }
     }
 }
@@ -712,8 +719,9 @@ pub fn list_sql(plan: ListPlan) -> String {
         "SELECT l.id, l.recipient_email, l.recipient_name,
                 COALESCE(c.name, c.email) AS issued_by, {STATE_SQL} AS state,
                 l.delivery, l.delivery_error, l.created_at, l.expires_at,
-                l.redeemed_at, l.revoked_at
+                l.redeemed_at, l.revoked_at, {REVOKED_BY_SQL} AS revoked_by
          FROM {from} JOIN coworkers c ON c.id = l.coworker_id
+              LEFT JOIN coworkers r ON r.id = l.revoked_by
          WHERE l.purpose = 'invite'
            AND (?2 IS NULL OR l.id < ?2)
            AND {search}
@@ -727,8 +735,9 @@ async fn summary(pool: &SqlitePool, id: i64) -> Result<LinkSummary, AppError> {
         "SELECT l.id, l.recipient_email, l.recipient_name,
                 COALESCE(c.name, c.email) AS issued_by, {STATE_SQL} AS state,
                 l.delivery, l.delivery_error, l.created_at, l.expires_at,
-                l.redeemed_at, l.revoked_at
+                l.redeemed_at, l.revoked_at, {REVOKED_BY_SQL} AS revoked_by
          FROM magic_links l JOIN coworkers c ON c.id = l.coworker_id
+              LEFT JOIN coworkers r ON r.id = l.revoked_by
          WHERE l.id = ?2 AND l.purpose = 'invite'"
     );
     let row: Option<SummaryRow> = sqlx::query_as(&sql)
