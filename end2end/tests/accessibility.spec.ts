@@ -4,7 +4,7 @@
 // docs/screenshots).
 import AxeBuilder from '@axe-core/playwright';
 import path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { E2E_DIR, REPO_ROOT } from '../e2e-env';
 import {
   addCoworker,
@@ -16,6 +16,7 @@ import {
   linkRow,
   signInCoworker,
   test,
+  uniqueEmail,
   waitForHydration,
   waitForMail,
 } from './helpers';
@@ -48,12 +49,28 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(page, '/login');
 
   await signInCoworker(page, coworker);
-  await expectAccessible(page, '/dashboard, empty');
+  // A filter that matches nothing (the dashboard itself may hold other tests' links).
+  const search = page.getByLabel('Search by email', { exact: true });
+  await search.fill('nobody-at-all@nowhere.example');
+  await search.press('Enter');
+  await expect(page.getByText('No links match this filter.')).toBeVisible();
+  await expectAccessible(page, '/dashboard, a filter that matches nothing');
+  await gotoReady(page, '/dashboard');
+  // A form error, as the server words it.
+  await page.getByLabel('Invitee email', { exact: true }).fill('grace@partner.example');
+  await page.getByText('More options', { exact: true }).click();
+  await page.getByLabel('Destination after sign-in', { exact: true }).fill('//elsewhere.example');
+  await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+  await expectAccessible(page, '/dashboard, a form error');
+  await gotoReady(page, '/dashboard');
   await issueLink(page, {
     email: 'grace@partner.example',
     name: 'Grace Hopper',
     message: 'Here is the access to the design review we talked about.',
   });
+  // The new link, shown once with Copy link.
+  await expectAccessible(page, '/dashboard, the one-time Copy link notice');
   await issueLink(page, { email: 'alan@partner.example', name: 'Alan Turing', expiresIn: '7 days' });
   const invitation = await waitForMail('grace@partner.example');
   const link = extractLink(invitation);
@@ -129,6 +146,21 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expect(page.getByRole('dialog')).toHaveCount(0);
   await gotoReady(page, '/dashboard/coworkers');
   await expectAccessible(page, '/dashboard/coworkers');
+  await page.getByLabel('Coworker email', { exact: true }).fill('margaret@acme.example');
+  await page.getByRole('button', { name: 'Add coworker', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText('Added');
+  await expectAccessible(page, '/dashboard/coworkers, a coworker added');
+
+  // Refused for going too fast: five sign-in requests an hour per address and network.
+  const hurried = await (await newContext()).newPage();
+  for (let i = 0; i < 5; i++) {
+    await hurried.request.post('/api/request_signin', { headers: { accept: 'application/json' }, form: { email: 'margaret@acme.example' } });
+  }
+  await gotoReady(hurried, '/login');
+  await hurried.getByLabel('Email', { exact: true }).fill('margaret@acme.example');
+  await hurried.getByRole('button', { name: 'Send sign-in link', exact: true }).click();
+  await expect(hurried.getByRole('alert')).toContainText('Please wait');
+  await expectAccessible(hurried, '/login, refused for going too fast');
 
   // Signed out and not found.
   // Signing out loads /welcome again, now signed out.
@@ -140,21 +172,69 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(invitee, 'the not-found page');
 });
 
+/** Presses Tab until `target` has the focus (never setting it by script); fails after `most`. */
+async function tabTo(page: Page, target: Locator, most = 60): Promise<void> {
+  for (let i = 0; i < most; i += 1) {
+    if (await target.evaluate((element) => element === document.activeElement)) return;
+    await page.keyboard.press('Tab');
+  }
+  await expect(target, `reached by Tab within ${most} presses`).toBeFocused();
+}
+
 test('the dashboard works from the keyboard alone', async ({ page }) => {
-  const coworker = 'katherine@acme.example';
+  const coworker = uniqueEmail('cw-keyboard');
   addCoworker(coworker, 'Katherine Johnson');
   await signInCoworker(page, coworker);
-  await page.getByLabel('Invitee email', { exact: true }).focus();
-  await page.keyboard.type('mary@partner.example');
-  // Tab through Name, Message, Expires in and More options to the submit button.
-  for (let i = 0; i < 5; i += 1) await page.keyboard.press('Tab');
-  await expect(page.getByRole('button', { name: 'Send magic link', exact: true })).toBeFocused();
-  // Focus is visible: the focused element has an outline.
-  const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
-  expect(outline).not.toBe('none');
+  const invitee = uniqueEmail('mary');
+  const other = uniqueEmail('dorothy');
+
+  // Issue two links, Tab by Tab from the top of the page.
+  for (const email of [invitee, other]) {
+    await gotoReady(page, '/dashboard');
+    await tabTo(page, page.getByLabel('Invitee email', { exact: true }));
+    await page.keyboard.type(email);
+    await tabTo(page, page.getByRole('button', { name: 'Send magic link', exact: true }));
+    // Focus is visible: the focused element has an outline.
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.issued', { hasText: email }).getByRole('button', { name: 'Copy link' })).toBeVisible();
+    await waitForMail(email);
+  }
+
+  // Filter by searching, then Resend and Revoke from the keyboard.
+  await gotoReady(page, '/dashboard');
+  await tabTo(page, page.getByLabel('Search by email', { exact: true }));
+  await page.keyboard.type(invitee);
   await page.keyboard.press('Enter');
-  await expect(page.getByRole('button', { name: 'Copy link', exact: true })).toBeVisible();
-  await waitForMail('mary@partner.example');
+  const rows = linkRow(page, invitee);
+  await expect(rows).toHaveCount(1);
+  await expect(linkRow(page, other)).toHaveCount(0);
+  await tabTo(page, rows.getByRole('button', { name: 'Resend', exact: true }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByText(`Magic link sent to ${invitee}`).last()).toBeVisible();
+  await expect(rows).toHaveCount(2);
+  const pendingRow = rows.filter({ has: page.getByRole('button', { name: 'Revoke', exact: true }) });
+  await expect(pendingRow).toHaveCount(1);
+  await tabTo(page, pendingRow.getByRole('button', { name: 'Revoke', exact: true }));
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  await tabTo(page, dialog.getByRole('button', { name: 'Revoke link', exact: true }), 4);
+  await page.keyboard.press('Enter');
+  await expect(dialog).toHaveCount(0);
+  await expect(rows.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
+
+  // Filter by state with the keyboard: the select takes arrow keys.
+  const show = page.getByLabel('Show', { exact: true });
+  await tabTo(page, show);
+  await page.keyboard.press('ArrowDown');
+  await expect(show).not.toHaveValue('');
+
+  // And sign out.
+  await tabTo(page, page.getByRole('button', { name: 'Sign out', exact: true }));
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/login(\?.*)?$/);
 });
 
 test('pages fit a phone screen without sideways scrolling', async ({ page }) => {
@@ -173,6 +253,7 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
       ),
     );
   expect(await overflow(), '/dashboard').toBeLessThanOrEqual(0);
+  await expectAccessible(page, '/dashboard at 390 px');
   const row = linkRow(page, 'claude@partner.example');
   for (const name of ['Resend', 'Revoke']) {
     const box = await row.getByRole('button', { name, exact: true }).boundingBox();
@@ -193,6 +274,7 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);
   expect(await overflow(), '/dashboard/links/ID').toBeLessThanOrEqual(0);
+  await expectAccessible(page, '/dashboard/links/ID at 390 px');
   await gotoReady(page, '/dashboard/coworkers');
   expect(await overflow(), '/dashboard/coworkers').toBeLessThanOrEqual(0);
 });

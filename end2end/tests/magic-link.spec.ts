@@ -283,10 +283,19 @@ test('an unknown address gets the same answer and no mail', async ({ page }) => 
 });
 
 test('pages carry a nonce-based Content-Security-Policy and are neither cached nor indexed', async ({ page }) => {
-  for (const path of ['/login', '/link', '/dashboard']) {
+  // Signed in, so /dashboard is the dashboard itself, not the sign-in page it sends
+  // anonymous visitors to.
+  const coworker = uniqueEmail('cw-headers');
+  addCoworker(coworker, 'Hal Headers');
+  await signInCoworker(page, coworker);
+  for (const path of ['/login', '/link', '/dashboard', '/dashboard/coworkers']) {
     const response = await page.goto(path);
     expect(response, path).not.toBeNull();
+    expect(new URL(page.url()).pathname, `${path} was not redirected`).toBe(path);
     const headers = await response!.allHeaders();
+    expect(headers['x-frame-options'], path).toBe('DENY');
+    expect(headers['cross-origin-opener-policy'], path).toBe('same-origin');
+    expect(headers['content-security-policy'] ?? '', path).toContain("object-src 'none'");
     const policy = headers['content-security-policy'] ?? '';
     expect(policy, path).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+' 'wasm-unsafe-eval'/);
     expect(policy, path).not.toContain('unsafe-inline');
