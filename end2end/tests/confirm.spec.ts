@@ -8,6 +8,7 @@ import {
   gotoReady,
   issueLink,
   linkRow,
+  searchLinks,
   redeemAsInvitee,
   signInNewCoworker,
   statusCell,
@@ -104,6 +105,7 @@ test("a link's page asks before ending a session or revoking; Cancel and Escape 
     revoke: countCalls(page, '/api/revoke_link'),
   };
   await gotoReady(page, '/dashboard');
+  await searchLinks(page, invitee);
   await linkRow(page, invitee).getByRole('link', { name: invitee, exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);

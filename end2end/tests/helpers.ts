@@ -331,6 +331,19 @@ export async function sessionCookie(context: BrowserContext) {
 }
 
 /** The row of the links table that mentions `email`. */
+/**
+ * Narrows the links table to `email`'s links with the server's search, so a row is found
+ * (or its absence proved) whatever page of the whole table it would be on.
+ */
+export async function searchLinks(page: Page, email: string): Promise<void> {
+  const search = page.getByLabel('Search by email', { exact: true });
+  await search.fill(email);
+  await search.press('Enter');
+  await expect(page.getByRole('table').or(page.getByText('No links match this filter.')).first()).toBeVisible();
+  await expect(page.getByRole('table').getByRole('row').filter({ hasNotText: email }).filter({ has: page.getByRole('cell') })).toHaveCount(0);
+}
+
+/** The rows of the links table on screen that name `email` (see `searchLinks`). */
 export function linkRow(page: Page, email: string): Locator {
   return page.getByRole('table').getByRole('row').filter({ hasText: email });
 }

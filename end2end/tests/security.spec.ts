@@ -1,7 +1,7 @@
 // What a browser does when another site tries to use Latchkey on a coworker's behalf,
 // and the session cookie's attributes as the browser stores them.
 import { BASE_URL } from '../e2e-env';
-import { addCoworker, expect, gotoReady, linkRow, sessionCookie, signInCoworker, test, uniqueEmail } from './helpers';
+import { addCoworker, expect, gotoReady, linkRow, searchLinks, sessionCookie, signInCoworker, test, uniqueEmail } from './helpers';
 
 const EVIL = 'http://evil.test';
 
@@ -30,6 +30,9 @@ test('a form on another site cannot issue a link, even for a signed-in coworker'
 
   await gotoReady(page, '/dashboard');
   await expect(page.getByRole('button', { name: 'Send magic link', exact: true })).toBeVisible();
+  // Searched, not looked for on the first page only: no link to the target anywhere.
+  await searchLinks(page, target);
+  await expect(page.getByText('No links match this filter.')).toBeVisible();
   await expect(linkRow(page, target)).toHaveCount(0);
 });
 
