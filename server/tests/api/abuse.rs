@@ -24,26 +24,6 @@ fn from(address: &str) -> Client {
     }
 }
 
-/// Link `id`'s whole trail, newest first, following `show_link`'s pages.
-async fn whole_trail(app: &TestApp, coworker: &mut Client, id: i64) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let id = id.to_string();
-        let mut form = vec![("id", id.as_str())];
-        if let Some(before) = &before {
-            form.push(("before", before.as_str()));
-        }
-        let page = app.call(coworker, "show_link", &form).await;
-        assert_eq!(page.status, 200, "{}", page.body);
-        events.extend(page.body["events"].as_array().unwrap().iter().cloned());
-        match page.body["older_events"].as_i64() {
-            Some(older) => before = Some(older.to_string()),
-            None => return events,
-        }
-    }
-}
-
 fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
@@ -77,7 +57,7 @@ async fn repeated_looks_and_refusals_are_counted_and_a_trail_grows_by_a_bounded_
     for i in 1..=30 {
         peek(&format!("2001:db8:1:2::{i:x}")).await;
     }
-    let trail = whole_trail(&app, &mut bob, id).await;
+    let trail = app.whole_trail(&mut bob, id).await;
     let opened = of_kind(&trail, "opened");
     assert_eq!(opened.len(), 2, "{opened:?}");
     assert_eq!(
@@ -96,7 +76,7 @@ async fn repeated_looks_and_refusals_are_counted_and_a_trail_grows_by_a_bounded_
     for i in 0..100 {
         peek(&format!("198.51.{}.{}", 100 + i / 250, i % 250 + 1)).await;
     }
-    let trail = whole_trail(&app, &mut bob, id).await;
+    let trail = app.whole_trail(&mut bob, id).await;
     let opened = of_kind(&trail, "opened");
     assert_eq!(opened.len(), 20);
     assert_eq!(repeats(&opened), 160);
@@ -117,7 +97,7 @@ async fn repeated_looks_and_refusals_are_counted_and_a_trail_grows_by_a_bounded_
             .await;
         assert_eq!((refused.status, refused.error()), (410, "link_used"));
     }
-    let trail = whole_trail(&app, &mut bob, id).await;
+    let trail = app.whole_trail(&mut bob, id).await;
     let refused = of_kind(&trail, "redeem_refused");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["repeats"], 25);
@@ -168,7 +148,7 @@ async fn a_trail_is_paged_newest_first() {
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
     let older = first.body["older_events"].as_i64().unwrap();
     assert_eq!(older, *ids.last().unwrap());
-    let all = whole_trail(&app, &mut bob, id).await;
+    let all = app.whole_trail(&mut bob, id).await;
     assert_eq!(all.len(), 122);
     let mut seen: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     seen.dedup();

@@ -334,6 +334,27 @@ impl TestApp {
         (answer.body["id"].as_i64().unwrap(), token)
     }
 
+    /// Link `id`'s whole trail as `coworker` sees it on `show_link`, newest first,
+    /// following its "older" cursor to the start.
+    pub async fn whole_trail(&self, coworker: &mut Client, id: i64) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let id = id.to_string();
+            let mut form = vec![("id", id.as_str())];
+            if let Some(before) = &before {
+                form.push(("before", before.as_str()));
+            }
+            let page = self.call(coworker, "show_link", &form).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            events.extend(page.body["events"].as_array().unwrap().iter().cloned());
+            match page.body["older_events"].as_i64() {
+                Some(older) => before = Some(older.to_string()),
+                None => return events,
+            }
+        }
+    }
+
     /// What the database holds, table by table: what a refused request must leave as it
     /// was. Mail delivery events are left out: a request answered earlier may still be
     /// recording one.

@@ -9,25 +9,9 @@ use std::collections::BTreeMap;
 #[allow(dead_code)]
 mod catcher;
 
-/// Link `id`'s whole trail as the coworker sees it, oldest first (`show_link` pages it
-/// newest first; this follows its "older" cursor to the start).
+/// Link `id`'s whole trail as the coworker sees it, oldest first.
 async fn trail(app: &TestApp, coworker: &mut Client, id: i64) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let id = id.to_string();
-        let mut form = vec![("id", id.as_str())];
-        if let Some(before) = &before {
-            form.push(("before", before.as_str()));
-        }
-        let answer = app.call(coworker, "show_link", &form).await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        events.extend(answer.body["events"].as_array().unwrap().iter().cloned());
-        match answer.body["older_events"].as_i64() {
-            Some(older) => before = Some(older.to_string()),
-            None => break,
-        }
-    }
+    let mut events = app.whole_trail(coworker, id).await;
     events.reverse();
     events
 }
