@@ -260,6 +260,30 @@ pub fn now_secs() -> i64 {
     }
 }
 
+/// Revoke, asking first: the one wording of what revoking does, for the links table and
+/// a link's page alike.
+#[component]
+pub fn RevokeButton(
+    action: ServerAction<crate::api::RevokeLink>,
+    /// The link's id.
+    id: String,
+    /// Whom the link is for, named in the question.
+    email: String,
+) -> impl IntoView {
+    view! {
+        <ConfirmButton
+            action
+            name="id"
+            value=id
+            label="Revoke"
+            class="danger"
+            question=format!("Revoke the link for {email}?")
+            consequence="The link stops working at once, and anyone it signed in is signed out. This cannot be undone."
+            confirm="Revoke link"
+        />
+    }
+}
+
 /// A time as "in 3 hours", with the exact UTC time on hover and for machines.
 #[component]
 pub fn When(at: i64) -> impl IntoView {

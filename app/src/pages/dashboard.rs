@@ -2,7 +2,7 @@
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, Milestone, StateBadge,
+    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, RevokeButton, StateBadge,
 };
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
@@ -329,26 +329,13 @@ fn LinkRow(
                     <ActionButton action=resend name="id" value=id.clone() label="Resend" class="secondary" />
                 })}
                 {revocable.then(|| view! {
-                    <ConfirmButton
-                        action=revoke
-                        name="id"
-                        value=id.clone()
-                        label="Revoke"
-                        class="danger"
-                        question=format!("Revoke the link for {}?", link.email)
-                        consequence=REVOKE_CONSEQUENCE
-                        confirm="Revoke link"
-                    />
+                    <RevokeButton action=revoke id=id.clone() email=link.email.clone() />
                 })}
             </td>
         </tr>
     }
     .into_any()
 }
-
-/// What revoking does, said before a coworker confirms it (here and on a link's page).
-pub const REVOKE_CONSEQUENCE: &str =
-    "The link stops working at once, and anyone it signed in is signed out. This cannot be undone.";
 
 fn copy_to_clipboard(text: &str) {
     #[cfg(feature = "hydrate")]

@@ -3,12 +3,13 @@
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, StateBadge, When,
+    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, RevokeButton,
+    StateBadge, When,
 };
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
 };
-use crate::pages::dashboard::{IssuedNotice, REVOKE_CONSEQUENCE};
+use crate::pages::dashboard::IssuedNotice;
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_params_map;
@@ -154,16 +155,7 @@ fn Overview(
                         <ActionButton action=resend name="id" value=id.clone() label="Resend" class="primary" pending_label="Sending…" />
                     })}
                     {revocable.then(|| view! {
-                        <ConfirmButton
-                            action=revoke
-                            name="id"
-                            value=id.clone()
-                            label="Revoke"
-                            class="danger"
-                            question=format!("Revoke the link for {invitee}?")
-                            consequence=REVOKE_CONSEQUENCE
-                            confirm="Revoke link"
-                        />
+                        <RevokeButton action=revoke id=id.clone() email=invitee.clone() />
                     })}
                 </div>
                 <ActionForm action=set_renewal attr:class="inline">
