@@ -4,7 +4,7 @@
 //! as it is (it may be shared, like `/var/lib`), its files are made private. Outbox
 //! files older than `LATCHKEY_OUTBOX_RETENTION_MINUTES` are deleted by housekeeping.
 
-use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -20,26 +20,26 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
-/// Writes a new file at `path` (never overwriting one), readable by its owner only.
-pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
+/// Creates a new file at `path` (never opening one that exists), readable by its owner
+/// only.
+fn create_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(FILE_MODE)
-        .open(path)?;
-    file.write_all(bytes)
+        .open(path)
+}
+
+/// Writes a new file at `path` (never overwriting one), readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    create_private(path)?.write_all(bytes)
 }
 
 /// Makes the SQLite database at `path` and its companions (`-wal`, `-shm`, `-journal`)
 /// private, creating the database as an empty private file when it does not exist yet,
 /// so SQLite (which gives its companions the database's mode) never makes a readable one.
 pub fn private_database(path: &Path) -> io::Result<()> {
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(FILE_MODE)
-        .open(path)
-    {
+    match create_private(path) {
         Ok(_) => {}
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
         Err(error) => return Err(error),
