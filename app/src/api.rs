@@ -11,7 +11,7 @@ use crate::model::{
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::{auth, auth::request, coworkers, email::EmailAddress, links, OrInternal};
+use crate::server::{auth, coworkers, email::EmailAddress, links, request, OrInternal};
 
 /// Asks for a coworker sign-in link. The answer is the same whether or not the address
 /// belongs to a coworker, and comes before any mail is sent.
@@ -79,7 +79,7 @@ pub async fn show_link(id: String, before: Option<String>) -> Result<LinkDetails
         None | Some("") => None,
         Some(cursor) => Some(parse_id("before", cursor)?),
     };
-    links::details(&state, parse_id("id", &id)?, before).await
+    links::details(&state.db, parse_id("id", &id)?, before).await
 }
 
 /// Revokes a link and ends the sessions it opened.
@@ -118,10 +118,7 @@ pub async fn set_renewal(id: String, renewal: String) -> Result<(), AppError> {
 /// Who a link is for and what state it is in. Consumes nothing.
 #[server(prefix = "/api", endpoint = "peek_link")]
 pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
-    let state = request::state();
-    let client = request::client(&state).await?;
-    state.limits.link_attempt(client.network)?;
-    let token = links::parse_token(&token)?;
+    let (state, client, token) = request::link_attempt(&token).await?;
     links::peek(&state, &token, &client).await
 }
 
@@ -129,37 +126,36 @@ pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
 /// invitation's own address.
 #[server(prefix = "/api", endpoint = "renew_link")]
 pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
-    let state = request::state();
-    let client = request::client(&state).await?;
-    state.limits.link_attempt(client.network)?;
-    let token = links::parse_token(&token)?;
+    let (state, client, token) = request::link_attempt(&token).await?;
     links::renew(&state, &token, &client).await
 }
 
 /// Redeems a link and signs this browser in, replacing whatever session it had.
 #[server(prefix = "/api", endpoint = "redeem_link")]
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
-    let state = request::state();
-    let client = request::client(&state).await?;
-    state.limits.link_attempt(client.network)?;
-    let token = links::parse_token(&token)?;
+    let (state, client, token) = request::link_attempt(&token).await?;
     let session = request::session().await?;
     let redemption = links::redeem(&state, &token, &client).await?;
-    auth::attach(&state, &session, redemption.auth_id, redemption.ends_at).await?;
+    auth::attach(
+        &state.writer,
+        &session,
+        redemption.auth_id,
+        redemption.ends_at,
+    )
+    .await?;
     Ok(redemption.redeemed)
 }
 
 /// Ends this browser's session on the server.
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    auth::sign_out(&request::state(), &request::session().await?).await
+    auth::sign_out(&request::state().writer, &request::session().await?).await
 }
 
 /// The signed-in caller, or `null`.
 #[server(prefix = "/api", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<SignedIn>, AppError> {
-    let state = request::state();
-    let principal = auth::current(&state, &request::session().await?).await?;
+    let principal = request::principal(&request::state()).await?;
     Ok(principal.map(|p| p.to_current_user()))
 }
 

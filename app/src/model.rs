@@ -54,6 +54,15 @@ impl LinkState {
     }
 }
 
+/// A state as the database names it (see `server::store::link_state`).
+impl TryFrom<String> for LinkState {
+    type Error = &'static str;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or("not a link state")
+    }
+}
+
 /// What became of the mail that carries a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,13 +7,13 @@ mod middleware;
 mod session_store;
 
 use anyhow::{Context, Result};
-use app::server::auth::PreparedRecords;
 use app::server::config::Config;
 use app::server::db;
 use app::server::group::GroupCommit;
 use app::server::limits::Limits;
 use app::server::mail::Postman;
 use app::server::state::AppState;
+use app::server::store::session_records::PreparedRecords;
 use app::{shell, App};
 use axum::extract::State;
 use axum::handler::Handler;
@@ -31,9 +31,6 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 /// The largest request body accepted; every form Latchkey has fits in a few kilobytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// How often expired sessions and long-dead token hashes are swept away.
-const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Opens the database, the mailer and the session store, and builds the router.
 /// The app's routes, worked out once per process. Leptos generates them by running the
@@ -107,38 +104,16 @@ pub async fn build(
         deliveries: GroupCommit::start(writer.clone()),
         signins,
     };
-    tokio::spawn(app::server::signins::work(state.clone(), signin_queue));
     tokio::spawn({
-        let db = state.writer.clone();
-        let config = state.config.clone();
-        async move {
-            let mut every = tokio::time::interval(HOUSEKEEPING_INTERVAL);
-            loop {
-                every.tick().await;
-                match app::server::housekeeping::sweep(&db, &config, app::server::now()).await {
-                    Ok(swept) => tracing::debug!(?swept, "housekeeping"),
-                    Err(error) => tracing::warn!(%error, "housekeeping failed; trying again later"),
-                }
-                // Outbox files carry links: none outlives the longest link (by default).
-                if config.smtp_url.is_none() {
-                    let (dir, retention) = (config.outbox_dir.clone(), config.outbox_retention);
-                    match tokio::task::spawn_blocking(move || {
-                        app::server::files::prune_outbox(&dir, retention)
-                    })
-                    .await
-                    {
-                        Ok(Ok(0)) => {}
-                        Ok(Ok(pruned)) => tracing::info!(pruned, "old outbox files deleted"),
-                        Ok(Err(error)) => tracing::warn!(%error, "pruning the outbox failed"),
-                        Err(error) => tracing::warn!(%error, "pruning the outbox stopped"),
-                    }
-                }
-                if db.is_closed() {
-                    break;
-                }
-            }
-        }
+        let state = state.clone();
+        app::server::signins::work(state.signins.clone(), signin_queue, move |email| {
+            app::server::links::send_signin(state.clone(), email)
+        })
     });
+    tokio::spawn(app::server::housekeeping::run(
+        state.writer.clone(),
+        state.config.clone(),
+    ));
     tokio::spawn({
         let limits = Arc::downgrade(&state.limits);
         async move {
@@ -241,7 +216,7 @@ pub async fn build(
 
 /// 200 when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> StatusCode {
-    match sqlx::query("SELECT 1").execute(&state.db).await {
+    match db::ping(&state.db).await {
         Ok(_) => StatusCode::OK,
         Err(error) => {
             tracing::error!(%error, "health check failed");

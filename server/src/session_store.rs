@@ -1,7 +1,7 @@
 //! The session store: tower-sessions' SQLite store, reading through the read pool and
 //! writing through the single writer connection (see `db::connect_writer`).
 
-use app::server::auth::PreparedRecords;
+use app::server::store::session_records::PreparedRecords;
 use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};

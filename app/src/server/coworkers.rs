@@ -1,25 +1,12 @@
-//! Coworkers: the people inside the organisation who issue links.
+//! Coworkers: the people inside the organisation who issue links. Adding, removing and
+//! changing roles, each in one transaction over the stores it touches.
 
 use super::email::EmailAddress;
+use super::store::{self, links, sessions};
 use super::{db, now};
 use sqlx::SqlitePool;
 
-/// A coworker as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Coworker {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    pub is_admin: bool,
-    pub created_at: i64,
-}
-
-impl Coworker {
-    /// The name to show, falling back to the address.
-    pub fn display_name(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.email)
-    }
-}
+pub use super::store::coworkers::{active_id, all, find_active, list, Coworker};
 
 /// A coworker's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,11 +56,6 @@ pub enum Changed {
     LastAdmin,
 }
 
-/// SQL that holds while coworker `?1` is not the organisation's last active admin.
-/// A fixed fragment, spliced into the statements that could remove that admin.
-const NOT_LAST_ADMIN: &str = "(NOT is_admin OR EXISTS (SELECT 1 FROM coworkers o
-                               WHERE o.is_admin AND o.deactivated_at IS NULL AND o.id != ?1))";
-
 /// What `add` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Added {
@@ -101,84 +83,19 @@ pub async fn add_as(
 ) -> sqlx::Result<Added> {
     let admin = role.is_admin();
     let mut tx = db::begin_write(pool).await?;
-    let existing: Option<(i64, Option<i64>)> =
-        sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
-            .bind(email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let outcome = match existing {
+    let outcome = match store::coworkers::by_email(&mut tx, email).await? {
         Some((_, None)) => Added::AlreadyActive,
         Some((id, Some(_))) => {
-            sqlx::query(
-                "UPDATE coworkers SET deactivated_at = NULL, name = COALESCE(?2, name),
-                                      is_admin = ?3
-                 WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(admin)
-            .execute(&mut *tx)
-            .await?;
+            store::coworkers::reactivate(&mut tx, id, name, admin).await?;
             Added::Reactivated
         }
         None => {
-            sqlx::query(
-                "INSERT INTO coworkers (email, name, is_admin, created_at)
-                 VALUES (?1, ?2, ?4 OR NOT EXISTS (SELECT 1 FROM coworkers), ?3)",
-            )
-            .bind(email.as_str())
-            .bind(name)
-            .bind(now())
-            .bind(admin)
-            .execute(&mut *tx)
-            .await?;
+            store::coworkers::insert(&mut tx, email, name, admin, now()).await?;
             Added::Created
         }
     };
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// Active coworkers, oldest first.
-pub async fn list(pool: &SqlitePool) -> sqlx::Result<Vec<Coworker>> {
-    sqlx::query_as(
-        "SELECT id, email, name, is_admin, created_at FROM coworkers
-         WHERE deactivated_at IS NULL ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
-}
-
-/// The active coworker with this address, if any.
-pub async fn find_active(
-    pool: &SqlitePool,
-    email: &EmailAddress,
-) -> sqlx::Result<Option<Coworker>> {
-    sqlx::query_as(
-        "SELECT id, email, name, is_admin, created_at FROM coworkers
-         WHERE email = ?1 AND deactivated_at IS NULL",
-    )
-    .bind(email.as_str())
-    .fetch_optional(pool)
-    .await
-}
-
-/// Every coworker, active ones first, then by when they were added.
-pub async fn all(pool: &SqlitePool) -> sqlx::Result<Vec<crate::model::CoworkerInfo>> {
-    sqlx::query_as(
-        "SELECT id, email, name, is_admin, created_at, deactivated_at FROM coworkers
-         ORDER BY deactivated_at IS NOT NULL, id",
-    )
-    .fetch_all(pool)
-    .await
-}
-
-/// The id of the active coworker with this address.
-pub async fn active_id(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
-        .bind(email.as_str())
-        .fetch_optional(pool)
-        .await
 }
 
 /// Deactivates a coworker and ends every session they have, in one transaction.
@@ -190,20 +107,10 @@ pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Cha
 }
 
 /// Gives active coworker `id` the role `role`, unless that would leave the organisation
-/// without an active admin. One conditional statement, so two admins demoting each other
-/// at once cannot both succeed.
+/// without an active admin.
 pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> sqlx::Result<Changed> {
     let mut tx = db::begin_write(pool).await?;
-    let changed = sqlx::query(&format!(
-        "UPDATE coworkers SET is_admin = ?2
-         WHERE id = ?1 AND deactivated_at IS NULL AND (?2 OR {NOT_LAST_ADMIN})"
-    ))
-    .bind(id)
-    .bind(role.is_admin())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let outcome = if changed == 1 {
+    let outcome = if store::coworkers::set_admin(&mut tx, id, role.is_admin()).await? {
         Changed::Done
     } else {
         why_unchanged(&mut tx, id).await?
@@ -214,12 +121,7 @@ pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> sqlx::Result<Ch
 
 /// Why a conditional change to active coworker `id` changed nothing.
 async fn why_unchanged(tx: &mut sqlx::SqliteConnection, id: i64) -> sqlx::Result<Changed> {
-    let active: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM coworkers WHERE id = ?1 AND deactivated_at IS NULL")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    Ok(if active.is_some() {
+    Ok(if store::coworkers::is_active(tx, id).await? {
         Changed::LastAdmin
     } else {
         Changed::NotFound
@@ -232,36 +134,11 @@ async fn why_unchanged(tx: &mut sqlx::SqliteConnection, id: i64) -> sqlx::Result
 pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Result<Changed> {
     let at = now();
     let mut tx = db::begin_write(pool).await?;
-    let changed = sqlx::query(&format!(
-        "UPDATE coworkers SET deactivated_at = ?2
-         WHERE id = ?1 AND deactivated_at IS NULL AND {NOT_LAST_ADMIN}"
-    ))
-    .bind(id)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    if !store::coworkers::deactivate(&mut tx, id, at).await? {
         return why_unchanged(&mut tx, id).await;
     }
-    sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = 'coworker_deactivated', ended_by = ?3
-         WHERE coworker_id = ?1 AND ended_at IS NULL",
-    )
-    .bind(id)
-    .bind(at)
-    .bind(by)
-    .execute(&mut *tx)
-    .await?;
-    // Their unused sign-in links must not let them back in.
-    sqlx::query(
-        "UPDATE magic_links SET revoked_at = ?2
-         WHERE coworker_id = ?1 AND purpose = 'signin' AND redeemed_at IS NULL AND revoked_at IS NULL",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(&mut *tx)
-    .await?;
+    sessions::end_for_coworker(&mut tx, id, by, at).await?;
+    links::revoke_unused_signins(&mut tx, id, at).await?;
     tx.commit().await?;
     Ok(Changed::Done)
 }

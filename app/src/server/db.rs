@@ -130,6 +130,11 @@ fn options(
         .busy_timeout(busy_timeout))
 }
 
+/// Whether the database answers a trivial query (the health check).
+pub async fn ping(pool: &SqlitePool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+}
+
 /// Opens a write transaction that takes SQLite's write lock at once, so two writers never
 /// both read first and then deadlock upgrading.
 pub async fn begin_write(

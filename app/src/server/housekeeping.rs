@@ -1,12 +1,21 @@
 //! The periodic sweep: ends sessions past their idle or absolute limit, forgets ended
-//! sessions and the token hashes of long-dead links once the retention period is over.
+//! sessions and the token hashes of long-dead links once the retention period is over,
+//! and deletes outbox files older than the outbox retention.
 //!
 //! Requests never rely on it (every request checks its session's limits itself); it
-//! keeps the tables small and limits what a copy of the database file would reveal.
+//! keeps the tables small and limits what a copy of the database file (or of the outbox)
+//! would reveal.
 
 use super::config::Config;
 use super::db::begin_write;
+use super::store::{links, sessions};
+use super::{files, now};
 use sqlx::SqlitePool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the sweep runs.
+pub const INTERVAL: Duration = Duration::from_secs(600);
 
 /// What one sweep changed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -20,39 +29,44 @@ pub struct Swept {
 pub async fn sweep(pool: &SqlitePool, config: &Config, at: i64) -> sqlx::Result<Swept> {
     let retention = config.dead_link_retention.as_secs() as i64;
     let mut tx = begin_write(pool).await?;
-    let sessions_ended = sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?1, end_reason = 'expired'
-         WHERE ended_at IS NULL
-           AND (expires_at <= ?1
-                OR last_seen_at + CASE WHEN coworker_id IS NOT NULL THEN ?2 ELSE ?3 END <= ?1)",
+    let sessions_ended = sessions::end_past_limits(
+        &mut tx,
+        at,
+        config.coworker_idle_timeout.as_secs() as i64,
+        config.invitee_idle_timeout.as_secs() as i64,
     )
-    .bind(at)
-    .bind(config.coworker_idle_timeout.as_secs() as i64)
-    .bind(config.invitee_idle_timeout.as_secs() as i64)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let sessions_forgotten =
-        sqlx::query("DELETE FROM auth_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?1")
-            .bind(at - retention)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-    // A link dies when it is used, revoked or expires, whichever comes first.
-    let token_hashes_forgotten = sqlx::query(
-        "UPDATE magic_links SET token_hash = NULL
-         WHERE token_hash IS NOT NULL
-           AND min(coalesce(redeemed_at, expires_at), coalesce(revoked_at, expires_at), expires_at)
-               <= ?1",
-    )
-    .bind(at - retention)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await?;
+    let sessions_forgotten = sessions::forget_ended(&mut tx, at - retention).await?;
+    let token_hashes_forgotten = links::forget_dead_token_hashes(&mut tx, at - retention).await?;
     tx.commit().await?;
     Ok(Swept {
         sessions_ended,
         sessions_forgotten,
         token_hashes_forgotten,
     })
+}
+
+/// Sweeps every [`INTERVAL`] through `writer` until it is closed; prunes the outbox when
+/// mail goes there (its files carry links: none outlives the longest link, by default).
+pub async fn run(writer: SqlitePool, config: Arc<Config>) {
+    let mut every = tokio::time::interval(INTERVAL);
+    loop {
+        every.tick().await;
+        match sweep(&writer, &config, now()).await {
+            Ok(swept) => tracing::debug!(?swept, "housekeeping"),
+            Err(error) => tracing::warn!(%error, "housekeeping failed; trying again later"),
+        }
+        if config.smtp_url.is_none() {
+            let (dir, retention) = (config.outbox_dir.clone(), config.outbox_retention);
+            match tokio::task::spawn_blocking(move || files::prune_outbox(&dir, retention)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(pruned)) => tracing::info!(pruned, "old outbox files deleted"),
+                Ok(Err(error)) => tracing::warn!(%error, "pruning the outbox failed"),
+                Err(error) => tracing::warn!(%error, "pruning the outbox stopped"),
+            }
+        }
+        if writer.is_closed() {
+            break;
+        }
+    }
 }

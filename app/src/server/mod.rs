@@ -1,12 +1,37 @@
 //! The domain behind the server functions: tokens, links, sessions, mail and storage.
 //! Compiled only into the server (`ssr`).
+//!
+//! A server function (`crate::api`) finds out who is calling ([`request`], [`auth`]),
+//! parses its input and calls one domain function ([`links`], [`coworkers`]); the
+//! domain opens the transaction and runs the SQL of [`store`], one module per table;
+//! mail goes out through [`mail`]. Nothing here points back up to `api` or the pages.
+//!
+//! ```text
+//! state.rs         AppState, the composition root (names only the leaf modules)
+//! request.rs       per-request access: state, session, client, role checks
+//! auth.rs          signed-in sessions: attach at redeem, who is calling, sign out
+//! links/           magic links: issue, deliver, list, redeem, manage, reissue
+//! coworkers.rs     adding, removing and changing roles of coworkers
+//! store/           every SQL statement, one module per table (see its map)
+//! db.rs            connecting, migrating, write transactions, batches
+//! group.rs         group commit: writes that arrive together share a transaction
+//! signins.rs       the bounded queue of /login requests, worked off the request path
+//! housekeeping.rs  the periodic sweep of dead sessions, token hashes and outbox files
+//! mail.rs          composing and sending the letters
+//! tokens.rs        256-bit tokens and their SHA-256 hashes
+//! email.rs         parsing and masking addresses
+//! limits.rs        rate limits per network and per address
+//! network.rs       which network an address counts as (IPv6 by prefix)
+//! config.rs        configuration from the environment
+//! files.rs         private (0600/0700) files and the outbox's pruning
+//! headers.rs       security headers and the content security policy
+//! ```
 
 pub mod auth;
 pub mod config;
 pub mod coworkers;
 pub mod db;
 pub mod email;
-pub mod events;
 pub mod files;
 pub mod group;
 pub mod headers;
@@ -15,9 +40,10 @@ pub mod limits;
 pub mod links;
 pub mod mail;
 pub mod network;
-pub mod redeemer;
+pub mod request;
 pub mod signins;
 pub mod state;
+pub mod store;
 pub mod tokens;
 
 use crate::error::AppError;

@@ -9,8 +9,7 @@
 //! dropped and the drop logged; its answer was already the usual one.
 
 use super::email::EmailAddress;
-use super::links;
-use super::state::AppState;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
@@ -57,17 +56,21 @@ impl SigninQueue {
     }
 }
 
-/// Works queued sign-in requests, [`WORKERS`] at a time, until the queue closes.
-pub async fn work(state: AppState, mut queue: mpsc::Receiver<EmailAddress>) {
+/// Works requests queued on `signins` with `send` (issuing and mailing the link),
+/// [`WORKERS`] at a time, until the queue closes.
+pub async fn work<F, Fut>(signins: SigninQueue, mut queue: mpsc::Receiver<EmailAddress>, send: F)
+where
+    F: Fn(EmailAddress) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let workers = Arc::new(Semaphore::new(WORKERS));
     while let Some(email) = queue.recv().await {
         let Ok(worker) = workers.clone().acquire_owned().await else {
             return;
         };
-        let state = state.clone();
+        let (settled, sending) = (signins.settled.clone(), send(email));
         tokio::spawn(async move {
-            let settled = state.signins.settled.clone();
-            links::send_signin(state, email).await;
+            sending.await;
             settled.fetch_add(1, Ordering::Release);
             drop(worker);
         });

@@ -1,13 +1,16 @@
-//! The state every request handler and server function shares.
+//! The state every request handler and server function shares: the composition root.
+//! It names only leaf modules (configuration, stores, queues, the postman), never the
+//! domain modules that use it.
 
-use super::auth::PreparedRecords;
 use super::config::Config;
 use super::group::GroupCommit;
 use super::limits::Limits;
-use super::links::{DeliveryOutcome, NewLink};
 use super::mail::Postman;
-use super::redeemer::Redeem;
 use super::signins::SigninQueue;
+use super::store::deliveries::DeliveryOutcome;
+use super::store::links::NewLink;
+use super::store::redeems::Redeem;
+use super::store::session_records::PreparedRecords;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;

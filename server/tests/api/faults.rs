@@ -330,7 +330,8 @@ async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
     use app::server::group::{GroupCommit, MOST_PER_TRANSACTION};
-    use app::server::redeemer::Redeem;
+    use app::server::store::redeems::Redeem;
+    use app::server::store::sessions::{Lifetimes, Opening};
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     app.invite(&mut bob, "first@example.com").await;
@@ -362,13 +363,18 @@ async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
             let mut token_hash = vec![0u8; 31];
             token_hash.push(i);
             let job = Redeem {
-                token_hash,
-                at: app::server::now(),
-                auth_id: format!("auth-{i}"),
-                default_session_minutes: 60,
-                longest_session_secs: 3600,
-                user_agent: None,
-                ip: "192.0.2.1".into(),
+                opening: Opening {
+                    id: format!("auth-{i}"),
+                    token_hash,
+                    at: app::server::now(),
+                    lifetimes: Lifetimes {
+                        coworker_secs: 3600,
+                        invitee_default_minutes: 60,
+                        invitee_longest_secs: 3600,
+                    },
+                    user_agent: None,
+                    ip: "192.0.2.1".into(),
+                },
                 record_id: format!("record-{i}"),
                 record_data: vec![],
             };

@@ -4,7 +4,8 @@
 
 use crate::helpers::*;
 use app::model::LinkState;
-use app::server::links::{list_sql, ListPlan, COUNTS_SQL, FEW_IN_STATE};
+use app::server::store::link_list::{list_sql, ListPlan, FEW_IN_STATE};
+use app::server::store::link_state::COUNTS_SQL;
 
 async fn plan(app: &TestApp, how: ListPlan, search: Option<&str>, state: Option<&str>) -> String {
     let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(how)))
@@ -188,18 +189,18 @@ async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
             assert!(!by_state.contains("TEMP B-TREE"), "{state:?}: {by_state}");
         }
     }
-    let trail = plan_of(&app, app::server::events::TRAIL_SQL).await;
+    let trail = plan_of(&app, app::server::store::events::TRAIL_SQL).await;
     assert!(trail.contains("link_events_link"), "{trail}");
     assert!(!trail.contains("TEMP B-TREE"), "{trail}");
     for repeat in [
-        app::server::events::SAME_RECENT_EVENT_SQL,
-        app::server::events::RECENT_OF_KIND_SQL,
+        app::server::store::events::SAME_RECENT_EVENT_SQL,
+        app::server::store::events::RECENT_OF_KIND_SQL,
     ] {
         let plan = plan_of(&app, repeat).await;
         assert!(plan.contains("link_events_repeatable"), "{repeat}: {plan}");
     }
     // A link's page: the link replacing it comes from an index, not a walk of every link.
-    let details = plan_of(&app, app::server::links::DETAIL_SQL).await;
+    let details = plan_of(&app, app::server::store::links::DETAIL_SQL).await;
     assert!(details.contains("magic_links_replaces"), "{details}");
     assert!(!details.contains("SCAN n"), "{details}");
 

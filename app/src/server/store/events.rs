@@ -4,9 +4,9 @@
 //! and the tables never disagree. Sessions ending is recorded by a trigger (migration
 //! 0004), because sessions end along many paths. No event ever holds a token or a link.
 
-use super::OrInternal;
 use crate::error::AppError;
 use crate::model::{EventKind, LinkEvent};
+use crate::server::OrInternal;
 use sqlx::{Executor, Sqlite, SqliteConnection, SqlitePool};
 use std::net::IpAddr;
 
@@ -37,7 +37,7 @@ pub const MAX_DETAIL_BYTES: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Client {
     pub ip: IpAddr,
-    /// The network `ip` belongs to (see [`super::network`]): what limits and repeated
+    /// The network `ip` belongs to (see [`crate::server::network`]): what limits and repeated
     /// events are keyed by.
     pub network: IpAddr,
     pub user_agent: Option<String>,
@@ -224,6 +224,19 @@ pub async fn trail(
         })
         .collect();
     Ok((events, older.flatten()))
+}
+
+/// When link `link_id`'s trail last recorded an event of `kind`.
+pub async fn last_of_kind(
+    conn: &mut SqliteConnection,
+    link_id: i64,
+    kind: EventKind,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT max(at) FROM link_events WHERE link_id = ?1 AND kind = ?2")
+        .bind(link_id)
+        .bind(kind.code())
+        .fetch_one(conn)
+        .await
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.

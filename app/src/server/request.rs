@@ -1,0 +1,106 @@
+//! Request-scoped access for server functions: the shared state, the session, who is
+//! calling and from where, and the openings every endpoint of a kind shares.
+
+use super::auth::{self, Principal};
+use super::links::parse_token;
+use super::state::AppState;
+use super::store::coworkers::Coworker;
+use super::store::events::Client;
+use super::tokens::PlainToken;
+use super::OrInternal;
+use crate::error::AppError;
+use leptos::prelude::expect_context;
+use tower_sessions::Session;
+
+pub fn state() -> AppState {
+    expect_context::<AppState>()
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .or_internal("reading the session cookie")
+}
+
+/// The caller's address, network and user agent, for the audit trail and the limits.
+pub async fn client(state: &AppState) -> Result<Client, AppError> {
+    let ip = client_ip(state).await?;
+    Ok(Client {
+        ip,
+        network: super::network::network(ip, state.config.ipv6_prefix),
+        user_agent: user_agent().await,
+    })
+}
+
+pub async fn user_agent() -> Option<String> {
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.ok()?;
+    headers
+        .get(axum::http::header::USER_AGENT)?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+/// The client's address: the peer, or behind a trusted proxy the last
+/// `X-Forwarded-For` entry (the one that proxy appended).
+pub async fn client_ip(state: &AppState) -> Result<std::net::IpAddr, AppError> {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    if state.config.trust_forwarded_for {
+        let headers: axum::http::HeaderMap = leptos_axum::extract()
+            .await
+            .or_internal("reading request headers")?;
+        // Only the last entry: everything before it came from the client. If the
+        // proxy wrote something that is not an address, fall back to the peer.
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|entry| entry.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return Ok(ip);
+        }
+    }
+    let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        .await
+        .or_internal("reading the client address")?;
+    Ok(peer.ip())
+}
+
+/// The opening of every endpoint that takes a link's token (look, renew, redeem): who is
+/// calling, within the per-network attempt limit, and the token, parsed; a malformed one
+/// never reaches the database.
+pub async fn link_attempt(token: &str) -> Result<(AppState, Client, PlainToken), AppError> {
+    let state = state();
+    let client = client(&state).await?;
+    state.limits.link_attempt(client.network)?;
+    let token = parse_token(token)?;
+    Ok((state, client, token))
+}
+
+/// The signed-in caller, if any.
+pub async fn principal(state: &AppState) -> Result<Option<Principal>, AppError> {
+    auth::current(&state.db, &state.writer, &state.config, &session().await?).await
+}
+
+/// The signed-in admin coworker, or 401 / 403.
+pub async fn require_admin() -> Result<(AppState, Coworker), AppError> {
+    let (state, coworker) = require_coworker().await?;
+    if coworker.is_admin {
+        Ok((state, coworker))
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// The signed-in coworker, or 401 / 403.
+pub async fn require_coworker() -> Result<(AppState, Coworker), AppError> {
+    let state = state();
+    match principal(&state).await? {
+        Some(Principal::Coworker(coworker)) => Ok((state, coworker)),
+        Some(Principal::Invitee(_)) => Err(AppError::Forbidden),
+        None => Err(AppError::NotSignedIn),
+    }
+}

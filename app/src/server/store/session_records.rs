@@ -1,0 +1,134 @@
+//! The `tower_sessions` records a redeem writes itself, in its own transaction, for the
+//! session layer's store (`server/src/session_store.rs`) to claim when the response
+//! leaves. The record holds only the id of an `auth_sessions` row, under [`AUTH_KEY`].
+
+use super::super::OrInternal;
+use crate::error::AppError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+
+/// The key under which the session record keeps the `auth_sessions` id.
+pub const AUTH_KEY: &str = "auth";
+
+/// Session-store records that a redeem wrote inside its own transaction, waiting for the
+/// session layer to claim them when the response leaves (the store's `create`, in the
+/// server crate). Writing the record with the link and the session row makes a redeem one
+/// transaction and one round trip to the writer instead of three.
+///
+/// An entry is keyed by the `auth_sessions` id the record carries; it is taken out by the
+/// first claim, and entries no request claimed (the request failed after its redeem) are
+/// dropped after [`PreparedRecords::UNCLAIMED_TTL`]. Their records name a session id no
+/// browser was given, and expire in the store like any other.
+#[derive(Clone, Default)]
+pub struct PreparedRecords(Arc<Mutex<HashMap<String, (Id, Instant)>>>);
+
+/// The record a redeem writes: its session id (the cookie's value) and the bytes the store
+/// keeps.
+pub struct PreparedRecord {
+    pub id: Id,
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for PreparedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedRecord { .. }")
+    }
+}
+
+impl std::fmt::Debug for PreparedRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "PreparedRecords {{ waiting: {waiting} }}")
+    }
+}
+
+impl PreparedRecords {
+    pub const UNCLAIMED_TTL: Duration = Duration::from_secs(300);
+
+    /// The record tower-sessions will be asked to create for a session holding `auth_id`,
+    /// encoded as its SQLite store encodes records. The store's `expiry_date` column, the
+    /// one that counts, is the session's end, written beside it by the redeem; the copy
+    /// inside the encoded bytes is not read back.
+    pub fn prepare(auth_id: &str) -> Result<PreparedRecord, AppError> {
+        let id = Id::default();
+        let record = Record {
+            id,
+            data: HashMap::from([(AUTH_KEY.to_owned(), serde_json::Value::from(auth_id))]),
+            expiry_date: OffsetDateTime::now_utc(),
+        };
+        let data = rmp_serde::to_vec(&record).or_internal("encoding a session record")?;
+        Ok(PreparedRecord { id, data })
+    }
+
+    /// Remembers that the record with `id` is stored for the session holding `auth_id`.
+    pub fn stored(&self, auth_id: String, id: Id) {
+        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        waiting.retain(|_, (_, at)| now.duration_since(*at) < Self::UNCLAIMED_TTL);
+        waiting.insert(auth_id, (id, now));
+    }
+
+    /// The session layer is about to create `record`. When a redeem already stored it,
+    /// gives `record` that stored id and answers whether the stored bytes are still
+    /// exactly what `record` holds (only the auth id); `None` when nothing was prepared.
+    pub fn claim(&self, record: &mut Record) -> Option<bool> {
+        let auth_id = record.data.get(AUTH_KEY)?.as_str()?;
+        let (id, _) = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(auth_id)?;
+        record.id = id;
+        Some(record.data.len() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_for(auth_id: &str) -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::from([(AUTH_KEY.to_owned(), serde_json::Value::from(auth_id))]),
+            expiry_date: OffsetDateTime::now_utc(),
+        }
+    }
+
+    #[test]
+    fn a_prepared_record_is_claimed_once_under_its_stored_id() {
+        let records = PreparedRecords::default();
+        let prepared = PreparedRecords::prepare("a1").unwrap();
+        let stored: Record = rmp_serde::from_slice(&prepared.data).unwrap();
+        assert_eq!(stored.id, prepared.id);
+        assert_eq!(
+            stored.data,
+            record_for("a1").data,
+            "the bytes the store decodes"
+        );
+        records.stored("a1".into(), prepared.id);
+
+        let mut other = record_for("b2");
+        assert_eq!(records.claim(&mut other), None, "nothing prepared for b2");
+
+        let mut record = record_for("a1");
+        assert_eq!(records.claim(&mut record), Some(true));
+        assert_eq!(record.id, prepared.id, "the cookie names the stored record");
+        assert_eq!(records.claim(&mut record_for("a1")), None, "claimed once");
+        assert!(!format!("{records:?} {prepared:?}").contains(&prepared.id.to_string()));
+    }
+
+    #[test]
+    fn a_record_that_gained_keys_is_claimed_as_changed() {
+        let records = PreparedRecords::default();
+        let prepared = PreparedRecords::prepare("a1").unwrap();
+        records.stored("a1".into(), prepared.id);
+        let mut record = record_for("a1");
+        record.data.insert("theme".into(), "dark".into());
+        assert_eq!(records.claim(&mut record), Some(false));
+        assert_eq!(record.id, prepared.id);
+    }
+}
