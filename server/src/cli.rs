@@ -1,5 +1,8 @@
-//! The `latchkey` command line: `serve` (the default), `coworker add|list|remove`, and
-//! `signin-link`.
+//! The `latchkey` command line, parsed by clap: `serve` (the default), `coworker
+//! add|list|remove|role`, `signin-link` and `precompress`.
+//!
+//! Settings stay where the server reads them, in `LATCHKEY_*` environment variables
+//! ([`Config::from_env`]); `latchkey serve --help` lists them.
 
 use anyhow::{bail, Result};
 use app::server::config::Config;
@@ -7,121 +10,200 @@ use app::server::coworkers::{self, Added, Changed, Role};
 use app::server::db;
 use app::server::email::EmailAddress;
 use app::server::links;
+use clap::{Parser, Subcommand, ValueEnum};
+use sqlx::SqlitePool;
 
-pub const USAGE: &str = "\
-Usage:
-  latchkey [serve]                          serve the web app
-  latchkey coworker add EMAIL [--name NAME] [--admin]
-                                            add a coworker (the first one is an admin)
-  latchkey coworker list                    list active coworkers
-  latchkey coworker remove EMAIL            remove a coworker and end their sessions
-  latchkey coworker role EMAIL admin|coworker
-                                            change a coworker's role
-  latchkey signin-link EMAIL                print a one-time sign-in URL for a coworker
-  latchkey precompress                      write the built front end's .br and .gz files
-";
+/// Every variable [`Config`] reads, and the ones the web framework and the log read.
+const ENVIRONMENT: &str = "\
+Environment (none is required; the README's Configuration section says more):
+  LATCHKEY_DATABASE_URL              sqlite://relative/path.db or sqlite:///absolute/path.db
+                                     [default: sqlite://data/latchkey.db]
+  LATCHKEY_PUBLIC_URL                where people reach Latchkey; links point here
+                                     [default: http://127.0.0.1:3000]
+  LATCHKEY_SMTP_URL                  smtp://… or smtps://…; unset: mail goes to the outbox
+  LATCHKEY_MAIL_FROM                 sender, addr or Name <addr>
+                                     [default: Latchkey <latchkey@localhost>]
+  LATCHKEY_OUTBOX_DIR                one .eml file per mail [default: data/outbox]
+  LATCHKEY_OUTBOX_RETENTION_MINUTES  outbox files older are deleted
+                                     [default: LATCHKEY_MAX_LINK_MINUTES]
+  LATCHKEY_ORG_NAME                  organisation name in mails [default: Latchkey]
+  LATCHKEY_MAX_LINK_MINUTES          longest expiry a coworker may choose [default: 10080]
+  LATCHKEY_SIGNIN_LINK_MINUTES       lifetime of coworker sign-in links [default: 15]
+  LATCHKEY_COWORKER_SESSION_MINUTES  [default: 720]
+  LATCHKEY_INVITEE_SESSION_MINUTES   longest session an invitation may grant [default: 43200]
+  LATCHKEY_COWORKER_IDLE_MINUTES     [default: 120]
+  LATCHKEY_INVITEE_IDLE_MINUTES      [default: 1440]
+  LATCHKEY_DEAD_LINK_RETENTION_MINUTES
+                                     how long dead links keep their token hash [default: 43200]
+  LATCHKEY_SMTP_TIMEOUT_SECONDS      the most one mail may take [default: 10]
+  LATCHKEY_SQLITE_SYNCHRONOUS        normal or full [default: normal]
+  LATCHKEY_DB_BUSY_TIMEOUT_MS        wait for another writer's lock [default: 5000]
+  LATCHKEY_RATE_LINKS_PER_MINUTE     per client network [default: 30]
+  LATCHKEY_RATE_SIGNIN_PER_IP_PER_MINUTE
+                                     per client network [default: 10]
+  LATCHKEY_RATE_SIGNIN_PER_ADDRESS_PER_HOUR
+                                     per address and client network [default: 5]
+  LATCHKEY_RATE_SIGNIN_MAILS_PER_ADDRESS_PER_HOUR
+                                     per address, from anywhere [default: 10]
+  LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE
+                                     [default: 60]
+  LATCHKEY_TRUST_FORWARDED_FOR       true behind your own proxy only [default: false]
+  LATCHKEY_IPV6_PREFIX               IPv6 clients counted per network [default: 64]
+  LATCHKEY_READY_FILE                serve writes the address it listens on here
+  LEPTOS_SITE_ADDR                   listen address [default: 127.0.0.1:3000]
+  LEPTOS_SITE_ROOT                   the built front end [default: target/site]
+  RUST_LOG                           log filter [default: info]";
 
-/// A parsed command line.
-#[derive(Debug, PartialEq, Eq)]
+/// Where the commands other than `serve` find their settings.
+const SAME_ENVIRONMENT: &str = "\
+Reads the same LATCHKEY_* environment variables as the server, LATCHKEY_DATABASE_URL
+above all; `latchkey serve --help` lists them.";
+
+/// Magic-link access: serve the web app, and manage who may issue links.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", bin_name = "latchkey", version, after_help = SAME_ENVIRONMENT)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+impl Cli {
+    /// The command to run: `serve` when none is given.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Serve)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum Command {
+    /// Serve the web app (the default); runs the database migrations first
+    #[command(after_help = ENVIRONMENT)]
     Serve,
-    Help,
-    CoworkerAdd {
-        email: String,
-        name: Option<String>,
-        admin: bool,
-    },
-    CoworkerList,
-    CoworkerRemove {
-        email: String,
-    },
-    CoworkerRole {
-        email: String,
-        role: String,
-    },
+    /// Add, list and remove coworkers, or change their role
+    #[command(subcommand, after_help = SAME_ENVIRONMENT)]
+    Coworker(CoworkerCommand),
+    /// Print only a one-time coworker sign-in URL on stdout (the way in without SMTP)
+    #[command(after_help = SAME_ENVIRONMENT)]
     SigninLink {
-        email: String,
+        /// The coworker's email address
+        #[arg(value_name = "EMAIL", value_parser = email)]
+        email: EmailAddress,
     },
+    /// Write the brotli and gzip files of the built front end
     Precompress,
 }
 
-impl Command {
-    pub fn parse(args: &[String]) -> Result<Self> {
-        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
-        // `--admin` may stand anywhere after `coworker add`.
-        let admin = args.starts_with(&["coworker", "add"]) && args.contains(&"--admin");
-        args.retain(|arg| !admin || *arg != "--admin");
-        Ok(match args.as_slice() {
-            [] | ["serve"] => Self::Serve,
-            ["help" | "--help" | "-h"] => Self::Help,
-            ["coworker", "add", email] => Self::CoworkerAdd {
-                email: email.to_string(),
-                name: None,
-                admin,
-            },
-            ["coworker", "add", email, "--name", name]
-            | ["coworker", "add", "--name", name, email] => Self::CoworkerAdd {
-                email: email.to_string(),
-                name: Some(name.to_string()),
-                admin,
-            },
-            ["coworker", "list"] => Self::CoworkerList,
-            ["coworker", "remove", email] => Self::CoworkerRemove {
-                email: email.to_string(),
-            },
-            ["coworker", "role", email, role] => Self::CoworkerRole {
-                email: email.to_string(),
-                role: role.to_string(),
-            },
-            ["signin-link", email] => Self::SigninLink {
-                email: email.to_string(),
-            },
-            ["precompress"] => Self::Precompress,
-            _ => bail!("unrecognised arguments\n\n{USAGE}"),
-        })
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum CoworkerCommand {
+    /// Add a coworker; the first one, and any added with --admin, is an admin
+    Add {
+        /// The coworker's email address
+        #[arg(value_name = "EMAIL", value_parser = email)]
+        email: EmailAddress,
+        /// The name shown on the dashboard and in mail
+        #[arg(long)]
+        name: Option<String>,
+        /// Make them an admin, who also manages coworkers
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List active coworkers: email, name and role, tab-separated
+    List,
+    /// Remove a coworker: end their sessions and cancel their sign-in links
+    Remove {
+        /// The coworker's email address
+        #[arg(value_name = "EMAIL", value_parser = email)]
+        email: EmailAddress,
+    },
+    /// Change a coworker's role; never leaves the organisation without an active admin
+    Role {
+        /// The coworker's email address
+        #[arg(value_name = "EMAIL", value_parser = email)]
+        email: EmailAddress,
+        #[arg(value_enum)]
+        role: RoleName,
+    },
+}
+
+/// A role as written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleName {
+    /// Issues links and also manages coworkers
+    Admin,
+    /// Issues links
+    Coworker,
+}
+
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::Coworker => Role::Coworker,
+        }
     }
+}
+
+/// An address is parsed where it is typed, so a malformed one is a usage error.
+fn email(input: &str) -> Result<EmailAddress, String> {
+    EmailAddress::parse("email", input).map_err(|error| error.to_string())
 }
 
 const LAST_ADMIN: &str = "that would leave no active admin; make another coworker an admin first \
      (latchkey coworker role EMAIL admin)";
 
-fn email(input: &str) -> Result<EmailAddress> {
-    EmailAddress::parse("email", input).map_err(|error| anyhow::anyhow!("{error}"))
+/// Runs a command; what it prints on stdout is its answer, and an error is for stderr.
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve => {
+            let config = Config::from_env()?;
+            crate::init_tracing();
+            crate::serve(config).await
+        }
+        Command::Precompress => {
+            let files = crate::precompress_site()?;
+            println!("compressed {files} files (brotli, gzip)");
+            Ok(())
+        }
+        Command::Coworker(command) => {
+            let config = Config::from_env()?;
+            let pool = connect(&config).await?;
+            let result = coworker(&pool, command).await;
+            pool.close().await;
+            result
+        }
+        Command::SigninLink { email } => {
+            let config = Config::from_env()?;
+            let pool = connect(&config).await?;
+            let result = signin_link(&pool, &config, &email).await;
+            pool.close().await;
+            result
+        }
+    }
 }
 
-/// Runs a command other than `serve`; what it prints is its answer.
-pub async fn run(command: Command, config: &Config) -> Result<()> {
-    let pool = db::connect(
+async fn connect(config: &Config) -> Result<SqlitePool> {
+    db::connect(
         &config.database_url,
         config.db_busy_timeout,
         config.durability,
     )
-    .await?;
+    .await
+}
+
+async fn coworker(pool: &SqlitePool, command: CoworkerCommand) -> Result<()> {
     match command {
-        Command::Serve | Command::Help | Command::Precompress => {
-            unreachable!("handled by main")
-        }
-        Command::CoworkerAdd {
-            email: input,
-            name,
-            admin,
-        } => {
-            let email = email(&input)?;
+        CoworkerCommand::Add { email, name, admin } => {
             let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
             let role = if admin { Role::Admin } else { Role::Coworker };
-            match coworkers::add_as(&pool, &email, name, role).await? {
+            match coworkers::add_as(pool, &email, name, role).await? {
                 Added::Created => println!("Added coworker {email}."),
                 Added::Reactivated => println!("Reactivated coworker {email}."),
                 Added::AlreadyActive => println!("{email} is already a coworker."),
             }
         }
-        Command::CoworkerList => {
-            for coworker in coworkers::list(&pool).await? {
-                let role = if coworker.is_admin {
-                    "admin"
-                } else {
-                    "coworker"
-                };
+        CoworkerCommand::List => {
+            for coworker in coworkers::list(pool).await? {
+                let role = Role::of(coworker.is_admin).as_str();
                 println!(
                     "{}\t{}\t{role}",
                     coworker.email,
@@ -129,54 +211,63 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
                 );
             }
         }
-        Command::CoworkerRemove { email: input } => {
-            let email = email(&input)?;
-            match coworkers::remove(&pool, &email).await? {
-                Changed::Done => println!("Removed coworker {email}; their sessions have ended."),
-                Changed::NotFound => bail!("{email} is not an active coworker"),
-                Changed::LastAdmin => bail!(LAST_ADMIN),
-            }
-        }
-        Command::CoworkerRole { email: input, role } => {
-            let email = email(&input)?;
-            let Some(role) = Role::parse(&role) else {
-                bail!("the role must be admin or coworker, not {role:?}");
-            };
-            let Some(id) = coworkers::active_id(&pool, &email).await? else {
+        CoworkerCommand::Remove { email } => match coworkers::remove(pool, &email).await? {
+            Changed::Done => println!("Removed coworker {email}; their sessions have ended."),
+            Changed::NotFound => bail!("{email} is not an active coworker"),
+            Changed::LastAdmin => bail!(LAST_ADMIN),
+        },
+        CoworkerCommand::Role { email, role } => {
+            let role = Role::from(role);
+            let Some(id) = coworkers::active_id(pool, &email).await? else {
                 bail!("{email} is not an active coworker");
             };
-            match coworkers::set_role(&pool, id, role).await? {
+            match coworkers::set_role(pool, id, role).await? {
                 Changed::Done => println!("{email} is now {}.", role.as_str()),
                 Changed::NotFound => bail!("{email} is not an active coworker"),
                 Changed::LastAdmin => bail!(LAST_ADMIN),
             }
         }
-        Command::SigninLink { email: input } => {
-            let email = email(&input)?;
-            let lifetime = config.signin_link_lifetime.as_secs() as i64;
-            match links::create_signin(&pool, &config.public_url, lifetime, &email)
-                .await
-                .map_err(|error| anyhow::anyhow!("{error}"))?
-            {
-                // The one place a link is printed: this is how the first coworker gets in.
-                Some((url, _, _)) => println!("{url}"),
-                None => bail!(
-                    "{email} is not a coworker; add them with `latchkey coworker add {email}`"
-                ),
-            }
+    }
+    Ok(())
+}
+
+async fn signin_link(pool: &SqlitePool, config: &Config, email: &EmailAddress) -> Result<()> {
+    let lifetime = config.signin_link_lifetime.as_secs() as i64;
+    match links::create_signin(pool, &config.public_url, lifetime, email)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?
+    {
+        // The one place a link is printed: this is how the first coworker gets in.
+        Some((url, _, _)) => println!("{url}"),
+        None => {
+            bail!("{email} is not a coworker; add them with `latchkey coworker add {email}`")
         }
     }
-    pool.close().await;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
 
-    fn parse(line: &str) -> Result<Command> {
-        let args: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
-        Command::parse(&args)
+    fn parse(line: &str) -> Result<Command, clap::Error> {
+        let args = std::iter::once("latchkey").chain(line.split_whitespace());
+        Cli::try_parse_from(args).map(Cli::into_command)
+    }
+
+    fn address(text: &str) -> EmailAddress {
+        EmailAddress::parse("email", text).unwrap()
+    }
+
+    fn refused(line: &str) -> ErrorKind {
+        parse(line).expect_err(line).kind()
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -185,38 +276,98 @@ mod tests {
         assert_eq!(parse("serve").unwrap(), Command::Serve);
         assert_eq!(
             parse("coworker add a@example.com --name Ann").unwrap(),
-            Command::CoworkerAdd {
-                email: "a@example.com".into(),
+            Command::Coworker(CoworkerCommand::Add {
+                email: address("a@example.com"),
                 name: Some("Ann".into()),
                 admin: false,
-            }
+            })
         );
         assert_eq!(
-            parse("coworker add --admin a@example.com --name Ann").unwrap(),
-            Command::CoworkerAdd {
-                email: "a@example.com".into(),
+            parse("coworker add --admin A@Example.com --name Ann").unwrap(),
+            Command::Coworker(CoworkerCommand::Add {
+                email: address("a@example.com"),
                 name: Some("Ann".into()),
                 admin: true,
-            }
+            })
         );
-        assert!(parse("coworker list --admin").is_err());
         assert_eq!(
             parse("coworker role a@example.com admin").unwrap(),
-            Command::CoworkerRole {
-                email: "a@example.com".into(),
-                role: "admin".into(),
-            }
+            Command::Coworker(CoworkerCommand::Role {
+                email: address("a@example.com"),
+                role: RoleName::Admin,
+            })
         );
-        assert!(parse("coworker role a@example.com").is_err());
-        assert_eq!(parse("coworker list").unwrap(), Command::CoworkerList);
+        assert_eq!(
+            parse("coworker role a@example.com coworker").unwrap(),
+            Command::Coworker(CoworkerCommand::Role {
+                email: address("a@example.com"),
+                role: RoleName::Coworker,
+            })
+        );
+        assert_eq!(
+            parse("coworker list").unwrap(),
+            Command::Coworker(CoworkerCommand::List)
+        );
+        assert_eq!(
+            parse("coworker remove a@example.com").unwrap(),
+            Command::Coworker(CoworkerCommand::Remove {
+                email: address("a@example.com")
+            })
+        );
         assert_eq!(
             parse("signin-link a@example.com").unwrap(),
             Command::SigninLink {
-                email: "a@example.com".into()
+                email: address("a@example.com")
             }
         );
         assert_eq!(parse("precompress").unwrap(), Command::Precompress);
-        assert!(parse("coworker").is_err());
-        assert!(parse("signin-link").is_err());
+    }
+
+    #[test]
+    fn malformed_command_lines_are_refused_as_usage_errors() {
+        assert_eq!(refused("coworker list --admin"), ErrorKind::UnknownArgument);
+        assert_eq!(
+            refused("coworker role a@example.com"),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            refused("coworker role a@example.com owner"),
+            ErrorKind::InvalidValue
+        );
+        assert_eq!(
+            refused("coworker"),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+        assert_eq!(refused("signin-link"), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            refused("signin-link not-an-address"),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(refused("launch"), ErrorKind::InvalidSubcommand);
+        assert_eq!(refused("--help"), ErrorKind::DisplayHelp);
+        assert_eq!(refused("--version"), ErrorKind::DisplayVersion);
+    }
+
+    #[test]
+    fn serve_help_lists_every_variable_the_configuration_reads() {
+        let asked = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|key| {
+            asked.borrow_mut().push(key.to_owned());
+            None
+        })
+        .unwrap();
+        let asked = asked.into_inner();
+        assert!(asked.len() > 20, "{asked:?}");
+        let help = Cli::command()
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for key in asked {
+            let listed = help
+                .lines()
+                .any(|line| line.split_whitespace().next() == Some(key.as_str()));
+            assert!(listed, "{key} missing from:\n{help}");
+        }
     }
 }

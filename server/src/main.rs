@@ -1,48 +1,17 @@
 //! `latchkey`: the server and its command line.
 
-use app::server::config::Config;
-use server::cli::{self, Command};
+use clap::Parser;
+use server::cli::{self, Cli};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match Command::parse(&args) {
-        Ok(command) => command,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(2);
-        }
-    };
-    if command == Command::Help {
-        print!("{}", cli::USAGE);
-        return ExitCode::SUCCESS;
-    }
-    if command == Command::Precompress {
-        return match server::precompress_site() {
-            Ok(files) => {
-                println!("compressed {files} files (brotli, gzip)");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("latchkey: {error:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    let result = async {
-        let config = Config::from_env()?;
-        if command == Command::Serve {
-            server::init_tracing();
-            server::serve(config).await
-        } else {
-            cli::run(command, &config).await
-        }
-    }
-    .await;
-    match result {
+    // A usage error exits 2 with clap's message; `--help` and `--version` exit 0.
+    let command = Cli::parse().into_command();
+    match cli::run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // One line: the error and its causes, without a backtrace.
             eprintln!("latchkey: {error:#}");
             ExitCode::FAILURE
         }

@@ -1,9 +1,11 @@
-//! Outgoing mail: composing the invitation and sign-in messages, and sending them over
-//! SMTP or into the outbox directory.
+//! Outgoing mail: composing the invitation, sign-in and renewal-notice messages from
+//! their templates (`templates/mail/`), and sending them over SMTP or into the outbox
+//! directory.
 
 use super::config::Config;
 use super::email::EmailAddress;
 use anyhow::{Context, Result};
+use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -149,51 +151,22 @@ impl Postman {
     /// The invitation an outside person receives.
     pub fn invitation(&self, invite: &Invitation<'_>) -> Result<Letter> {
         let to = mailbox(invite.to, invite.to_name)?;
-        let greeting = invite.to_name.unwrap_or(invite.to.as_str());
-        let org = &self.org_name;
-        let subject = format!("{} invited you to {org}", invite.inviter_name);
-        let expiry = format!(
-            "{} (in {})",
-            crate::model::format_utc(invite.expires_at),
-            human_duration(invite.lifetime_secs)
-        );
-
-        let mut text = format!(
-            "Hello {greeting},\n\n{} ({}) has invited you to {org}.\n\n",
-            invite.inviter_name, invite.inviter_email
-        );
-        let mut html_message = String::new();
-        if let Some(message) = invite.message {
-            text.push_str(&format!("Their message:\n{message}\n\n"));
-            html_message = format!(
-                r#"<p style="margin:0 0 16px;padding:12px 16px;border-left:4px solid #c7d2fe;background:#f5f7ff;white-space:pre-wrap">{}</p>"#,
-                escape(message)
-            );
-        }
-        text.push_str(&format!(
-            "Open this link and press Continue to sign in:\n{}\n\n\
-             The link works once and expires at {expiry}.\n\
-             If you were not expecting this invitation, you can ignore this email.\n",
-            invite.url
-        ));
-
-        let html = page(
-            &subject,
-            &format!(
-                r#"<p style="margin:0 0 16px">Hello {},</p>
-<p style="margin:0 0 16px"><strong>{}</strong> ({}) has invited you to <strong>{}</strong>.</p>
-{html_message}
-{}
-<p style="margin:0 0 16px;color:#4b5563;font-size:14px">The link works once and expires at {}.<br>If you were not expecting this invitation, you can ignore this email.</p>"#,
-                escape(greeting),
-                escape(invite.inviter_name),
-                escape(invite.inviter_email),
-                escape(org),
-                button(invite.url, "Open your invitation"),
-                escape(&expiry),
-            ),
-        );
-        self.letter(to, subject, text, html)
+        let mail = InvitationMail {
+            subject: format!("{} invited you to {}", invite.inviter_name, self.org_name),
+            greeting: invite.to_name.unwrap_or(invite.to.as_str()),
+            inviter_name: invite.inviter_name,
+            inviter_email: invite.inviter_email,
+            org: &self.org_name,
+            message: invite.message,
+            url: invite.url,
+            expiry: expiry(invite.expires_at, invite.lifetime_secs),
+        };
+        self.letter(
+            to,
+            &mail.subject,
+            InvitationText { mail: &mail },
+            InvitationHtml { mail: &mail },
+        )
     }
 
     /// The sign-in link a coworker asks for on `/login`.
@@ -204,32 +177,19 @@ impl Postman {
         expires_at: i64,
         lifetime_secs: i64,
     ) -> Result<Letter> {
-        let org = &self.org_name;
-        let subject = format!("Your sign-in link for {org}");
-        let expiry = format!(
-            "{} (in {})",
-            crate::model::format_utc(expires_at),
-            human_duration(lifetime_secs)
-        );
-        let text = format!(
-            "Someone (hopefully you) asked to sign in to {org} as {to}.\n\n\
-             Open this link and press Continue to sign in:\n{url}\n\n\
-             The link works once and expires at {expiry}.\n\
-             If you did not ask for it, ignore this email; nobody can sign in without it.\n"
-        );
-        let html = page(
-            &subject,
-            &format!(
-                r#"<p style="margin:0 0 16px">Someone (hopefully you) asked to sign in to <strong>{}</strong> as {}.</p>
-{}
-<p style="margin:0 0 16px;color:#4b5563;font-size:14px">The link works once and expires at {}.<br>If you did not ask for it, ignore this email; nobody can sign in without it.</p>"#,
-                escape(org),
-                escape(to.as_str()),
-                button(url, "Sign in"),
-                escape(&expiry),
-            ),
-        );
-        self.letter(mailbox(to, None)?, subject, text, html)
+        let mail = SigninMail {
+            subject: format!("Your sign-in link for {}", self.org_name),
+            org: &self.org_name,
+            to: to.as_str(),
+            url,
+            expiry: expiry(expires_at, lifetime_secs),
+        };
+        self.letter(
+            mailbox(to, None)?,
+            &mail.subject,
+            SigninText { mail: &mail },
+            SigninHtml { mail: &mail },
+        )
     }
 
     /// Tells a coworker that the holder of their invitation asked for, and was sent, a
@@ -240,37 +200,36 @@ impl Postman {
             Some(name) => format!("{name} ({})", notice.invitee),
             None => notice.invitee.to_owned(),
         };
-        let subject = format!("{invitee} asked for a new link");
-        let outcome = if notice.delivered {
-            "A new link was sent to their address, and only to it; the old one stays unusable."
-        } else {
-            "Sending the new link failed; open the link's details to resend it."
+        let mail = RenewalNoticeMail {
+            subject: format!("{invitee} asked for a new link"),
+            outcome: if notice.delivered {
+                "A new link was sent to their address, and only to it; the old one stays unusable."
+            } else {
+                "Sending the new link failed; open the link's details to resend it."
+            },
+            invitee,
+            details_url: notice.details_url,
         };
-        let text = format!(
-            "{invitee} opened an invitation you sent that had expired or was already used, \
-             and asked for a new one.\n\n{outcome}\n\n\
-             To see its history or revoke it:\n{}\n\n\
-             You can turn off new-link requests for an invitation on that page.\n",
-            notice.details_url
-        );
-        let html = page(
-            &subject,
-            &format!(
-                r#"<p style="margin:0 0 16px"><strong>{}</strong> opened an invitation you sent that had expired or was already used, and asked for a new one.</p>
-<p style="margin:0 0 16px">{}</p>
-{}
-<p style="margin:0 0 16px;color:#4b5563;font-size:14px">You can turn off new-link requests for an invitation on that page.</p>"#,
-                escape(&invitee),
-                escape(outcome),
-                button(notice.details_url, "See the invitation"),
-            ),
-        );
-        self.letter(to, subject, text, html)
+        self.letter(
+            to,
+            &mail.subject,
+            RenewalNoticeText { mail: &mail },
+            RenewalNoticeHtml { mail: &mail },
+        )
     }
 
-    fn letter(&self, to: Mailbox, subject: String, text: String, html: String) -> Result<Letter> {
+    /// Renders a mail's text and HTML parts into one message.
+    fn letter(
+        &self,
+        to: Mailbox,
+        subject: &str,
+        text: impl Template,
+        html: impl Template,
+    ) -> Result<Letter> {
+        let text = text.render().context("rendering a mail's text part")?;
+        let html = html.render().context("rendering a mail's HTML part")?;
         #[cfg(test)]
-        let parts = (subject.clone(), text.clone(), html.clone());
+        let parts = (subject.to_owned(), text.clone(), html.clone());
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -327,48 +286,102 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// "2026-11-25 14:03 UTC (in 24 hours)": when a link expires, and how far off that is.
+fn expiry(expires_at: i64, lifetime_secs: i64) -> String {
+    format!(
+        "{} (in {})",
+        crate::model::format_utc(expires_at),
+        human_duration(lifetime_secs)
+    )
+}
+
+// What each mail says, and its two parts: `templates/mail/NAME.txt` (never escaped) and
+// `NAME.html` (escaped by [`MailHtml`]). Both parts of a mail read the same fields.
+
+struct InvitationMail<'a> {
+    subject: String,
+    greeting: &'a str,
+    inviter_name: &'a str,
+    inviter_email: &'a str,
+    org: &'a str,
+    message: Option<&'a str>,
+    url: &'a str,
+    expiry: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
+struct InvitationText<'a> {
+    mail: &'a InvitationMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.html")]
+struct InvitationHtml<'a> {
+    mail: &'a InvitationMail<'a>,
+}
+
+struct SigninMail<'a> {
+    subject: String,
+    org: &'a str,
+    to: &'a str,
+    url: &'a str,
+    expiry: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/signin.txt")]
+struct SigninText<'a> {
+    mail: &'a SigninMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/signin.html")]
+struct SigninHtml<'a> {
+    mail: &'a SigninMail<'a>,
+}
+
+struct RenewalNoticeMail<'a> {
+    subject: String,
+    invitee: String,
+    outcome: &'static str,
+    details_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/renewal-notice.txt")]
+struct RenewalNoticeText<'a> {
+    mail: &'a RenewalNoticeMail<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/renewal-notice.html")]
+struct RenewalNoticeHtml<'a> {
+    mail: &'a RenewalNoticeMail<'a>,
+}
+
+/// How every `.html` mail template escapes what it is given (`askama.toml` names it),
+/// for element content and attribute values alike. askama's own HTML escaper writes
+/// numeric references (`&#60;`); this one writes the named ones mail has always carried.
+#[derive(Clone, Copy)]
+pub struct MailHtml;
+
+impl askama::filters::Escaper for MailHtml {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut out: W, text: &str) -> std::fmt::Result {
+        let mut rest = text;
+        while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+            out.write_str(&rest[..at])?;
+            out.write_str(match rest.as_bytes()[at] {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                _ => "&#39;",
+            })?;
+            rest = &rest[at + 1..];
         }
+        out.write_str(rest)
     }
-    out
-}
-
-/// A button made of a table cell, which Outlook and other table-minded clients draw too,
-/// with the address spelled out below for clients that show no links.
-fn button(url: &str, label: &str) -> String {
-    format!(
-        r##"<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="margin:24px 0"><tr><td bgcolor="#3730a3" style="border-radius:6px"><a href="{0}" style="display:inline-block;padding:12px 20px;color:#ffffff;text-decoration:none;font-weight:600">{1}</a></td></tr></table>
-<p style="margin:0 0 16px;font-size:13px;color:#4b5563">Or paste this address into your browser:<br><span style="word-break:break-all">{0}</span></p>"##,
-        escape(url),
-        escape(label)
-    )
-}
-
-/// The frame every mail shares: a centred 560-pixel column built from tables with inline
-/// styles (the layout mail clients reliably keep), and the title as the document title.
-fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>{}</title></head>
-<body style="margin:0;padding:0;background:#f3f4f6">
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f4f6"><tr><td align="center" style="padding:24px 12px">
-<table role="presentation" width="560" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:560px;background:#ffffff;border-radius:8px"><tr><td style="padding:32px;font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;font-size:16px;color:#111827;line-height:1.5">
-{body}
-</td></tr></table>
-</td></tr></table>
-</body></html>"#,
-        escape(title)
-    )
 }
 
 #[cfg(test)]
@@ -482,10 +495,80 @@ mod tests {
     }
 
     #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape(r#"<b a="1">'&"#),
-            "&lt;b a=&quot;1&quot;&gt;&#39;&amp;"
+    fn an_invitation_without_a_message_leaves_out_the_message_block() {
+        let to = EmailAddress::parse("email", "alice@example.com").unwrap();
+        let letter = postman()
+            .invitation(&Invitation {
+                to: &to,
+                to_name: None,
+                inviter_name: "Bob",
+                inviter_email: "bob@acme.example",
+                message: None,
+                url: "https://access.acme.example/link#token",
+                expires_at: 1_795_615_380,
+                lifetime_secs: 604_800,
+            })
+            .unwrap();
+        let (_, text, html) = &letter.parts;
+        assert!(text.starts_with("Hello alice@example.com,\n\n"), "{text}");
+        assert!(
+            text.contains("invited you to Acme Research.\n\nOpen this link"),
+            "{text}"
         );
+        assert!(text.ends_with("you can ignore this email.\n"), "{text}");
+        assert!(
+            html.contains("<strong>Acme Research</strong>.</p>\n\n<table"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn html_is_escaped_with_named_references() {
+        use askama::filters::Escaper;
+        let mut out = String::new();
+        MailHtml
+            .write_escaped_str(&mut out, r#"<b a="1">'&é"#)
+            .unwrap();
+        assert_eq!(out, "&lt;b a=&quot;1&quot;&gt;&#39;&amp;é");
+    }
+
+    #[test]
+    fn names_and_messages_are_escaped_in_html_and_literal_in_text() {
+        let script = "<script>alert('hi')</script> & co";
+        let to = EmailAddress::parse("email", "alice@example.com").unwrap();
+        let url = "https://access.acme.example/link#token";
+        let invitation = postman()
+            .invitation(&Invitation {
+                to: &to,
+                to_name: Some(script),
+                inviter_name: script,
+                inviter_email: "bob@acme.example",
+                message: Some(script),
+                url,
+                expires_at: 1_795_615_380,
+                lifetime_secs: 86_400,
+            })
+            .unwrap();
+        let notice = postman()
+            .renewal_notice(&RenewalNotice {
+                to: &to,
+                to_name: Some(script),
+                invitee: "carol@example.com",
+                invitee_name: Some(script),
+                delivered: false,
+                details_url: "https://access.acme.example/dashboard/links/7",
+            })
+            .unwrap();
+        let escaped = "&lt;script&gt;alert(&#39;hi&#39;)&lt;/script&gt; &amp; co";
+        for (letter, times) in [(&invitation, 4), (&notice, 2)] {
+            let (subject, text, html) = &letter.parts;
+            assert!(!html.contains("<script"), "{html}");
+            // Greeting, inviter and message (and the title); or the invitee and the title.
+            assert_eq!(html.matches(escaped).count(), times, "{html}");
+            assert!(text.contains(script), "{text}");
+            assert!(!text.contains("&lt;") && !text.contains("&amp;"), "{text}");
+            assert!(subject.contains(script), "{subject}");
+        }
+        assert_eq!(invitation.parts.1.matches(script).count(), 3);
     }
 }

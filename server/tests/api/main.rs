@@ -2,6 +2,7 @@
 //! written to a real outbox directory and read back the way a person would get it.
 
 mod abuse;
+mod cli;
 mod concurrency;
 mod faults;
 mod hardening;
