@@ -51,7 +51,7 @@ macro_rules! state_sql {
 }
 pub(crate) use state_sql;
 
-/// [`state_sql`] as a constant.
+/// `state_sql!` as a constant.
 pub const STATE_SQL: &str = state_sql!();
 
 /// The invitations in each state, in [`LinkState::ALL`]'s order; `?1` is now. Each count

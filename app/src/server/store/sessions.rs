@@ -1,6 +1,6 @@
 //! The `auth_sessions` table: every write to it, and the reads that find a session.
 //!
-//! A session is opened by redeeming a link ([`OPEN_SQL`], the one insert), its use is
+//! A session is opened by redeeming a link (`open_sql!`, the one insert), its use is
 //! recorded by [`touch`], and it ends for one of the [`EndReason`]s, each written by one
 //! function here. The link's trail learns of every end from a trigger (migration 0004).
 
@@ -83,7 +83,8 @@ macro_rules! open_sql {
     };
 }
 pub(crate) use open_sql;
-/// The lifetimes [`session_end_sql`] applies, from the configuration.
+
+/// The lifetimes `session_end_sql!` applies, from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifetimes {
     pub coworker_secs: i64,
@@ -108,7 +109,7 @@ impl std::fmt::Debug for Opening {
 }
 
 impl Opening {
-    /// Binds [`session_end_sql`]'s values.
+    /// Binds `session_end_sql!`'s values.
     pub fn bind_end<R>(&self, query: Query<R>) -> Query<R> {
         query
             .bind(self.at)
@@ -117,7 +118,7 @@ impl Opening {
             .bind(self.lifetimes.invitee_longest_secs)
     }
 
-    /// Binds [`OPEN_SQL`]'s values, in its order.
+    /// Binds `open_sql!`'s values, in its order.
     pub fn bind<R>(self, query: Query<R>) -> Query<R> {
         let query = query.bind(self.id.clone()).bind(self.at).bind(self.at);
         self.bind_end(query)
