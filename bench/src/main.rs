@@ -104,16 +104,16 @@ fn args() -> Result<Args> {
                         .next()
                         .filter(|v| ["redeem", "issue", "both"].contains(&v.as_str()))
                         .context("--quick needs redeem, issue or both")?,
-                )
+                );
             }
             "--synchronous" => {
                 args.synchronous = given
                     .next()
                     .filter(|v| v == "normal" || v == "full")
-                    .context("--synchronous needs normal or full")?
+                    .context("--synchronous needs normal or full")?;
             }
             "--profile" => {
-                args.profile = Some(given.next().context("--profile needs a directory")?.into())
+                args.profile = Some(given.next().context("--profile needs a directory")?.into());
             }
             "--server" => args.server = given.next().context("--server needs a path")?.into(),
             "--site" => args.site = given.next().context("--site needs a path")?.into(),

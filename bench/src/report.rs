@@ -34,11 +34,10 @@ pub fn machine() -> Value {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
-        .map(|kb| (kb / 1024.0 / 1024.0).round())
-        .unwrap_or(0.0);
+        .map_or(0.0, |kb| (kb / 1024.0 / 1024.0).round());
     json!({
         "cpu": cpu,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cores": std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         "memory_gib": memory_gib,
     })
 }

@@ -176,7 +176,7 @@ pub async fn build(
             Ok(0) => {}
             Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
             Err(error) => {
-                tracing::warn!(%error, "could not precompress the front end; serving it as is")
+                tracing::warn!(%error, "could not precompress the front end; serving it as is");
             }
         });
     }
@@ -258,7 +258,7 @@ pub async fn serve(mut config: Config) -> Result<()> {
     match config.smtp_url_redacted() {
         Some(smtp) => tracing::info!(%smtp, "mail goes out by SMTP"),
         None => {
-            tracing::info!(outbox = %config.outbox_dir.display(), "mail is written as .eml files to the outbox")
+            tracing::info!(outbox = %config.outbox_dir.display(), "mail is written as .eml files to the outbox");
         }
     }
     let listener = tokio::net::TcpListener::bind(addr)
@@ -316,9 +316,9 @@ async fn shutdown_signal() {
 
 /// Logs to stderr, `RUST_LOG` or `info` by default.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -188,8 +188,10 @@ fn session_label(minutes: i64) -> String {
     crate::model::SessionLifetime::ALL
         .into_iter()
         .find(|choice| choice.minutes() == minutes)
-        .map(|choice| choice.label().to_owned())
-        .unwrap_or_else(|| format!("{minutes} minutes"))
+        .map_or_else(
+            || format!("{minutes} minutes"),
+            |choice| choice.label().to_owned(),
+        )
 }
 
 #[component]

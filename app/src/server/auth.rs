@@ -126,7 +126,6 @@ pub async fn current(
                 is_admin: row.c_is_admin?,
                 created_at: row.c_created_at?,
             }),
-            Some(_) => return None,
             None if row.l_revoked_at.is_none() => {
                 let inviter_email = row.i_email?;
                 Principal::Invitee(SignedIn::Invitee {
@@ -137,24 +136,22 @@ pub async fn current(
                     message: row.l_message,
                 })
             }
-            None => return None,
+            // A removed coworker's session, or one whose link was revoked.
+            Some(_) | None => return None,
         };
         Some((principal, row.last_seen_at, idle))
     });
 
-    match principal {
-        Some((principal, last_seen_at, idle)) => {
-            if at - last_seen_at >= touch_interval(idle) {
-                sessions::touch(writer, &auth_id, at)
-                    .await
-                    .or_internal("touching the session")?;
-            }
-            Ok(Some(principal))
+    if let Some((principal, last_seen_at, idle)) = principal {
+        if at - last_seen_at >= touch_interval(idle) {
+            sessions::touch(writer, &auth_id, at)
+                .await
+                .or_internal("touching the session")?;
         }
-        None => {
-            end(writer, session, &auth_id, EndReason::Expired).await?;
-            Ok(None)
-        }
+        Ok(Some(principal))
+    } else {
+        end(writer, session, &auth_id, EndReason::Expired).await?;
+        Ok(None)
     }
 }
 

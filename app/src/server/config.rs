@@ -182,8 +182,8 @@ impl Config {
                 )?,
             },
             trust_forwarded_for: match lookup("LATCHKEY_TRUST_FORWARDED_FOR").as_deref() {
-                None | Some("false") | Some("0") => false,
-                Some("true") | Some("1") => true,
+                None | Some("false" | "0") => false,
+                Some("true" | "1") => true,
                 Some(_) => bail!("LATCHKEY_TRUST_FORWARDED_FOR must be true or false"),
             },
             ipv6_prefix: match lookup("LATCHKEY_IPV6_PREFIX") {

@@ -126,7 +126,7 @@ mod tests {
         }
         match limits.link_attempt(ip) {
             Err(AppError::RateLimited { retry_after_secs }) => {
-                assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}")
+                assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}");
             }
             other => panic!("expected a refusal, got {other:?}"),
         }

@@ -96,7 +96,7 @@ fn the_scan_finds_each_form_of_a_token() {
         let mut haystack = b"before ".to_vec();
         haystack.extend(&bytes);
         let found = std::panic::catch_unwind(|| {
-            assert_no_token_in(&haystack, &[token.to_owned()], "the haystack")
+            assert_no_token_in(&haystack, &[token.to_owned()], "the haystack");
         });
         assert!(found.is_err(), "the {form} form went unnoticed");
     }

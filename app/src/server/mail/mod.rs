@@ -94,22 +94,21 @@ pub struct Letter {
 
 impl Postman {
     pub fn from_config(config: &Config) -> Result<Self> {
-        let mailer = match &config.smtp_url {
-            Some(url) => Mailer::Smtp(
+        let mailer = if let Some(url) = &config.smtp_url {
+            Mailer::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("LATCHKEY_SMTP_URL is not a valid SMTP URL")?
                     .timeout(Some(config.smtp_timeout))
                     .build(),
-            ),
-            None => {
-                super::files::private_dir(&config.outbox_dir).with_context(|| {
-                    format!(
-                        "creating the outbox directory {}",
-                        config.outbox_dir.display()
-                    )
-                })?;
-                Mailer::Outbox(Outbox::start(config.outbox_dir.clone()))
-            }
+            )
+        } else {
+            super::files::private_dir(&config.outbox_dir).with_context(|| {
+                format!(
+                    "creating the outbox directory {}",
+                    config.outbox_dir.display()
+                )
+            })?;
+            Mailer::Outbox(Outbox::start(config.outbox_dir.clone()))
         };
         let from = config
             .mail_from

@@ -136,17 +136,16 @@ impl<'a> Event<'a> {
             .bind(detail)
             .fetch_optional(&mut *conn)
             .await?;
-        let fold_into = match same {
-            Some(id) => Some(id),
-            None => {
-                let (recent, newest): (i64, Option<i64>) = sqlx::query_as(RECENT_OF_KIND_SQL)
-                    .bind(link_id)
-                    .bind(kind)
-                    .bind(at - 3600)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                newest.filter(|_| recent >= MOST_REPEATABLE_PER_HOUR)
-            }
+        let fold_into = if let Some(id) = same {
+            Some(id)
+        } else {
+            let (recent, newest): (i64, Option<i64>) = sqlx::query_as(RECENT_OF_KIND_SQL)
+                .bind(link_id)
+                .bind(kind)
+                .bind(at - 3600)
+                .fetch_one(&mut *conn)
+                .await?;
+            newest.filter(|_| recent >= MOST_REPEATABLE_PER_HOUR)
         };
         match fold_into {
             Some(id) => {

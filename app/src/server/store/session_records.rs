@@ -40,7 +40,7 @@ impl std::fmt::Debug for PreparedRecord {
 
 impl std::fmt::Debug for PreparedRecords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let waiting = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        let waiting = self.0.lock().map_or(0, |m| m.len());
         write!(f, "PreparedRecords {{ waiting: {waiting} }}")
     }
 }
@@ -65,7 +65,10 @@ impl PreparedRecords {
 
     /// Remembers that the record with `id` is stored for the session holding `auth_id`.
     pub fn stored(&self, auth_id: String, id: Id) {
-        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiting = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         waiting.retain(|_, (_, at)| now.duration_since(*at) < Self::UNCLAIMED_TTL);
         waiting.insert(auth_id, (id, now));
@@ -79,7 +82,7 @@ impl PreparedRecords {
         let (id, _) = self
             .0
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(auth_id)?;
         record.id = id;
         Some(record.data.len() == 1)
