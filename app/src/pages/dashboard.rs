@@ -2,7 +2,8 @@
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, RevokeButton, StateBadge,
+    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, ResponsiveTable,
+    RevokeButton, StateBadge,
 };
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
@@ -226,24 +227,10 @@ fn LinksTable(
                     match first.await {
                         Ok(page) if page.links.is_empty() => view! { <EmptyLinks filtered=!status.get_untracked().is_empty() || !query.get_untracked().is_empty() /> }.into_any(),
                         Ok(LinkPage { links, .. }) => view! {
-                            <div class="table-scroll">
-                                <table class="responsive">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Invitee"</th>
-                                            <th scope="col">"Status"</th>
-                                            <th scope="col">"Delivery"</th>
-                                            <th scope="col">"Issued by"</th>
-                                            <th scope="col">"When"</th>
-                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
-                                        {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ResponsiveTable columns=&["Invitee", "Status", "Delivery", "Issued by", "When"]>
+                                {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
+                                {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
+                            </ResponsiveTable>
                         }.into_any(),
                         Err(error) => view! { <ErrorMessage error /> }.into_any(),
                     }
