@@ -12,7 +12,6 @@
 //! test` runs it so the benchmark cannot rot. The load generator shares the machine with
 //! the server, as it would on a small deployment.
 
-mod catcher;
 mod load;
 mod report;
 mod seed;
@@ -237,7 +236,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let issue_smtp = if args.quick.is_some() {
         None
     } else {
-        let catcher = catcher::start().await?;
+        let catcher = testkit::catcher::start().await?;
         let server = Server::start(
             &args.server,
             &args.site,

@@ -4,10 +4,7 @@
 use crate::helpers::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-#[path = "../../../bench/src/catcher.rs"]
-#[allow(dead_code)]
-mod catcher;
+use testkit::catcher;
 
 /// Link `id`'s whole trail as the coworker sees it, oldest first.
 async fn trail(app: &TestApp, coworker: &mut Client, id: i64) -> Vec<Value> {
