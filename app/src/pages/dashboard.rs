@@ -202,10 +202,17 @@ fn LinksTable(
                 <label for="status-filter">"Show"</label>
                 <select id="status-filter" on:change=move |ev| status.set(event_target_value(&ev))>
                     <option value="">"All"</option>
-                    // The counts are awaited in a boundary of their own. Read with
-                    // `.get()` beside the page's other resources, they made Leptos'
-                    // server rendering spin or deadlock under concurrent requests
-                    // (`many_pages_rendered_at_once_all_come_back_whole`).
+                    // The counts are awaited in a boundary of their own, as every page
+                    // awaits each of its resources. A resource read with `.get()` inside a
+                    // `Suspense` beside resources that are awaited made Leptos' server
+                    // rendering spin, or deadlock every worker thread, when dashboards were
+                    // rendered concurrently (upstream: leptos issues 4578 and 4673): the
+                    // whole server stopped answering, `/healthz` included. It showed up
+                    // once in a Playwright run, and within seconds of loading `/dashboard`
+                    // a few thousand times at 16 clients. The integration test
+                    // `many_pages_rendered_at_once_all_come_back_whole` renders 5,000
+                    // coworker pages 32 at a time, and 1,000 `/welcome` pages meanwhile, and
+                    // fails (rather than hangs) if a page does not come back whole.
                     <Transition fallback=move || view! { <StateOptions counts=None status /> }>
                         {move || Suspend::new(async move {
                             view! { <StateOptions counts=counts.await.ok() status /> }
