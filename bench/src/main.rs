@@ -1,5 +1,5 @@
 //! `latchkey-bench`: starts a `latchkey` server on loopback with a fresh SQLite file and
-//! measures it in one run (see the README's Performance section):
+//! measures it in one run (see bench/README.md):
 //!
 //! - redeem throughput and latency at concurrency 1, 8, 32 and 128, every token redeemed
 //!   once, a success counted only when the session cookie is set and then works;
