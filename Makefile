@@ -130,7 +130,7 @@ e2e: deps-node build
 screenshots: deps-node build
 	cd end2end && SCREENSHOT_DIR=docs/screenshots npx playwright test accessibility
 
-# The benchmark (see README, Performance): release server, fresh SQLite file, one run.
+# The benchmark (see bench/README.md): release server, fresh SQLite file, one run.
 # Writes bench/results/DATE.json and prints the table.
 bench: deps-rust deps-system build-release
 	cargo build --release -p bench

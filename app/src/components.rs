@@ -193,6 +193,32 @@ where
     }
 }
 
+/// A table of rows that becomes one block per row on a narrow screen (`table.responsive`
+/// in the CSS): a header per entry of `columns`, then a last, visually hidden "Actions"
+/// header over each row's buttons. `children` are the rows; their cells carry
+/// `data-label` (the column's name, shown beside the value in the narrow layout) and the
+/// last one `class="actions"`. Links, sessions and coworkers use it.
+#[component]
+pub fn ResponsiveTable(
+    /// The column headers, without the last "Actions".
+    columns: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="responsive">
+                <thead>
+                    <tr>
+                        {columns.iter().map(|column| view! { <th scope="col">{*column}</th> }).collect_view()}
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
 /// An error in words, announced to screen readers.
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {

@@ -1,5 +1,5 @@
 //! `latchkey-bench`: starts a `latchkey` server on loopback with a fresh SQLite file and
-//! measures it in one run (see the README's Performance section):
+//! measures it in one run (see bench/README.md):
 //!
 //! - redeem throughput and latency at concurrency 1, 8, 32 and 128, every token redeemed
 //!   once, a success counted only when the session cookie is set and then works;
@@ -12,7 +12,6 @@
 //! test` runs it so the benchmark cannot rot. The load generator shares the machine with
 //! the server, as it would on a small deployment.
 
-mod catcher;
 mod load;
 mod report;
 mod seed;
@@ -237,7 +236,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let issue_smtp = if args.quick.is_some() {
         None
     } else {
-        let catcher = catcher::start().await?;
+        let catcher = testkit::catcher::start().await?;
         let server = Server::start(
             &args.server,
             &args.site,

@@ -3,7 +3,9 @@
 //! organisation always keeps one active admin.
 
 use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker, SetCoworkerRole};
-use crate::components::{use_hydrated, ActionButton, Busy, ErrorMessage, Header, When};
+use crate::components::{
+    use_hydrated, ActionButton, Busy, ErrorMessage, Header, ResponsiveTable, When,
+};
 use crate::error::AppError;
 use crate::model::{CoworkerInfo, SignedIn};
 use leptos::prelude::*;
@@ -121,61 +123,48 @@ fn People(
 ) -> impl IntoView {
     let hydrated = use_hydrated();
     view! {
-        <div class="table-scroll">
-            <table class="responsive">
-                <thead>
+        <ResponsiveTable columns=&["Coworker", "Role", "Added", "State"]>
+            {people.into_iter().map(|person| {
+                let active = person.deactivated_at.is_none();
+                let can_deactivate = active && person.email != me;
+                let id = person.id.to_string();
+                let (new_role, role_label) = if person.is_admin {
+                    ("coworker", "Make coworker")
+                } else {
+                    ("admin", "Make admin")
+                };
+                view! {
                     <tr>
-                        <th scope="col">"Coworker"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Added"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        <td>
+                            {person.email.clone()}
+                            {person.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
+                        </td>
+                        <td data-label="Role">{if person.is_admin { "Admin" } else { "Coworker" }}</td>
+                        <td data-label="Added"><When at=person.created_at /></td>
+                        <td data-label="State">{match person.deactivated_at {
+                            Some(at) => view! { "Deactivated " <When at /> }.into_any(),
+                            None => view! { "Active" }.into_any(),
+                        }}</td>
+                        <td class="actions">
+                            {active.then(|| {
+                                let id = id.clone();
+                                view! {
+                                <ActionForm action=set_role attr:class="inline">
+                                    <input type="hidden" name="id" value=id />
+                                    <input type="hidden" name="role" value=new_role />
+                                    <button type="submit" class="secondary" disabled=move || !hydrated.get() || set_role.pending().get()>
+                                        {role_label}
+                                    </button>
+                                </ActionForm>
+                            }})}
+                            {can_deactivate.then(|| view! {
+                                <ActionButton action=deactivate name="id" value=id.clone() label="Deactivate" class="danger" />
+                            })}
+                        </td>
                     </tr>
-                </thead>
-                <tbody>
-                    {people.into_iter().map(|person| {
-                        let active = person.deactivated_at.is_none();
-                        let can_deactivate = active && person.email != me;
-                        let id = person.id.to_string();
-                        let (new_role, role_label) = if person.is_admin {
-                            ("coworker", "Make coworker")
-                        } else {
-                            ("admin", "Make admin")
-                        };
-                        view! {
-                            <tr>
-                                <td>
-                                    {person.email.clone()}
-                                    {person.name.clone().map(|name| view! { <span class="sub">{name}</span> })}
-                                </td>
-                                <td data-label="Role">{if person.is_admin { "Admin" } else { "Coworker" }}</td>
-                                <td data-label="Added"><When at=person.created_at /></td>
-                                <td data-label="State">{match person.deactivated_at {
-                                    Some(at) => view! { "Deactivated " <When at /> }.into_any(),
-                                    None => view! { "Active" }.into_any(),
-                                }}</td>
-                                <td class="actions">
-                                    {active.then(|| {
-                                        let id = id.clone();
-                                        view! {
-                                        <ActionForm action=set_role attr:class="inline">
-                                            <input type="hidden" name="id" value=id />
-                                            <input type="hidden" name="role" value=new_role />
-                                            <button type="submit" class="secondary" disabled=move || !hydrated.get() || set_role.pending().get()>
-                                                {role_label}
-                                            </button>
-                                        </ActionForm>
-                                    }})}
-                                    {can_deactivate.then(|| view! {
-                                        <ActionButton action=deactivate name="id" value=id.clone() label="Deactivate" class="danger" />
-                                    })}
-                                </td>
-                            </tr>
-                        }
-                        .into_any()
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+                .into_any()
+            }).collect_view()}
+        </ResponsiveTable>
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, RevokeButton, StateBadge,
+    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, ResponsiveTable,
+    RevokeButton, StateBadge,
 };
 use crate::model::{
     Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
@@ -201,10 +202,17 @@ fn LinksTable(
                 <label for="status-filter">"Show"</label>
                 <select id="status-filter" on:change=move |ev| status.set(event_target_value(&ev))>
                     <option value="">"All"</option>
-                    // The counts are awaited in a boundary of their own. Read with
-                    // `.get()` beside the page's other resources, they made Leptos'
-                    // server rendering spin or deadlock under concurrent requests
-                    // (`many_pages_rendered_at_once_all_come_back_whole`).
+                    // The counts are awaited in a boundary of their own, as every page
+                    // awaits each of its resources. A resource read with `.get()` inside a
+                    // `Suspense` beside resources that are awaited made Leptos' server
+                    // rendering spin, or deadlock every worker thread, when dashboards were
+                    // rendered concurrently (upstream: leptos issues 4578 and 4673): the
+                    // whole server stopped answering, `/healthz` included. It showed up
+                    // once in a Playwright run, and within seconds of loading `/dashboard`
+                    // a few thousand times at 16 clients. The integration test
+                    // `many_pages_rendered_at_once_all_come_back_whole` renders 5,000
+                    // coworker pages 32 at a time, and 1,000 `/welcome` pages meanwhile, and
+                    // fails (rather than hangs) if a page does not come back whole.
                     <Transition fallback=move || view! { <StateOptions counts=None status /> }>
                         {move || Suspend::new(async move {
                             view! { <StateOptions counts=counts.await.ok() status /> }
@@ -226,24 +234,10 @@ fn LinksTable(
                     match first.await {
                         Ok(page) if page.links.is_empty() => view! { <EmptyLinks filtered=!status.get_untracked().is_empty() || !query.get_untracked().is_empty() /> }.into_any(),
                         Ok(LinkPage { links, .. }) => view! {
-                            <div class="table-scroll">
-                                <table class="responsive">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Invitee"</th>
-                                            <th scope="col">"Status"</th>
-                                            <th scope="col">"Delivery"</th>
-                                            <th scope="col">"Issued by"</th>
-                                            <th scope="col">"When"</th>
-                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
-                                        {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                            <ResponsiveTable columns=&["Invitee", "Status", "Delivery", "Issued by", "When"]>
+                                {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
+                                {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
+                            </ResponsiveTable>
                         }.into_any(),
                         Err(error) => view! { <ErrorMessage error /> }.into_any(),
                     }

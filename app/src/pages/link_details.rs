@@ -3,8 +3,8 @@
 
 use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, RevokeButton,
-    StateBadge, When,
+    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable,
+    RevokeButton, StateBadge, When,
 };
 use crate::model::{
     format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
@@ -205,54 +205,41 @@ fn Sessions(
         return view! { <p class="empty">"This link has not signed anyone in."</p> }.into_any();
     }
     view! {
-        <div class="table-scroll">
-            <table class="responsive">
-                <thead>
+        <ResponsiveTable columns=&["Started", "Last seen", "Browser", "State"]>
+            {sessions.into_iter().map(|session| {
+                let number = session.number.to_string();
+                let live = session.ended_at.is_none();
+                view! {
                     <tr>
-                        <th scope="col">"Started"</th>
-                        <th scope="col">"Last seen"</th>
-                        <th scope="col">"Browser"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        <td data-label="Started"><When at=session.started_at /></td>
+                        <td data-label="Last seen"><When at=session.last_seen_at /></td>
+                        <td data-label="Browser" class="ua">
+                            {session.user_agent.unwrap_or_else(|| "unknown".to_owned())}
+                            {session.ip.map(|ip| view! { <span class="sub">{format!("from {ip}")}</span> })}
+                        </td>
+                        <td data-label="State">{match session.ended_at {
+                            Some(ended) => view! { "Ended " <When at=ended /> }.into_any(),
+                            None => view! { "Active until " <When at=session.expires_at /> }.into_any(),
+                        }}</td>
+                        <td class="actions">
+                            {live.then(|| view! {
+                                <ConfirmButton
+                                    action=end_session
+                                    name="session"
+                                    value=number.clone()
+                                    label="End session"
+                                    class="danger"
+                                    question=format!("End this session of {invitee}?")
+                                    consequence="That browser is signed out at its next request. The link itself stays as it is."
+                                    confirm="End the session"
+                                />
+                            })}
+                        </td>
                     </tr>
-                </thead>
-                <tbody>
-                    {sessions.into_iter().map(|session| {
-                        let number = session.number.to_string();
-                        let live = session.ended_at.is_none();
-                        view! {
-                            <tr>
-                                <td data-label="Started"><When at=session.started_at /></td>
-                                <td data-label="Last seen"><When at=session.last_seen_at /></td>
-                                <td data-label="Browser" class="ua">
-                                    {session.user_agent.unwrap_or_else(|| "unknown".to_owned())}
-                                    {session.ip.map(|ip| view! { <span class="sub">{format!("from {ip}")}</span> })}
-                                </td>
-                                <td data-label="State">{match session.ended_at {
-                                    Some(ended) => view! { "Ended " <When at=ended /> }.into_any(),
-                                    None => view! { "Active until " <When at=session.expires_at /> }.into_any(),
-                                }}</td>
-                                <td class="actions">
-                                    {live.then(|| view! {
-                                        <ConfirmButton
-                                            action=end_session
-                                            name="session"
-                                            value=number.clone()
-                                            label="End session"
-                                            class="danger"
-                                            question=format!("End this session of {invitee}?")
-                                            consequence="That browser is signed out at its next request. The link itself stays as it is."
-                                            confirm="End the session"
-                                        />
-                                    })}
-                                </td>
-                            </tr>
-                        }
-                        .into_any()
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+                .into_any()
+            }).collect_view()}
+        </ResponsiveTable>
     }
     .into_any()
 }

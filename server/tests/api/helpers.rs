@@ -406,6 +406,104 @@ impl TestApp {
     }
 }
 
+// Time passing and other states the API cannot reach on purpose. The tests make them by
+// moving stored times back (never by waiting) or undoing a redeem, through these helpers
+// only, so each such statement is written once and named by what it stands for.
+
+/// Which live sessions (not yet ended) a shift in time applies to.
+#[derive(Clone, Copy, Debug)]
+pub enum SessionsOf {
+    /// Every coworker's session.
+    Coworkers,
+    /// Every invitee's session.
+    Invitees,
+    /// The sessions link `id` opened.
+    Link(i64),
+}
+
+impl SessionsOf {
+    fn filter(self) -> String {
+        let whose = match self {
+            SessionsOf::Coworkers => "coworker_id IS NOT NULL".to_owned(),
+            SessionsOf::Invitees => "link_id IS NOT NULL".to_owned(),
+            SessionsOf::Link(id) => format!("link_id = {id}"),
+        };
+        format!("{whose} AND ended_at IS NULL")
+    }
+}
+
+impl TestApp {
+    /// Link `id`'s life moves into the past, its length kept: it expired 10 seconds ago.
+    pub async fn expire_link(&self, id: i64) {
+        sqlx::query(
+            "UPDATE magic_links SET created_at = created_at - (expires_at - created_at) - 10,
+                                    expires_at = created_at - 10
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
+    /// Link `id` reads as never used, so its token signs in one more browser; the
+    /// sessions it already opened stay.
+    pub async fn mark_unused(&self, id: i64) {
+        sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
+    /// `whose` sessions were last used `secs` earlier than recorded: idle that much longer.
+    pub async fn idle_sessions(&self, whose: SessionsOf, secs: i64) {
+        let filter = whose.filter();
+        sqlx::query(&format!(
+            "UPDATE auth_sessions SET last_seen_at = last_seen_at - ?1 WHERE {filter}"
+        ))
+        .bind(secs)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
+    /// `whose` sessions reach their absolute limit `secs` earlier. Only the session's row
+    /// changes: the browser keeps its cookie and the session layer its record.
+    pub async fn end_sessions_sooner(&self, whose: SessionsOf, secs: i64) {
+        let filter = whose.filter();
+        sqlx::query(&format!(
+            "UPDATE auth_sessions SET expires_at = expires_at - ?1 WHERE {filter}"
+        ))
+        .bind(secs)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
+    /// `secs` pass for every session: every stored time of the `auth_sessions` rows and of
+    /// the session layer's records moves back by that much.
+    pub async fn age_sessions(&self, secs: i64) {
+        sqlx::query(
+            "UPDATE auth_sessions SET created_at = created_at - ?1,
+                                      last_seen_at = last_seen_at - ?1,
+                                      expires_at = expires_at - ?1",
+        )
+        .bind(secs)
+        .execute(&self.db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "UPDATE tower_sessions
+                SET expiry_date = strftime('%Y-%m-%dT%H:%M:%SZ', expiry_date, printf('-%d seconds', ?1))",
+        )
+        .bind(secs)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+}
+
 /// A loopback port that refuses connections, held for as long as the returned socket
 /// lives: bound but never listening, so no other process can take it meanwhile. A mail
 /// server that is down.

@@ -14,21 +14,6 @@ fn defaults() -> Config {
     Config::from_lookup(|_| None).unwrap()
 }
 
-async fn age_sessions(app: &TestApp, column: &str, by: i64, kind: &str) {
-    let filter = if kind == "coworker" {
-        "coworker_id IS NOT NULL"
-    } else {
-        "link_id IS NOT NULL"
-    };
-    sqlx::query(&format!(
-        "UPDATE auth_sessions SET {column} = {column} - ?1 WHERE {filter}"
-    ))
-    .bind(by)
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn idle_limits_differ_for_coworkers_and_invitees() {
     let app = spawn_app().await;
@@ -39,13 +24,13 @@ async fn idle_limits_differ_for_coworkers_and_invitees() {
         .await;
 
     // Three hours without a request: past the coworker's 2 hours, within the invitee's 24.
-    age_sessions(&app, "last_seen_at", 3 * HOUR, "coworker").await;
-    age_sessions(&app, "last_seen_at", 3 * HOUR, "invitee").await;
+    app.idle_sessions(SessionsOf::Coworkers, 3 * HOUR).await;
+    app.idle_sessions(SessionsOf::Invitees, 3 * HOUR).await;
     assert_eq!(app.role(&mut bob).await, "anonymous");
     assert_eq!(app.role(&mut alice).await, "invitee");
 
     // A day and more: the invitee's session has gone idle too.
-    age_sessions(&app, "last_seen_at", 25 * HOUR, "invitee").await;
+    app.idle_sessions(SessionsOf::Invitees, 25 * HOUR).await;
     assert_eq!(app.role(&mut alice).await, "anonymous");
     assert_eq!(
         app.count("SELECT count(*) FROM auth_sessions WHERE ended_at IS NULL")
@@ -61,7 +46,8 @@ async fn the_absolute_limit_holds_however_busy_the_session_is() {
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     assert_eq!(app.role(&mut bob).await, "coworker");
     // The browser keeps its cookie and the store its record; only the end time passed.
-    age_sessions(&app, "expires_at", 13 * HOUR, "coworker").await;
+    app.end_sessions_sooner(SessionsOf::Coworkers, 13 * HOUR)
+        .await;
     assert_eq!(app.role(&mut bob).await, "anonymous");
 }
 
@@ -166,28 +152,6 @@ async fn a_link_keeps_its_hash_while_live_and_for_the_retention_after_it_dies() 
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
-/// Moves every stored time of every session back by `secs`: the `auth_sessions` rows
-/// and the session layer's records, as if that much time had passed.
-async fn age_every_session_record(app: &TestApp, secs: i64) {
-    sqlx::query(
-        "UPDATE auth_sessions SET created_at = created_at - ?1,
-                                  last_seen_at = last_seen_at - ?1,
-                                  expires_at = expires_at - ?1",
-    )
-    .bind(secs)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE tower_sessions
-            SET expiry_date = strftime('%Y-%m-%dT%H:%M:%SZ', expiry_date, printf('-%d seconds', ?1))",
-    )
-    .bind(secs)
-    .execute(&app.db)
-    .await
-    .unwrap();
-}
-
 /// The `Max-Age` of a `Set-Cookie` value, in seconds.
 fn max_age(set_cookie: &str) -> i64 {
     set_cookie
@@ -236,7 +200,7 @@ async fn a_session_in_use_lasts_until_its_absolute_limit_and_an_idle_one_ends_at
     // Both use their sessions every 20 minutes, well within the 60-minute idle limit:
     // bob's lasts until its 12-hour absolute limit, alice's (7 days) beyond.
     for step in 1..=40 {
-        age_every_session_record(&app, 20 * 60).await;
+        app.age_sessions(20 * 60).await;
         let expected = if step * 20 < 12 * 60 {
             "coworker"
         } else {
@@ -257,6 +221,6 @@ async fn a_session_in_use_lasts_until_its_absolute_limit_and_an_idle_one_ends_at
     }
 
     // Left alone for just over the idle limit, alice's session ends.
-    age_every_session_record(&app, 61 * 60).await;
+    app.age_sessions(61 * 60).await;
     assert_eq!(app.role(&mut alice).await, "anonymous");
 }

@@ -82,11 +82,7 @@ async fn an_expired_link_is_refused() {
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     let (id, token) = app.invite(&mut bob, "alice@example.com").await;
-    sqlx::query("UPDATE magic_links SET expires_at = created_at - 0, created_at = created_at - 100 WHERE id = ?1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.expire_link(id).await;
 
     let mut alice = Client::default();
     let redeem = app

@@ -4,10 +4,7 @@
 use crate::helpers::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-#[path = "../../../bench/src/catcher.rs"]
-#[allow(dead_code)]
-mod catcher;
+use testkit::catcher;
 
 /// Link `id`'s whole trail as the coworker sees it, oldest first.
 async fn trail(app: &TestApp, coworker: &mut Client, id: i64) -> Vec<Value> {
@@ -30,30 +27,13 @@ fn tally(events: &[Value]) -> BTreeMap<&str, usize> {
 
 /// Marks link `id` unused and redeems it in a new browser, for one more session.
 async fn redeem_again(app: &TestApp, id: i64, token: &str) -> Client {
-    sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.mark_unused(id).await;
     let mut client = Client::default();
     let answer = app
         .call(&mut client, "redeem_link", &[("token", token)])
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     client
-}
-
-/// Moves a link's life into the past, keeping its length.
-async fn expire(app: &TestApp, id: i64) {
-    sqlx::query(
-        "UPDATE magic_links SET created_at = created_at - (expires_at - created_at) - 10,
-                                expires_at = created_at - 10
-         WHERE id = ?1",
-    )
-    .bind(id)
-    .execute(&app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -135,14 +115,7 @@ async fn every_event_and_every_way_a_session_ends_lands_on_the_trail_exactly_onc
 
     // A fourth, left idle past the invitee's limit (24 hours) and found expired.
     let mut tablet = redeem_again(&app, id, &token).await;
-    sqlx::query(
-        "UPDATE auth_sessions SET last_seen_at = last_seen_at - 25 * 3600
-         WHERE link_id = ?1 AND ended_at IS NULL",
-    )
-    .bind(id)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    app.idle_sessions(SessionsOf::Link(id), 25 * 3600).await;
     assert_eq!(app.role(&mut tablet).await, "anonymous");
 
     // A fifth, ended by the revoke.
@@ -319,7 +292,7 @@ async fn an_expired_link_is_resent_with_the_same_options() {
         .await;
     assert_eq!(issued.status, 200, "{}", issued.body);
     let id = issued.body["id"].as_i64().unwrap();
-    expire(&app, id).await;
+    app.expire_link(id).await;
     // Another coworker resends it: the invitation still comes from Bob.
     let mut cora = app.coworker_client("cora@example.com", "Cora").await;
     let resent = app
@@ -365,7 +338,7 @@ async fn renewal_sends_to_the_original_address_only_once_per_interval() {
         .await;
     assert_eq!((early.status, early.error()), (400, "invalid_input"));
 
-    expire(&app, id).await;
+    app.expire_link(id).await;
     let peek = app
         .call(&mut stranger, "peek_link", &[("token", &token)])
         .await;
@@ -452,7 +425,7 @@ async fn renewal_is_refused_for_revoked_links_sign_in_links_and_when_turned_off(
     let mut holder = Client::default();
 
     let (revoked_id, revoked_token) = app.invite(&mut bob, "carol@example.com").await;
-    expire(&app, revoked_id).await;
+    app.expire_link(revoked_id).await;
     app.call(&mut bob, "revoke_link", &[("id", &revoked_id.to_string())])
         .await;
     let answer = app
@@ -467,7 +440,7 @@ async fn renewal_is_refused_for_revoked_links_sign_in_links_and_when_turned_off(
         &[("id", &off_id.to_string()), ("renewal", "off")],
     )
     .await;
-    expire(&app, off_id).await;
+    app.expire_link(off_id).await;
     let peek = app
         .call(&mut holder, "peek_link", &[("token", &off_token)])
         .await;
@@ -482,7 +455,7 @@ async fn renewal_is_refused_for_revoked_links_sign_in_links_and_when_turned_off(
         .await
         .unwrap()
         .unwrap();
-    expire(&app, signin_id).await;
+    app.expire_link(signin_id).await;
     let answer = app
         .call(&mut holder, "renew_link", &[("token", &token_in(&url))])
         .await;
@@ -631,7 +604,7 @@ async fn counts_per_state_follow_every_change() {
     .await;
     app.call(&mut bob, "revoke_link", &[("id", &b.to_string())])
         .await;
-    expire(&app, c).await;
+    app.expire_link(c).await;
     let counts = app.call(&mut bob, "count_links", &[]).await;
     assert_eq!(counts.status, 200);
     assert_eq!(

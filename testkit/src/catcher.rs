@@ -1,22 +1,27 @@
 //! A minimal SMTP server on loopback that accepts every message and counts it: the "local
-//! catcher" for the issue-with-SMTP measurement, so the catcher costs the server nothing.
+//! catcher" for the benchmark's issue-with-SMTP measurement, so the catcher costs the
+//! server nothing, and a mail server that comes back for the resend tests.
 
 use anyhow::Result;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+/// A running catcher; it serves until the runtime that started it ends.
 pub struct Catcher {
+    /// The loopback port it listens on.
     pub port: u16,
     delivered: Arc<AtomicUsize>,
 }
 
 impl Catcher {
+    /// How many messages it has accepted so far.
     pub fn delivered(&self) -> usize {
         self.delivered.load(Ordering::Relaxed)
     }
 }
 
+/// A catcher on a free loopback port.
 pub async fn start() -> Result<Catcher> {
     start_on(0).await
 }
