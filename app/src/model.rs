@@ -177,6 +177,8 @@ pub struct LinkSummary {
     pub revoked_at: Option<i64>,
     /// The coworker who revoked it (by revoking or resending it), by name (or address).
     pub revoked_by: Option<String>,
+    /// The names of the applications it opens, in the order they were registered.
+    pub applications: Vec<String>,
 }
 
 impl LinkSummary {
@@ -278,10 +280,15 @@ pub enum EventKind {
     /// A coworker sent a new link in this one's place; `other_link` is the new one.
     Resent,
     RenewalChanged,
+    /// A session the link opened reached an application for the first time; `detail` is
+    /// its name.
+    Reached,
+    /// A coworker changed which applications the link opens; `detail` says how.
+    AccessChanged,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::Issued,
         Self::MailSent,
         Self::MailFailed,
@@ -293,6 +300,8 @@ impl EventKind {
         Self::Renewed,
         Self::Resent,
         Self::RenewalChanged,
+        Self::Reached,
+        Self::AccessChanged,
     ];
 
     /// The stored form (the `link_events.kind` column).
@@ -309,6 +318,8 @@ impl EventKind {
             Self::Renewed => "renewed",
             Self::Resent => "resent",
             Self::RenewalChanged => "renewal_changed",
+            Self::Reached => "reached",
+            Self::AccessChanged => "access_changed",
         }
     }
 
@@ -329,6 +340,8 @@ impl EventKind {
             Self::Renewed => "New link requested",
             Self::Resent => "Resent",
             Self::RenewalChanged => "New-link requests changed",
+            Self::Reached => "Reached",
+            Self::AccessChanged => "Access changed",
         }
     }
 }
@@ -431,6 +444,17 @@ pub struct LinkDetails {
     pub older_events: Option<i64>,
     /// Newest first.
     pub sessions: Vec<LinkSession>,
+    /// The applications it opens.
+    pub applications: Vec<ApplicationInfo>,
+}
+
+/// An application behind the gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationInfo {
+    pub id: i64,
+    pub name: String,
+    /// Its base URL: every URL that starts with it (at a path boundary) is inside it.
+    pub url: String,
 }
 
 /// A coworker, as admins manage them.

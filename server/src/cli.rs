@@ -7,6 +7,7 @@
 use anyhow::{bail, Result};
 use app::server::config::Config;
 use app::server::coworkers::{self, Added, Changed, Role};
+use app::server::applications;
 use app::server::db;
 use app::server::email::EmailAddress;
 use app::server::links;
@@ -48,6 +49,10 @@ Environment (none is required; the README's Configuration section says more):
   LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE
                                      [default: 60]
   LATCHKEY_TRUST_FORWARDED_FOR       true behind your own proxy only [default: false]
+  LATCHKEY_TRUSTED_PROXIES           CIDRs whose forwarded headers the gate believes
+                                     [default: 127.0.0.0/8,::1/128]
+  LATCHKEY_COOKIE_DOMAIN             session cookie for this domain and its subdomains,
+                                     so gated applications receive it [default: host-only]
   LATCHKEY_IPV6_PREFIX               IPv6 clients counted per network [default: 64]
   LATCHKEY_READY_FILE                serve writes the address it listens on here
   LEPTOS_SITE_ADDR                   listen address [default: 127.0.0.1:3000]
@@ -82,6 +87,9 @@ pub enum Command {
     /// Add, list and remove coworkers, or change their role
     #[command(subcommand, after_help = SAME_ENVIRONMENT)]
     Coworker(CoworkerCommand),
+    /// Register, list and remove the applications behind the gate
+    #[command(subcommand, name = "app", after_help = SAME_ENVIRONMENT)]
+    App(AppCommand),
     /// Print only a one-time coworker sign-in URL on stdout (the way in without SMTP)
     #[command(after_help = SAME_ENVIRONMENT)]
     SigninLink {
@@ -122,6 +130,25 @@ pub enum CoworkerCommand {
         email: EmailAddress,
         #[arg(value_enum)]
         role: RoleName,
+    },
+}
+
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum AppCommand {
+    /// Register an application: every URL under its base URL is behind the gate
+    Add {
+        /// Its name, as invitations and the timeline show it (e.g. Wiki)
+        name: String,
+        /// Its base URL: http or https, a host, an optional path prefix
+        /// (e.g. https://wiki.example.com)
+        url: String,
+    },
+    /// List the applications: name and base URL, tab-separated
+    List,
+    /// Remove an application: no session reaches it any more
+    Remove {
+        /// Its name
+        name: String,
     },
 }
 
@@ -168,6 +195,13 @@ pub async fn run(command: Command) -> Result<()> {
             let config = Config::from_env()?;
             let pool = connect(&config).await?;
             let result = coworker(&pool, command).await;
+            pool.close().await;
+            result
+        }
+        Command::App(command) => {
+            let config = Config::from_env()?;
+            let pool = connect(&config).await?;
+            let result = app(&pool, command).await;
             pool.close().await;
             result
         }
@@ -227,6 +261,28 @@ async fn coworker(pool: &SqlitePool, command: CoworkerCommand) -> Result<()> {
                 Changed::LastAdmin => bail!(LAST_ADMIN),
             }
         }
+    }
+    Ok(())
+}
+
+async fn app(pool: &SqlitePool, command: AppCommand) -> Result<()> {
+    // The domain's refusals are written for people; say them as they are.
+    let said = |error: app::error::AppError| anyhow::anyhow!("{error}");
+    match command {
+        AppCommand::Add { name, url } => {
+            let added = applications::add(pool, &name, &url).await.map_err(said)?;
+            println!("Added {} at {}.", added.name, added.url);
+        }
+        AppCommand::List => {
+            for app in applications::list(pool).await.map_err(said)? {
+                println!("{}\t{}", app.name, app.url);
+            }
+        }
+        AppCommand::Remove { name } => match applications::remove(pool, &name).await {
+            Ok(()) => println!("Removed {name}; no session reaches it any more."),
+            Err(app::error::AppError::NotFound) => bail!("no application is named {name}"),
+            Err(error) => return Err(said(error)),
+        },
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod cli;
+mod gate;
 mod middleware;
 mod session_store;
 
@@ -128,7 +129,7 @@ pub async fn build(
         }
     });
 
-    let sessions = SessionManagerLayer::new(store)
+    let mut sessions = SessionManagerLayer::new(store)
         .with_name(state.config.session_cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -141,6 +142,10 @@ pub async fn build(
                 state.config.longest_session_lifetime().as_secs() as i64,
             ),
         ));
+    // Applications on sibling hosts receive the cookie through their proxy.
+    if let Some(domain) = &state.config.cookie_domain {
+        sessions = sessions.with_domain(domain.clone());
+    }
 
     let routes = route_list();
     let page_context = {
@@ -186,6 +191,8 @@ pub async fn build(
         .fallback(not_found.with_state(state.clone()));
     let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/gate/auth-request", get(gate::auth_request))
+        .route("/gate/forward-auth", get(gate::forward_auth))
         .leptos_routes_with_context(&state, routes, page_context, page_shell)
         .nest_service(
             &format!("/{versioned}"),

@@ -103,6 +103,7 @@ fn Overview(
         events,
         older_events,
         sessions,
+        applications: _,
     } = details;
     let id = link.id.to_string();
     let trail_of = id.clone();

@@ -88,80 +88,133 @@ pub async fn attach(
     Ok(())
 }
 
-/// The caller, if their session is alive. A session found dead is ended on the spot.
-/// Reads through `db`, records use and ends through `writer`.
+/// A signed-in caller with the session that signed them in.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The `auth_sessions` id.
+    pub auth_id: String,
+    /// The invitation that opened the session, for an invitee.
+    pub link_id: Option<i64>,
+    pub principal: Principal,
+}
+
+/// What a session id names.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A live session.
+    Alive(Caller),
+    /// A session that has ended (now, if it had not been ended yet), and whether it was
+    /// an invitee's.
+    Ended { invitee: bool },
+    /// No session.
+    Unknown,
+}
+
+/// Looks session `auth_id` up and applies every rule that ends one: its absolute and
+/// idle limits, its coworker's removal, its link's revocation. A session found dead is
+/// ended on the spot; a live one's use is recorded at most every [`touch_interval`].
+/// Reads through `db`, writes through `writer`.
+pub async fn look_up(
+    db: &SqlitePool,
+    writer: &SqlitePool,
+    config: &Config,
+    auth_id: &str,
+) -> Result<Lookup, AppError> {
+    let Some(row) = sessions::find(db, auth_id)
+        .await
+        .or_internal("looking up the session")?
+    else {
+        return Ok(Lookup::Unknown);
+    };
+    let at = now();
+    let invitee = row.link_id.is_some();
+    let idle = if invitee {
+        config.invitee_idle_timeout
+    } else {
+        config.coworker_idle_timeout
+    };
+    let within_limits = row.ended_at.is_none()
+        && row.expires_at > at
+        && row.last_seen_at + idle.as_secs() as i64 > at;
+    let (link_id, last_seen_at, ended_at) = (row.link_id, row.last_seen_at, row.ended_at);
+    let principal = if within_limits { principal_of(row) } else { None };
+    let Some(principal) = principal else {
+        if ended_at.is_none() {
+            sessions::end(writer, auth_id, EndReason::Expired, at)
+                .await
+                .or_internal("ending the session")?;
+        }
+        return Ok(Lookup::Ended { invitee });
+    };
+    if at - last_seen_at >= touch_interval(idle) {
+        sessions::touch(writer, auth_id, at)
+            .await
+            .or_internal("touching the session")?;
+    }
+    Ok(Lookup::Alive(Caller {
+        auth_id: auth_id.to_owned(),
+        link_id,
+        principal,
+    }))
+}
+
+/// Who holds a session within its limits: an active coworker, or the invitee of a link
+/// that was not revoked. `None` otherwise.
+fn principal_of(row: sessions::Found) -> Option<Principal> {
+    match row.coworker_id {
+        Some(id) if row.c_deactivated_at.is_none() => Some(Principal::Coworker(Coworker {
+            id,
+            email: row.c_email?,
+            name: row.c_name,
+            is_admin: row.c_is_admin?,
+            created_at: row.c_created_at?,
+        })),
+        None if row.l_revoked_at.is_none() => {
+            let inviter_email = row.i_email?;
+            Some(Principal::Invitee(SignedIn::Invitee {
+                email: row.l_email?,
+                name: row.l_name,
+                inviter_name: row.i_name.unwrap_or_else(|| inviter_email.clone()),
+                inviter_email,
+                message: row.l_message,
+            }))
+        }
+        // A removed coworker's session, or one whose link was revoked.
+        Some(_) | None => None,
+    }
+}
+
+/// The session id this browser's session record holds, if any.
+pub async fn auth_id(session: &Session) -> Result<Option<String>, AppError> {
+    session
+        .get::<String>(AUTH_KEY)
+        .await
+        .or_internal("reading the session")
+}
+
+/// The caller, if their session is alive. A browser whose session has ended loses its
+/// record of it.
 pub async fn current(
     db: &SqlitePool,
     writer: &SqlitePool,
     config: &Config,
     session: &Session,
-) -> Result<Option<Principal>, AppError> {
-    let Some(auth_id) = session
-        .get::<String>(AUTH_KEY)
-        .await
-        .or_internal("reading the session")?
-    else {
+) -> Result<Option<Caller>, AppError> {
+    let Some(auth_id) = auth_id(session).await? else {
         return Ok(None);
     };
-    let row = sessions::live(db, &auth_id)
-        .await
-        .or_internal("looking up the session")?;
-
-    let at = now();
-    let principal = row.and_then(|row| {
-        let idle = if row.coworker_id.is_some() {
-            config.coworker_idle_timeout
-        } else {
-            config.invitee_idle_timeout
-        };
-        let alive = row.expires_at > at && row.last_seen_at + idle.as_secs() as i64 > at;
-        if !alive {
-            return None;
+    match look_up(db, writer, config, &auth_id).await? {
+        Lookup::Alive(caller) => Ok(Some(caller)),
+        Lookup::Ended { .. } | Lookup::Unknown => {
+            session.flush().await.or_internal("deleting the session")?;
+            Ok(None)
         }
-        let principal = match row.coworker_id {
-            Some(id) if row.c_deactivated_at.is_none() => Principal::Coworker(Coworker {
-                id,
-                email: row.c_email?,
-                name: row.c_name,
-                is_admin: row.c_is_admin?,
-                created_at: row.c_created_at?,
-            }),
-            None if row.l_revoked_at.is_none() => {
-                let inviter_email = row.i_email?;
-                Principal::Invitee(SignedIn::Invitee {
-                    email: row.l_email?,
-                    name: row.l_name,
-                    inviter_name: row.i_name.unwrap_or_else(|| inviter_email.clone()),
-                    inviter_email,
-                    message: row.l_message,
-                })
-            }
-            // A removed coworker's session, or one whose link was revoked.
-            Some(_) | None => return None,
-        };
-        Some((principal, row.last_seen_at, idle))
-    });
-
-    if let Some((principal, last_seen_at, idle)) = principal {
-        if at - last_seen_at >= touch_interval(idle) {
-            sessions::touch(writer, &auth_id, at)
-                .await
-                .or_internal("touching the session")?;
-        }
-        Ok(Some(principal))
-    } else {
-        end(writer, session, &auth_id, EndReason::Expired).await?;
-        Ok(None)
     }
 }
 
 /// Signs the browser out: ends the row and deletes the session record.
 pub async fn sign_out(writer: &SqlitePool, session: &Session) -> Result<(), AppError> {
-    if let Some(auth_id) = session
-        .get::<String>(AUTH_KEY)
-        .await
-        .or_internal("reading the session")?
-    {
+    if let Some(auth_id) = auth_id(session).await? {
         end(writer, session, &auth_id, EndReason::SignedOut).await?;
     } else {
         session.flush().await.or_internal("deleting the session")?;

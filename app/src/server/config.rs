@@ -1,6 +1,8 @@
 //! Configuration from `LATCHKEY_*` environment variables, with the defaults the README lists.
 
 use anyhow::{bail, Context, Result};
+use ipnet::IpNet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,6 +47,13 @@ pub struct Config {
     /// Where `serve` writes the address it listens on once it does (`LATCHKEY_READY_FILE`),
     /// for whoever started it on port 0.
     pub ready_file: Option<PathBuf>,
+    /// The proxies whose forwarded headers are believed (`LATCHKEY_TRUSTED_PROXIES`,
+    /// CIDRs; loopback by default): the gate's `X-Original-URL` and `X-Forwarded-*`, and
+    /// `X-Forwarded-For` when [`Config::trust_forwarded_for`] is on.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The domain the session cookie is set for (`LATCHKEY_COOKIE_DOMAIN`), so that
+    /// applications on sibling hosts receive it; `None` keeps it host-only.
+    pub cookie_domain: Option<String>,
 }
 
 /// `url` without its user name and password.
@@ -65,6 +74,22 @@ fn redact_url(url: &str) -> String {
     };
     let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
     format!("{}://{userinfo}{host}{port}{path}{query}", parsed.scheme())
+}
+
+/// A comma-separated list of CIDRs (a bare address is a network of one).
+fn parse_networks(list: &str) -> Result<Vec<IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .with_context(|| {
+                    format!("LATCHKEY_TRUSTED_PROXIES: {entry:?} is not an address or a CIDR")
+                })
+        })
+        .collect()
 }
 
 /// Budgets for [`super::limits::Limits`].
@@ -195,11 +220,52 @@ impl Config {
                     .context("LATCHKEY_IPV6_PREFIX must be a prefix length from 1 to 128")?,
             },
             ready_file: lookup("LATCHKEY_READY_FILE").map(PathBuf::from),
+            trusted_proxies: match lookup("LATCHKEY_TRUSTED_PROXIES") {
+                None => vec![
+                    "127.0.0.0/8".parse().expect("a fixed network"),
+                    "::1/128".parse().expect("a fixed network"),
+                ],
+                Some(list) => parse_networks(&list)?,
+            },
+            cookie_domain: lookup("LATCHKEY_COOKIE_DOMAIN")
+                .map(|domain| domain.trim().trim_start_matches('.').to_ascii_lowercase()),
             outbox_retention: match lookup("LATCHKEY_OUTBOX_RETENTION_MINUTES") {
                 None => max_link_lifetime,
                 Some(_) => minutes("LATCHKEY_OUTBOX_RETENTION_MINUTES", 0)?,
             },
         })
+        .and_then(Self::checked)
+    }
+
+    /// Refuses settings that contradict each other.
+    fn checked(self) -> Result<Self> {
+        if let Some(domain) = &self.cookie_domain {
+            let host = url::Url::parse(&self.public_url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .context("LATCHKEY_PUBLIC_URL must be an http or https URL with a host")?;
+            if !domain.contains('.') || domain.parse::<IpAddr>().is_ok() {
+                bail!(
+                    "LATCHKEY_COOKIE_DOMAIN must be a registrable domain such as example.com, \
+                     not a single label or an address"
+                );
+            }
+            if host != *domain && !host.ends_with(&format!(".{domain}")) {
+                bail!(
+                    "LATCHKEY_COOKIE_DOMAIN ({domain}) must contain the public URL's host ({host})"
+                );
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether forwarded headers from `peer` are believed.
+    pub fn trusts_proxy(&self, peer: IpAddr) -> bool {
+        let peer = match peer {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+            IpAddr::V4(_) => peer,
+        };
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
 
     /// The SMTP URL with its whole user information (name and password) replaced, fit
@@ -241,11 +307,13 @@ impl Config {
     }
 
     /// The session cookie's name.
+    /// With a cookie domain the `__Host-` prefix is not allowed (it forbids a `Domain`), so
+    /// an https cookie is `__Secure-` prefixed instead.
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.is_https() {
-            "__Host-latchkey_session"
-        } else {
-            "latchkey_session"
+        match (self.is_https(), self.cookie_domain.is_some()) {
+            (true, false) => "__Host-latchkey_session",
+            (true, true) => "__Secure-latchkey_session",
+            (false, _) => "latchkey_session",
         }
     }
 }
@@ -275,6 +343,8 @@ impl std::fmt::Debug for Config {
             .field("ipv6_prefix", &self.ipv6_prefix)
             .field("outbox_retention", &self.outbox_retention)
             .field("ready_file", &self.ready_file)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("cookie_domain", &self.cookie_domain)
             .finish()
     }
 }

@@ -10,6 +10,8 @@
 //! state.rs         AppState, the composition root (names only the leaf modules)
 //! request.rs       per-request access: state, session, client, role checks
 //! auth.rs          signed-in sessions: attach at redeem, who is calling, sign out
+//! applications.rs  applications behind the gate: base URLs, containment, safe returns
+//! gate.rs          the gate's decision for a proxied request
 //! links/           magic links: issue, deliver, list, redeem, manage, reissue
 //! coworkers.rs     adding, removing and changing roles of coworkers
 //! store/           every SQL statement, one module per table (see its map)
@@ -27,12 +29,14 @@
 //! headers.rs       security headers and the content security policy
 //! ```
 
+pub mod applications;
 pub mod auth;
 pub mod config;
 pub mod coworkers;
 pub mod db;
 pub mod email;
 pub mod files;
+pub mod gate;
 pub mod group;
 pub mod headers;
 pub mod housekeeping;

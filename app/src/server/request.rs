@@ -41,32 +41,34 @@ pub async fn user_agent() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The client's address: the peer, or behind a trusted proxy the last
-/// `X-Forwarded-For` entry (the one that proxy appended).
+/// The client's address: the peer, or behind a trusted proxy (one of
+/// `LATCHKEY_TRUSTED_PROXIES`, with `LATCHKEY_TRUST_FORWARDED_FOR` on) the last
+/// `X-Forwarded-For` entry, the one that proxy appended.
 pub async fn client_ip(state: &AppState) -> Result<std::net::IpAddr, AppError> {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
-    if state.config.trust_forwarded_for {
-        let headers: axum::http::HeaderMap = leptos_axum::extract()
-            .await
-            .or_internal("reading request headers")?;
-        // Only the last entry: everything before it came from the client. If the
-        // proxy wrote something that is not an address, fall back to the peer.
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .next_back()
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.rsplit(',').next())
-            .and_then(|entry| entry.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return Ok(ip);
-        }
-    }
     let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await
         .or_internal("reading the client address")?;
-    Ok(peer.ip())
+    if !state.config.trust_forwarded_for || !state.config.trusts_proxy(peer.ip()) {
+        return Ok(peer.ip());
+    }
+    let headers: axum::http::HeaderMap = leptos_axum::extract()
+        .await
+        .or_internal("reading request headers")?;
+    Ok(forwarded_for(&headers).unwrap_or(peer.ip()))
+}
+
+/// The last `X-Forwarded-For` entry: everything before it came from the client. `None`
+/// when the proxy wrote something that is not an address.
+pub fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|entry| entry.trim().parse().ok())
 }
 
 /// The opening of every endpoint that takes a link's token (look, renew, redeem): who is
@@ -82,6 +84,11 @@ pub async fn link_attempt(token: &str) -> Result<(AppState, Client, PlainToken),
 
 /// The signed-in caller, if any.
 pub async fn principal(state: &AppState) -> Result<Option<Principal>, AppError> {
+    Ok(caller(state).await?.map(|caller| caller.principal))
+}
+
+/// The signed-in caller with their session, if any.
+pub async fn caller(state: &AppState) -> Result<Option<auth::Caller>, AppError> {
     auth::current(&state.db, &state.writer, &state.config, &session().await?).await
 }
 

@@ -2,6 +2,7 @@
 //! sessions, turn renewal on or off, and look at everything about it.
 
 use super::super::db;
+use super::super::store::applications::{self, Application};
 use super::super::store::coworkers::Coworker;
 use super::super::store::events::{self, Event};
 use super::super::store::links;
@@ -61,6 +62,12 @@ pub async fn details(
         .await
         .or_internal("reading a link's sessions")?;
     let (events, older_events) = events::trail(pool, id, before).await?;
+    let applications = applications::of_link(pool, id)
+        .await
+        .or_internal("reading a link's applications")?
+        .into_iter()
+        .map(Application::info)
+        .collect();
     Ok(LinkDetails {
         link,
         message: options.message,
@@ -74,6 +81,7 @@ pub async fn details(
         events,
         older_events,
         sessions,
+        applications,
     })
 }
 

@@ -2,6 +2,7 @@
 //! summary, and the per-state counts. Each query is planned to read an index, never
 //! the whole table (checked by the query-plan tests).
 
+use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
 use crate::model::{Delivery, LinkState, LinkSummary};
 use sqlx::SqlitePool;
@@ -22,6 +23,8 @@ pub struct SummaryRow {
     redeemed_at: Option<i64>,
     revoked_at: Option<i64>,
     revoked_by: Option<String>,
+    /// The names of the applications it opens, one per line.
+    applications: Option<String>,
 }
 
 impl From<SummaryRow> for LinkSummary {
@@ -39,6 +42,10 @@ impl From<SummaryRow> for LinkSummary {
             redeemed_at: row.redeemed_at,
             revoked_at: row.revoked_at,
             revoked_by: row.revoked_by,
+            applications: row
+                .applications
+                .map(|names| names.lines().map(str::to_owned).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -49,7 +56,8 @@ macro_rules! summary_columns {
     () => {
         "l.id, l.recipient_email, l.recipient_name, COALESCE(c.name, c.email) AS issued_by,
          {STATE_SQL} AS state, l.delivery, l.delivery_error, l.created_at, l.expires_at,
-         l.redeemed_at, l.revoked_at, COALESCE(r.name, r.email) AS revoked_by"
+         l.redeemed_at, l.revoked_at, COALESCE(r.name, r.email) AS revoked_by,
+         {APPLICATIONS} AS applications"
     };
 }
 
@@ -126,6 +134,7 @@ pub fn list_sql(plan: ListPlan) -> String {
         search = search,
         order = order,
         STATE_SQL = STATE_SQL,
+        APPLICATIONS = NAMES_OF_LINK_SQL,
     )
 }
 
@@ -162,6 +171,7 @@ pub async fn summary(pool: &SqlitePool, id: i64, at: i64) -> sqlx::Result<Option
          WHERE l.id = ?2 AND l.purpose = 'invite'"
         ),
         STATE_SQL = STATE_SQL,
+        APPLICATIONS = NAMES_OF_LINK_SQL,
     ))
     .bind(at)
     .bind(id)

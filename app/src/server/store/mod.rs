@@ -11,6 +11,7 @@
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
 //! events.rs           link_events: the audit trail, its repeat folding and paging
 //! coworkers.rs        coworkers
+//! applications.rs     applications, the ones each invitation opens, the ones reached
 //! redeems.rs          the invitation redeem as a group-commit job
 //! deliveries.rs       a mail's outcome as a group-commit job
 //! ```
@@ -18,6 +19,7 @@
 //! SQL is written out in full or assembled with `concat!`/`format!` from fixed fragments
 //! only (each such place says so); values are always bound, never spliced.
 
+pub mod applications;
 pub mod coworkers;
 pub mod deliveries;
 pub mod events;

@@ -287,13 +287,14 @@ pub async fn forget_ended(conn: &mut SqliteConnection, before: i64) -> sqlx::Res
     )
 }
 
-/// A live session with its holder: the coworker's row, or the invitation's and its
-/// issuer's.
+/// A session with its holder: the coworker's row, or the invitation's and its issuer's.
 #[derive(sqlx::FromRow)]
-pub struct Live {
+pub struct Found {
     pub coworker_id: Option<i64>,
+    pub link_id: Option<i64>,
     pub expires_at: i64,
     pub last_seen_at: i64,
+    pub ended_at: Option<i64>,
     pub c_email: Option<String>,
     pub c_name: Option<String>,
     pub c_is_admin: Option<bool>,
@@ -307,13 +308,13 @@ pub struct Live {
     pub i_name: Option<String>,
 }
 
-/// Session `id` with its holder, unless it has ended.
-pub async fn live<'e, E>(executor: E, id: &str) -> sqlx::Result<Option<Live>>
+/// Session `id` with its holder, ended or not.
+pub async fn find<'e, E>(executor: E, id: &str) -> sqlx::Result<Option<Found>>
 where
     E: Executor<'e, Database = Sqlite>,
 {
     sqlx::query_as(
-        "SELECT s.coworker_id, s.expires_at, s.last_seen_at,
+        "SELECT s.coworker_id, s.link_id, s.expires_at, s.last_seen_at, s.ended_at,
                 c.email AS c_email, c.name AS c_name, c.is_admin AS c_is_admin,
                 c.created_at AS c_created_at, c.deactivated_at AS c_deactivated_at,
                 l.recipient_email AS l_email, l.recipient_name AS l_name,
@@ -323,7 +324,7 @@ where
          LEFT JOIN coworkers c ON c.id = s.coworker_id
          LEFT JOIN magic_links l ON l.id = s.link_id
          LEFT JOIN coworkers i ON i.id = l.coworker_id
-         WHERE s.id = ?1 AND s.ended_at IS NULL",
+         WHERE s.id = ?1",
     )
     .bind(id)
     .fetch_optional(executor)

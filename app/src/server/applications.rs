@@ -1,0 +1,276 @@
+//! Applications behind the gate: what a base URL is, which URLs are inside one, where a
+//! browser may be sent back to (`rd`), and registering applications.
+
+use super::store::applications::{self as store, Application};
+use super::{db, now, OrInternal};
+use crate::error::AppError;
+use crate::model::ApplicationInfo;
+use sqlx::SqlitePool;
+use url::Url;
+
+/// The longest application name.
+pub const MAX_NAME_CHARS: usize = 100;
+/// The longest URL the gate or `rd` looks at.
+pub const MAX_URL_BYTES: usize = 4096;
+
+/// An application's base URL, normalised: lower-case scheme and host, the port only when
+/// it is not the scheme's default, and a path prefix without its trailing slash (`""` for
+/// the whole host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    pub scheme: String,
+    pub host: String,
+    pub port: Option<u16>,
+    pub path_prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses a base URL as an admin gives it: http or https, a host, no user name or
+    /// password, no query, no fragment.
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let refuse = |message: &str| Err(AppError::invalid("url", message));
+        let input = input.trim();
+        if input.is_empty() {
+            return refuse("Give the application's address, like https://wiki.example.com.");
+        }
+        let Some(url) = parse_absolute(input) else {
+            return refuse("That is not a full address: give it as https://host/optional/path.");
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("The address must not carry a user name or password.");
+        }
+        if url.fragment().is_some() || input.contains('#') {
+            return refuse("The address must not have a #fragment.");
+        }
+        if url.query().is_some() {
+            return refuse("The address must not have a ?query.");
+        }
+        Ok(Self::of(&url))
+    }
+
+    /// The base URL `url` falls in when its whole path is the prefix.
+    fn of(url: &Url) -> Self {
+        Self {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().unwrap_or_default().to_owned(),
+            port: url.port(),
+            path_prefix: url.path().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Whether `url` is inside this application: same scheme, host and port, and a path
+    /// that is the prefix or continues it after a `/`.
+    pub fn contains(&self, url: &Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port() == self.port
+            && match url.path().strip_prefix(self.path_prefix.as_str()) {
+                Some(rest) => rest.is_empty() || rest.starts_with('/'),
+                None => false,
+            }
+    }
+}
+
+impl std::fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        f.write_str(if self.path_prefix.is_empty() {
+            "/"
+        } else {
+            &self.path_prefix
+        })
+    }
+}
+
+/// An absolute http or https URL with a host, as browsers would read it (WHATWG: dot
+/// segments, encoded dots, backslashes and stray tabs are resolved first), or `None`.
+pub fn parse_absolute(input: &str) -> Option<Url> {
+    if input.len() > MAX_URL_BYTES || input.chars().any(char::is_control) {
+        return None;
+    }
+    let url = Url::parse(input).ok()?;
+    let web = matches!(url.scheme(), "http" | "https");
+    (web && url.host_str().is_some_and(|host| !host.is_empty())).then_some(url)
+}
+
+/// Where a browser may be sent back to after signing in or out: `rd` read as a browser
+/// would (relative to Latchkey's public URL), accepted only when it lands inside Latchkey
+/// itself or a registered application and names no user. Answers the URL as it will be
+/// sent (its normalised form, never the raw input).
+pub fn safe_return(rd: &str, public_url: &str, applications: &[Application]) -> Option<Url> {
+    let rd = rd.trim();
+    if rd.is_empty() || rd.len() > MAX_URL_BYTES || rd.chars().any(char::is_control) {
+        return None;
+    }
+    let base = Url::parse(&format!("{}/", public_url.trim_end_matches('/'))).ok()?;
+    let url = base.join(rd).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let latchkey = BaseUrl::of(&base);
+    let inside = latchkey.contains(&url) || applications.iter().any(|app| app.base.contains(&url));
+    inside.then_some(url)
+}
+
+/// Parses an application's name: 1 to [`MAX_NAME_CHARS`] characters, no control
+/// characters, no leading or trailing space.
+pub fn parse_name(input: &str) -> Result<String, AppError> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "Give the application a name."));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::invalid(
+            "name",
+            format!("Keep the name under {MAX_NAME_CHARS} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "The name contains characters that are not allowed.",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Registers an application; a name or base URL already registered is refused.
+pub async fn add(writer: &SqlitePool, name: &str, url: &str) -> Result<ApplicationInfo, AppError> {
+    let name = parse_name(name)?;
+    let base = BaseUrl::parse(url)?;
+    let mut tx = db::begin_write(writer)
+        .await
+        .or_internal("starting to add an application")?;
+    let existing = store::all(&mut *tx)
+        .await
+        .or_internal("reading applications")?;
+    if existing.iter().any(|app| app.name.to_lowercase() == name.to_lowercase()) {
+        return Err(AppError::invalid(
+            "name",
+            "An application with this name is already registered.",
+        ));
+    }
+    if let Some(app) = existing.iter().find(|app| app.base == base) {
+        return Err(AppError::invalid(
+            "url",
+            format!("This address is already registered, as {}.", app.name),
+        ));
+    }
+    let id = store::insert(&mut tx, &name, &base, now())
+        .await
+        .or_internal("adding an application")?;
+    tx.commit().await.or_internal("committing an application")?;
+    Ok(ApplicationInfo {
+        id,
+        name,
+        url: base.to_string(),
+    })
+}
+
+/// Every registered application, in the order they were registered.
+pub async fn list(pool: &SqlitePool) -> Result<Vec<ApplicationInfo>, AppError> {
+    Ok(store::all(pool)
+        .await
+        .or_internal("listing applications")?
+        .into_iter()
+        .map(Application::info)
+        .collect())
+}
+
+/// Removes application `name`: no session reaches it any more, and invitations that
+/// opened it no longer do.
+pub async fn remove(writer: &SqlitePool, name: &str) -> Result<(), AppError> {
+    if store::remove(writer, name.trim())
+        .await
+        .or_internal("removing an application")?
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, url: &str) -> Application {
+        Application {
+            id: 1,
+            name: name.to_owned(),
+            base: BaseUrl::parse(url).unwrap(),
+        }
+    }
+
+    #[test]
+    fn base_urls_are_normalised_and_validated() {
+        let base = BaseUrl::parse(" HTTPS://Wiki.Example.com:443/Docs/ ").unwrap();
+        assert_eq!(base.to_string(), "https://wiki.example.com/Docs");
+        assert_eq!(
+            BaseUrl::parse("http://a.test:8080").unwrap().to_string(),
+            "http://a.test:8080/"
+        );
+        for bad in [
+            "",
+            "wiki.example.com",
+            "ftp://wiki.example.com",
+            "https://user:pw@wiki.example.com",
+            "https://user@wiki.example.com",
+            "https://wiki.example.com/#top",
+            "https://wiki.example.com/?a=1",
+            "javascript:alert(1)",
+            "https://wiki.example.com/\\n",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_url_is_inside_an_application_only_at_a_path_boundary() {
+        let docs = BaseUrl::parse("https://wiki.example.com/docs").unwrap();
+        let inside = |url: &str| docs.contains(&parse_absolute(url).unwrap());
+        assert!(inside("https://wiki.example.com/docs"));
+        assert!(inside("https://wiki.example.com/docs/a?b=c"));
+        assert!(inside("https://WIKI.example.com:443/docs/"));
+        assert!(!inside("https://wiki.example.com/docsevil"));
+        assert!(!inside("https://wiki.example.com/other"));
+        assert!(!inside("https://wiki.example.com/docs/../admin"));
+        assert!(!inside("https://wiki.example.com/docs/%2e%2e/admin"));
+        assert!(!inside("http://wiki.example.com/docs"));
+        assert!(!inside("https://wiki.example.com:8443/docs"));
+        assert!(!inside("https://wiki.example.com.evil.test/docs"));
+    }
+
+    #[test]
+    fn return_urls_stay_inside_latchkey_or_an_application() {
+        let apps = [app("Wiki", "https://wiki.example.com")];
+        let public = "https://login.example.com";
+        let ok = |rd: &str| safe_return(rd, public, &apps).map(|u| u.to_string());
+        assert_eq!(ok("https://wiki.example.com/page?x=1").as_deref(), Some("https://wiki.example.com/page?x=1"));
+        assert_eq!(ok("/dashboard").as_deref(), Some("https://login.example.com/dashboard"));
+        for bypass in [
+            "//evil.test",
+            "\\\\evil.test",
+            "/\\evil.test",
+            "https://wiki.example.com.evil.test/",
+            "https://wiki.example.com@evil.test/",
+            "https://user@wiki.example.com/",
+            "https:evil.test",
+            "http://wiki.example.com/",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "https://evil.test/%2e%2e/",
+            "/\t/evil.test",
+            "https://evil.test",
+        ] {
+            let got = ok(bypass);
+            assert!(
+                got.as_deref().is_none_or(|u| u.starts_with("https://login.example.com/")),
+                "{bypass:?} went to {got:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The gate's two endpoints, the HTTP side of `app::server::gate`:
+//!
+//! - `GET /gate/auth-request` for nginx `auth_request`: reads `X-Original-URL` and
+//!   `X-Original-Method`; 200 with identity headers, 401 with `Location` (nginx cannot
+//!   pass a redirect from an auth subrequest; its config turns this into one), 403.
+//! - `GET /gate/forward-auth` for Traefik `forwardAuth` and Caddy `forward_auth`: reads
+//!   `X-Forwarded-Method`, `-Proto`, `-Host` and `-Uri`; 200 with identity headers, 302
+//!   to sign in for a browser's GET or HEAD (401 for anything else, or a request that
+//!   asks for JSON), 403 with a page.
+//!
+//! Forwarded headers are believed only from `LATCHKEY_TRUSTED_PROXIES`; from any other
+//! peer both endpoints answer 403 and log why.
+
+use app::error::AppError;
+use app::server::auth;
+use app::server::gate::{self, header_text, Decision, Identity};
+use app::server::state::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+/// Which proxy protocol a request came in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    AuthRequest,
+    ForwardAuth,
+}
+
+/// `GET /gate/auth-request`.
+pub async fn auth_request(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response<Body> {
+    answer(&state, peer, &session, &headers, Protocol::AuthRequest).await
+}
+
+/// `GET /gate/forward-auth`.
+pub async fn forward_auth(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response<Body> {
+    answer(&state, peer, &session, &headers, Protocol::ForwardAuth).await
+}
+
+async fn answer(
+    state: &AppState,
+    peer: SocketAddr,
+    session: &Session,
+    headers: &HeaderMap,
+    protocol: Protocol,
+) -> Response<Body> {
+    if !state.config.trusts_proxy(peer.ip()) {
+        tracing::warn!(peer = %peer.ip(), "gate request refused: the peer is not a trusted proxy");
+        return forbidden_page(None);
+    }
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (url, method) = match protocol {
+        Protocol::AuthRequest => (
+            gate::proxied_url(text("x-original-url"), None),
+            text("x-original-method"),
+        ),
+        Protocol::ForwardAuth => (
+            gate::proxied_url(
+                None,
+                Some((
+                    text("x-forwarded-proto").unwrap_or("http"),
+                    text("x-forwarded-host").unwrap_or_default(),
+                    text("x-forwarded-uri").unwrap_or("/"),
+                )),
+            ),
+            text("x-forwarded-method"),
+        ),
+    };
+    let Some(url) = url else {
+        tracing::warn!("gate request refused: no URL of an http(s) request in its headers");
+        return forbidden_page(None);
+    };
+    let decided = match auth::auth_id(session).await {
+        Ok(auth_id) => {
+            gate::decide(
+                &state.db,
+                &state.writer,
+                &state.config,
+                auth_id.as_deref(),
+                &url,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match decided {
+        Ok(Decision::Allow(identity)) => allowed(&identity),
+        Ok(Decision::SignIn { location } | Decision::Ended { location }) => {
+            let navigation = matches!(method.unwrap_or("GET"), "GET" | "HEAD")
+                && !asks_for_json(headers);
+            if protocol == Protocol::ForwardAuth && navigation {
+                redirect(StatusCode::FOUND, &location)
+            } else {
+                redirect(StatusCode::UNAUTHORIZED, &location)
+            }
+        }
+        Ok(Decision::Forbidden { application }) => {
+            tracing::info!(reason = if application.is_some() { "not in this invitation" } else { "outside every application" }, "gate refused a request");
+            forbidden_page(application.as_deref())
+        }
+        Err(error) => failed(&error),
+    }
+}
+
+/// Whether the request wants JSON rather than a page (an API call from a script).
+fn asks_for_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (accept.contains("application/json") && !accept.contains("text/html"))
+        || headers
+            .get("x-requested-with")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"))
+}
+
+fn allowed(identity: &Identity) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("remote-user", header_text(&identity.email))
+        .header("remote-email", header_text(&identity.email))
+        .header("remote-groups", identity.groups.join(","));
+    if let Some(name) = &identity.name {
+        response = response.header("remote-name", header_text(name));
+    }
+    if let Some(link) = identity.link {
+        response = response.header("remote-link", link.to_string());
+    }
+    response
+        .body(Body::empty())
+        .unwrap_or_else(|_| failed(&AppError::Internal))
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    match HeaderValue::from_str(location) {
+        Ok(location) => Response::builder()
+            .status(status)
+            .header(header::LOCATION, location)
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::empty())
+            .unwrap_or_else(|_| failed(&AppError::Internal)),
+        Err(_) => failed(&AppError::Internal),
+    }
+}
+
+/// The 403 page: which application this session may not open, or that the address is
+/// not behind the gate at all.
+fn forbidden_page(application: Option<&str>) -> Response<Body> {
+    let said = match application {
+        Some(name) => format!(
+            "Your invitation does not open {}. Ask the person who invited you for access.",
+            escape(name)
+        ),
+        None => "This address is not one Latchkey lets anyone into.".to_owned(),
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>No access</title></head><body><main><h1>No access</h1><p>{said}</p>\
+         </main></body></html>"
+    );
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(page))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// A fault: 503 with `Retry-After` when the database is busy, 500 otherwise; the detail
+/// went to the log where it happened.
+fn failed(error: &AppError) -> Response<Body> {
+    let status =
+        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::builder().status(status);
+    if let Some(secs) = error.retry_after_secs() {
+        response = response.header(header::RETRY_AFTER, secs);
+    }
+    response
+        .body(Body::empty())
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// HTML-escapes an application's name for the 403 page.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
