@@ -5,29 +5,40 @@
 
 use crate::error::AppError;
 use crate::model::{
-    CoworkerInfo, IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview, LinkSummary,
-    Redeemed, Renewed, SignedIn,
+    ApplicationInfo, CoworkerInfo, IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview,
+    LinkSummary, Redeemed, Renewed, ReturnAddress, SignedIn,
 };
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::server::{auth, coworkers, email::EmailAddress, links, request, OrInternal};
+use crate::server::{
+    applications, auth, coworkers, email::EmailAddress, links, request, signins::SigninRequest,
+    OrInternal,
+};
 
 /// Asks for a coworker sign-in link. The answer is the same whether or not the address
 /// belongs to a coworker, and comes before any mail is sent.
+/// `rd`, when given, is where the link returns to after Continue: it must be inside
+/// Latchkey or a registered application.
 #[server(prefix = "/api", endpoint = "request_signin")]
-pub async fn request_signin(email: String) -> Result<(), AppError> {
+pub async fn request_signin(email: String, rd: Option<String>) -> Result<(), AppError> {
     let email = EmailAddress::parse("email", &email)?;
     let state = request::state();
+    let return_to = match rd.as_deref().map(str::trim).filter(|rd| !rd.is_empty()) {
+        None => None,
+        Some(rd) => Some(applications::return_to(&state.db, &state.config, rd).await?),
+    };
     let client = request::client(&state).await?;
     state
         .limits
         .signin_request(client.network, email.as_str())?;
-    state.signins.request(email);
+    state.signins.request(SigninRequest { email, return_to });
     Ok(())
 }
 
 /// Issues an invitation and mails it; answers the link's URL this once.
+// A server function's parameters are its form's fields, sent flat (`email=…&name=…`).
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/api", endpoint = "issue_link")]
 pub async fn issue_link(
     email: String,
@@ -37,6 +48,7 @@ pub async fn issue_link(
     destination: Option<String>,
     session_lifetime: Option<String>,
     renewal: Option<String>,
+    applications: Option<String>,
 ) -> Result<IssuedLink, AppError> {
     let (state, coworker) = request::require_coworker().await?;
     let invite = links::NewInvite::parse(&links::InviteForm {
@@ -47,6 +59,7 @@ pub async fn issue_link(
         destination: destination.as_deref(),
         session_lifetime: session_lifetime.as_deref(),
         renewal: renewal.as_deref(),
+        applications: applications.as_deref(),
     })?;
     state.limits.issue(coworker.id)?;
     links::issue(&state, &coworker, invite).await
@@ -157,6 +170,58 @@ pub async fn sign_out() -> Result<(), AppError> {
 pub async fn current_user() -> Result<Option<SignedIn>, AppError> {
     let principal = request::principal(&request::state()).await?;
     Ok(principal.map(|p| p.to_current_user()))
+}
+
+/// Which applications an invitation opens: `applications` is the whole new set
+/// (comma-separated ids; empty for none). Adding one widens the invitation's access,
+/// removing one narrows it; both go on its timeline.
+#[server(prefix = "/api", endpoint = "set_link_access")]
+pub async fn set_link_access(id: String, applications: String) -> Result<(), AppError> {
+    let (state, coworker) = request::require_coworker().await?;
+    let id = parse_id("id", &id)?;
+    let chosen = links::parse_application_ids(Some(&applications))?.unwrap_or_default();
+    links::set_access(&state.writer, &coworker, id, &chosen).await
+}
+
+/// The applications behind the gate. Coworkers only.
+#[server(prefix = "/api", endpoint = "list_applications")]
+pub async fn list_applications() -> Result<Vec<ApplicationInfo>, AppError> {
+    let (state, _coworker) = request::require_coworker().await?;
+    applications::list(&state.db).await
+}
+
+/// Registers an application behind the gate. Admins only.
+#[server(prefix = "/api", endpoint = "add_application")]
+pub async fn add_application(name: String, url: String) -> Result<ApplicationInfo, AppError> {
+    let (state, _admin) = request::require_admin().await?;
+    applications::add(&state.writer, &name, &url).await
+}
+
+/// Removes an application: no session reaches it any more. Admins only.
+#[server(prefix = "/api", endpoint = "remove_application")]
+pub async fn remove_application(name: String) -> Result<(), AppError> {
+    let (state, _admin) = request::require_admin().await?;
+    applications::remove(&state.writer, &name).await
+}
+
+/// The applications this browser's session opens: an invitee's invitation's, or every
+/// one for a coworker; empty when signed out.
+#[server(prefix = "/api", endpoint = "my_applications")]
+pub async fn my_applications() -> Result<Vec<ApplicationInfo>, AppError> {
+    let state = request::state();
+    match request::caller(&state).await? {
+        Some(caller) => applications::of_caller(&state.db, caller.link_id).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Where `rd` leads, when it is somewhere Latchkey may send a browser back to: its
+/// normalised address and the application it is inside (for the sign-out and "session
+/// ended" pages). Nothing for an address outside Latchkey and its applications.
+#[server(prefix = "/api", endpoint = "return_to")]
+pub async fn return_to(rd: String) -> Result<ReturnAddress, AppError> {
+    let state = request::state();
+    applications::describe_return(&state.db, &state.config, &rd).await
 }
 
 /// Every coworker, active ones first. Admins only.

@@ -448,6 +448,15 @@ pub struct LinkDetails {
     pub applications: Vec<ApplicationInfo>,
 }
 
+/// Where a return address (`rd`) leads, when Latchkey may send a browser there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnAddress {
+    /// The address, normalised; `None` when it is not one Latchkey sends browsers to.
+    pub url: Option<String>,
+    /// The application it is inside, by name.
+    pub application: Option<String>,
+}
+
 /// An application behind the gate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationInfo {
@@ -648,6 +657,7 @@ mod tests {
             redeemed_at,
             revoked_at,
             revoked_by: revoked_at.map(|_| "Carol".to_owned()),
+            applications: Vec::new(),
         };
         assert_eq!(
             link(LinkState::Pending, None, None).milestone(),

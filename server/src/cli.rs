@@ -5,9 +5,9 @@
 //! ([`Config::from_env`]); `latchkey serve --help` lists them.
 
 use anyhow::{bail, Result};
+use app::server::applications;
 use app::server::config::Config;
 use app::server::coworkers::{self, Added, Changed, Role};
-use app::server::applications;
 use app::server::db;
 use app::server::email::EmailAddress;
 use app::server::links;

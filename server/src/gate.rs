@@ -97,8 +97,8 @@ async fn answer(
     match decided {
         Ok(Decision::Allow(identity)) => allowed(&identity),
         Ok(Decision::SignIn { location } | Decision::Ended { location }) => {
-            let navigation = matches!(method.unwrap_or("GET"), "GET" | "HEAD")
-                && !asks_for_json(headers);
+            let navigation =
+                matches!(method.unwrap_or("GET"), "GET" | "HEAD") && !asks_for_json(headers);
             if protocol == Protocol::ForwardAuth && navigation {
                 redirect(StatusCode::FOUND, &location)
             } else {
@@ -106,7 +106,14 @@ async fn answer(
             }
         }
         Ok(Decision::Forbidden { application }) => {
-            tracing::info!(reason = if application.is_some() { "not in this invitation" } else { "outside every application" }, "gate refused a request");
+            tracing::info!(
+                reason = if application.is_some() {
+                    "not in this invitation"
+                } else {
+                    "outside every application"
+                },
+                "gate refused a request"
+            );
             forbidden_page(application.as_deref())
         }
         Err(error) => failed(&error),
@@ -182,8 +189,7 @@ fn forbidden_page(application: Option<&str>) -> Response<Body> {
 /// A fault: 503 with `Retry-After` when the database is busy, 500 otherwise; the detail
 /// went to the log where it happened.
 fn failed(error: &AppError) -> Response<Body> {
-    let status =
-        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = Response::builder().status(status);
     if let Some(secs) = error.retry_after_secs() {
         response = response.header(header::RETRY_AFTER, secs);

@@ -107,8 +107,8 @@ pub async fn build(
     };
     tokio::spawn({
         let state = state.clone();
-        app::server::signins::work(state.signins.clone(), signin_queue, move |email| {
-            app::server::links::send_signin(state.clone(), email)
+        app::server::signins::work(state.signins.clone(), signin_queue, move |request| {
+            app::server::links::send_signin(state.clone(), request)
         })
     });
     tokio::spawn(app::server::housekeeping::run(

@@ -1,10 +1,11 @@
 //! Applications behind the gate: what a base URL is, which URLs are inside one, where a
 //! browser may be sent back to (`rd`), and registering applications.
 
+use super::config::Config;
 use super::store::applications::{self as store, Application};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
-use crate::model::ApplicationInfo;
+use crate::model::{ApplicationInfo, ReturnAddress};
 use sqlx::SqlitePool;
 use url::Url;
 
@@ -115,6 +116,54 @@ pub fn safe_return(rd: &str, public_url: &str, applications: &[Application]) -> 
     inside.then_some(url)
 }
 
+/// `rd` checked by [`safe_return`] against the registered applications: its normalised
+/// form, or a refusal that says why.
+pub async fn return_to(db: &SqlitePool, config: &Config, rd: &str) -> Result<String, AppError> {
+    let applications = store::all(db).await.or_internal("reading applications")?;
+    safe_return(rd, &config.public_url, &applications)
+        .map(String::from)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "rd",
+                "That return address is not inside Latchkey or one of its applications.",
+            )
+        })
+}
+
+/// What `rd` leads to, for a page that offers to go back there: nothing when it is not
+/// somewhere Latchkey may send a browser.
+pub async fn describe_return(
+    db: &SqlitePool,
+    config: &Config,
+    rd: &str,
+) -> Result<ReturnAddress, AppError> {
+    let applications = store::all(db).await.or_internal("reading applications")?;
+    let Some(url) = safe_return(rd, &config.public_url, &applications) else {
+        return Ok(ReturnAddress::default());
+    };
+    Ok(ReturnAddress {
+        application: applications
+            .into_iter()
+            .find(|app| app.base.contains(&url))
+            .map(|app| app.name),
+        url: Some(url.into()),
+    })
+}
+
+/// The applications a session opens: its invitation's (`link_id`), or every one for a
+/// coworker's session.
+pub async fn of_caller(
+    db: &SqlitePool,
+    link_id: Option<i64>,
+) -> Result<Vec<ApplicationInfo>, AppError> {
+    let opens = match link_id {
+        Some(link_id) => store::of_link(db, link_id).await,
+        None => store::all(db).await,
+    }
+    .or_internal("reading applications")?;
+    Ok(opens.into_iter().map(Application::info).collect())
+}
+
 /// Parses an application's name: 1 to [`MAX_NAME_CHARS`] characters, no control
 /// characters, no leading or trailing space.
 pub fn parse_name(input: &str) -> Result<String, AppError> {
@@ -147,7 +196,10 @@ pub async fn add(writer: &SqlitePool, name: &str, url: &str) -> Result<Applicati
     let existing = store::all(&mut *tx)
         .await
         .or_internal("reading applications")?;
-    if existing.iter().any(|app| app.name.to_lowercase() == name.to_lowercase()) {
+    if existing
+        .iter()
+        .any(|app| app.name.to_lowercase() == name.to_lowercase())
+    {
         return Err(AppError::invalid(
             "name",
             "An application with this name is already registered.",
@@ -249,8 +301,14 @@ mod tests {
         let apps = [app("Wiki", "https://wiki.example.com")];
         let public = "https://login.example.com";
         let ok = |rd: &str| safe_return(rd, public, &apps).map(|u| u.to_string());
-        assert_eq!(ok("https://wiki.example.com/page?x=1").as_deref(), Some("https://wiki.example.com/page?x=1"));
-        assert_eq!(ok("/dashboard").as_deref(), Some("https://login.example.com/dashboard"));
+        assert_eq!(
+            ok("https://wiki.example.com/page?x=1").as_deref(),
+            Some("https://wiki.example.com/page?x=1")
+        );
+        assert_eq!(
+            ok("/dashboard").as_deref(),
+            Some("https://login.example.com/dashboard")
+        );
         for bypass in [
             "//evil.test",
             "\\\\evil.test",
@@ -268,7 +326,8 @@ mod tests {
         ] {
             let got = ok(bypass);
             assert!(
-                got.as_deref().is_none_or(|u| u.starts_with("https://login.example.com/")),
+                got.as_deref()
+                    .is_none_or(|u| u.starts_with("https://login.example.com/")),
                 "{bypass:?} went to {got:?}"
             );
         }

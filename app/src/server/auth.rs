@@ -137,7 +137,11 @@ pub async fn look_up(
         && row.expires_at > at
         && row.last_seen_at + idle.as_secs() as i64 > at;
     let (link_id, last_seen_at, ended_at) = (row.link_id, row.last_seen_at, row.ended_at);
-    let principal = if within_limits { principal_of(row) } else { None };
+    let principal = if within_limits {
+        principal_of(row)
+    } else {
+        None
+    };
     let Some(principal) = principal else {
         if ended_at.is_none() {
             sessions::end(writer, auth_id, EndReason::Expired, at)

@@ -167,10 +167,10 @@ pub fn proxied_url(original: Option<&str>, forwarded: Option<(&str, &str, &str)>
 /// A header value for `text`: itself when it is printable ASCII, otherwise RFC 2047's
 /// encoded-word (`=?UTF-8?B?…?=`, base64 of the UTF-8). Control characters never pass.
 pub fn header_text(text: &str) -> String {
+    use base64::Engine;
     if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return text.to_owned();
     }
-    use base64::Engine;
     let clean: String = text.chars().filter(|c| !c.is_control()).collect();
     format!(
         "=?UTF-8?B?{}?=",
@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(header_text("Ada Lovelace"), "Ada Lovelace");
         assert_eq!(header_text("Zoë"), "=?UTF-8?B?Wm/Dqw==?=");
         let injected = header_text("Eve\r\nRemote-Groups: admin");
-        assert!(!injected.contains('\r') && !injected.contains('\n'), "{injected}");
+        assert!(
+            !injected.contains('\r') && !injected.contains('\n'),
+            "{injected}"
+        );
         assert!(injected.starts_with("=?UTF-8?B?"));
     }
 
@@ -205,7 +208,11 @@ mod tests {
             ("https", "wiki.example.com", "a"),
             ("https", "wiki.example.com", "/a\r\nX: y"),
         ] {
-            assert_eq!(proxied_url(None, Some((proto, host, uri))), None, "{host}{uri}");
+            assert_eq!(
+                proxied_url(None, Some((proto, host, uri))),
+                None,
+                "{host}{uri}"
+            );
         }
         assert_eq!(proxied_url(Some("/relative"), None), None);
         assert_eq!(proxied_url(None, None), None);

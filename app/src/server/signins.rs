@@ -20,10 +20,18 @@ pub const QUEUE_ROOM: usize = 256;
 /// How many are worked at once.
 pub const WORKERS: usize = 4;
 
+/// One `/login` request: the address, and where the sign-in link returns to after
+/// Continue (an application's URL the gate sent the browser from, already checked).
+#[derive(Debug)]
+pub struct SigninRequest {
+    pub email: EmailAddress,
+    pub return_to: Option<String>,
+}
+
 /// Where `request_signin` leaves its work; cloning it is cheap.
 #[derive(Clone, Debug)]
 pub struct SigninQueue {
-    queue: mpsc::Sender<EmailAddress>,
+    queue: mpsc::Sender<SigninRequest>,
     /// Requests worked to the end or dropped: what a test waits for before it checks
     /// that no mail went out.
     settled: Arc<AtomicU64>,
@@ -31,7 +39,7 @@ pub struct SigninQueue {
 
 impl SigninQueue {
     /// The queue, and its other end for [`work`].
-    pub fn new() -> (Self, mpsc::Receiver<EmailAddress>) {
+    pub fn new() -> (Self, mpsc::Receiver<SigninRequest>) {
         let (sender, receiver) = mpsc::channel(QUEUE_ROOM);
         let queue = Self {
             queue: sender,
@@ -41,11 +49,11 @@ impl SigninQueue {
     }
 
     /// Queues a sign-in request; when the queue is full, drops it and logs the refusal.
-    pub fn request(&self, email: EmailAddress) {
-        if let Err(error) = self.queue.try_send(email) {
-            let (mpsc::error::TrySendError::Full(email) | mpsc::error::TrySendError::Closed(email)) =
-                error;
-            warn!(to = %email.masked(), "sign-in request dropped: the sign-in queue is full");
+    pub fn request(&self, request: SigninRequest) {
+        if let Err(error) = self.queue.try_send(request) {
+            let (mpsc::error::TrySendError::Full(request)
+            | mpsc::error::TrySendError::Closed(request)) = error;
+            warn!(to = %request.email.masked(), "sign-in request dropped: the sign-in queue is full");
             self.settled.fetch_add(1, Ordering::Release);
         }
     }
@@ -58,9 +66,9 @@ impl SigninQueue {
 
 /// Works requests queued on `signins` with `send` (issuing and mailing the link),
 /// [`WORKERS`] at a time, until the queue closes.
-pub async fn work<F, Fut>(signins: SigninQueue, mut queue: mpsc::Receiver<EmailAddress>, send: F)
+pub async fn work<F, Fut>(signins: SigninQueue, mut queue: mpsc::Receiver<SigninRequest>, send: F)
 where
-    F: Fn(EmailAddress) -> Fut,
+    F: Fn(SigninRequest) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let workers = Arc::new(Semaphore::new(WORKERS));
@@ -85,7 +93,10 @@ mod tests {
     fn requests_past_the_queues_room_are_dropped_not_kept() {
         let (queue, mut waiting) = SigninQueue::new();
         for i in 0..QUEUE_ROOM + 50 {
-            queue.request(EmailAddress::parse("email", &format!("a{i}@example.com")).unwrap());
+            queue.request(SigninRequest {
+                email: EmailAddress::parse("email", &format!("a{i}@example.com")).unwrap(),
+                return_to: None,
+            });
         }
         let mut kept = 0;
         while waiting.try_recv().is_ok() {

@@ -4,6 +4,7 @@
 
 use crate::error::AppError;
 use crate::model::{ExpiresIn, LinkState, SessionLifetime};
+use crate::server::applications::parse_absolute;
 use crate::server::email::EmailAddress;
 use crate::server::tokens::PlainToken;
 
@@ -22,6 +23,9 @@ pub struct NewInvite {
     pub destination: Option<String>,
     pub session: SessionLifetime,
     pub renewal_allowed: bool,
+    /// The ids of the applications it opens; `None` is the default (the first
+    /// registered application).
+    pub applications: Option<Vec<i64>>,
 }
 
 /// The raw `issue_link` parameters.
@@ -34,6 +38,7 @@ pub struct InviteForm<'a> {
     pub destination: Option<&'a str>,
     pub session_lifetime: Option<&'a str>,
     pub renewal: Option<&'a str>,
+    pub applications: Option<&'a str>,
 }
 
 impl NewInvite {
@@ -60,6 +65,7 @@ impl NewInvite {
             })?,
         };
         let renewal_allowed = parse_renewal(form.renewal)?.unwrap_or(true);
+        let applications = parse_application_ids(form.applications)?;
         Ok(Self {
             email,
             name,
@@ -68,6 +74,7 @@ impl NewInvite {
             destination,
             session,
             renewal_allowed,
+            applications,
         })
     }
 }
@@ -85,9 +92,12 @@ pub fn parse_renewal(value: Option<&str>) -> Result<Option<bool>, AppError> {
     }
 }
 
-/// A destination is a path on this site: one leading `/`, then no backslash, no
-/// whitespace or control character, and no encoded slash that a server might decode
-/// into `//`. Anything that could send the browser to another site is refused.
+/// A destination is a path on this site, or an address inside one of the applications
+/// the invitation opens (checked when it is issued, against those applications).
+///
+/// A path has one leading `/`, then no backslash, no whitespace or control character,
+/// and no encoded slash that a server might decode into `//`. An address is an http(s)
+/// URL, kept in its normalised form. Anything else is refused.
 pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError> {
     let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
@@ -97,6 +107,14 @@ pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError
         return refuse("Keep the destination under 500 characters.");
     }
     let lowered = value.to_ascii_lowercase();
+    if lowered.starts_with("http://") || lowered.starts_with("https://") {
+        return match parse_absolute(value) {
+            Some(url) if url.username().is_empty() && url.password().is_none() => {
+                Ok(Some(url.to_string()))
+            }
+            _ => refuse("The destination is not a valid address of an application."),
+        };
+    }
     if !value.starts_with('/')
         || value.starts_with("//")
         || value.contains('\\')
@@ -105,10 +123,38 @@ pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError
         || value.chars().any(|c| c.is_control() || c.is_whitespace())
     {
         return refuse(
-            "The destination must be a path on this site that starts with a single /, like /projects/42.",
+            "The destination must be a path on this site that starts with a single /, like /projects/42, \
+             or an address inside one of the invitation's applications.",
         );
     }
     Ok(Some(value.to_owned()))
+}
+
+/// `applications`: comma-separated application ids; `None` when not given.
+pub fn parse_application_ids(value: Option<&str>) -> Result<Option<Vec<i64>>, AppError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let id = part
+            .parse::<i64>()
+            .ok()
+            .filter(|&id| id > 0)
+            .ok_or_else(|| {
+                AppError::invalid("applications", "Choose the applications from the list.")
+            })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        if ids.len() > 100 {
+            return Err(AppError::invalid(
+                "applications",
+                "That is too many applications.",
+            ));
+        }
+    }
+    Ok(Some(ids))
 }
 
 /// Trims optional free text; empty becomes `None`. Control characters are refused, except

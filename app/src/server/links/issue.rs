@@ -2,12 +2,14 @@
 //! mailed) and a coworker's own sign-in link (from the `/login` form or the CLI).
 
 use super::super::db;
+use super::super::signins::SigninRequest;
 use super::super::state::AppState;
 use super::super::store::coworkers::{self, Coworker};
 use super::super::store::events::Event;
 use super::super::store::links::{self, Created, LinkSpec, NewLink};
 use super::super::tokens::PlainToken;
 use super::super::{now, OrInternal};
+use super::access;
 use super::delivery::{deliver, mail_invitation};
 use super::input::NewInvite;
 use crate::error::AppError;
@@ -38,6 +40,9 @@ pub async fn issue(
             "That session lifetime is longer than this server allows; choose a shorter one.",
         ));
     }
+    let opens = access::resolve(&state.db, invite.applications.as_deref()).await?;
+    access::check_destination(invite.destination.as_deref(), &opens)?;
+    let application_ids: Vec<i64> = opens.iter().map(|app| app.id).collect();
     let spec = LinkSpec {
         purpose: Purpose::Invite,
         coworker_id: coworker.id,
@@ -55,7 +60,7 @@ pub async fn issue(
     let token = PlainToken::generate();
     let id = state
         .issues
-        .commit(NewLink::new(&spec, &token, at))
+        .commit(NewLink::new(&spec, &token, at).opening(&application_ids))
         .await?
         .first()
         .map(|&(_, id)| id)
@@ -83,6 +88,18 @@ pub async fn create_signin(
     lifetime_secs: i64,
     email: &EmailAddress,
 ) -> Result<Option<(String, i64, i64)>, AppError> {
+    create_signin_returning(pool, public_url, lifetime_secs, email, None).await
+}
+
+/// [`create_signin`] for a link that, after Continue, returns to `return_to` (checked
+/// by the caller, see [`crate::server::applications::safe_return`]).
+pub async fn create_signin_returning(
+    pool: &SqlitePool,
+    public_url: &str,
+    lifetime_secs: i64,
+    email: &EmailAddress,
+    return_to: Option<&str>,
+) -> Result<Option<(String, i64, i64)>, AppError> {
     let Some(coworker) = coworkers::find_active(pool, email)
         .await
         .or_internal("looking up a coworker")?
@@ -96,7 +113,7 @@ pub async fn create_signin(
         name: None,
         message: None,
         lifetime_secs,
-        destination: None,
+        destination: return_to,
         session_minutes: None,
         renewal_allowed: false,
         replaces: None,
@@ -122,7 +139,8 @@ pub async fn create_signin(
 
 /// Works a `/login` request: mails a sign-in link if the address is a coworker's.
 /// Runs after the answer was sent, so every address gets the same answer at the same speed.
-pub async fn send_signin(state: AppState, email: EmailAddress) {
+pub async fn send_signin(state: AppState, request: SigninRequest) {
+    let SigninRequest { email, return_to } = request;
     // Looked up on the read pool: only a real coworker's link takes the writer.
     match coworkers::find_active(&state.db, &email).await {
         Ok(Some(_)) => {}
@@ -140,7 +158,14 @@ pub async fn send_signin(state: AppState, email: EmailAddress) {
         return;
     }
     let lifetime = state.config.signin_link_lifetime.as_secs() as i64;
-    let created = create_signin(&state.writer, &state.config.public_url, lifetime, &email).await;
+    let created = create_signin_returning(
+        &state.writer,
+        &state.config.public_url,
+        lifetime,
+        &email,
+        return_to.as_deref(),
+    )
+    .await;
     let (url, id, expires_at) = match created {
         Ok(Some(created)) => created,
         Ok(None) => {

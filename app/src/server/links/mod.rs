@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! input.rs     parsing: an invitation's fields, destination, renewal, list filter, token
+//! access.rs    which applications an invitation opens; narrowing and widening it
 //! issue.rs     a coworker's invitation; a coworker's own sign-in link
 //! delivery.rs  mailing a link and recording the outcome
 //! list.rs      the dashboard's list, one summary, the counts
@@ -11,6 +12,7 @@
 //! reissue.rs   resend (by a coworker), renew (by the holder) and the issuer's notice
 //! ```
 
+mod access;
 mod delivery;
 mod input;
 mod issue;
@@ -19,9 +21,10 @@ mod manage;
 mod redeem;
 mod reissue;
 
+pub use access::set_access;
 pub use input::{
-    optional_text, parse_destination, parse_renewal, parse_token, InviteForm, ListFilter,
-    NewInvite, MAX_NAME_CHARS,
+    optional_text, parse_application_ids, parse_destination, parse_renewal, parse_token,
+    InviteForm, ListFilter, NewInvite, MAX_NAME_CHARS,
 };
 pub use issue::{create_signin, issue, send_signin};
 pub use list::{counts, list, summary, PAGE_SIZE};

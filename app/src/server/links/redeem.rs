@@ -3,6 +3,7 @@
 
 use super::super::db;
 use super::super::state::AppState;
+use super::super::store::applications;
 use super::super::store::events::{self, Client, Event};
 use super::super::store::links::{self, purpose_code};
 use super::super::store::redeems::Redeem;
@@ -158,9 +159,11 @@ pub async fn redeem(
     }
     tx.commit().await.or_internal("committing a redeem")?;
     info!(link_id = won.id, "link redeemed");
-    let redirect_to = match (is_signin, won.destination) {
-        (true, _) => DASHBOARD.to_owned(),
-        (false, destination) => destination.unwrap_or_else(|| WELCOME.to_owned()),
+    let redirect_to = if is_signin {
+        // A sign-in asked for from an application's gate returns there.
+        won.destination.unwrap_or_else(|| DASHBOARD.to_owned())
+    } else {
+        landing(state, won.id, won.destination).await?
     };
     Ok(Redemption {
         auth_id,
@@ -198,7 +201,26 @@ async fn redeem_invitation(
         auth_id,
         ends_at,
         redeemed: Redeemed {
-            redirect_to: destination.unwrap_or_else(|| WELCOME.to_owned()),
+            redirect_to: landing(state, link_id, destination).await?,
         },
     }))
+}
+
+/// Where an invitee goes after Continue: the invitation's destination, else the first
+/// application it opens, else the welcome page.
+async fn landing(
+    state: &AppState,
+    link_id: i64,
+    destination: Option<String>,
+) -> Result<String, AppError> {
+    if let Some(destination) = destination {
+        return Ok(destination);
+    }
+    let opens = applications::of_link(&state.db, link_id)
+        .await
+        .or_internal("reading a link's applications")?;
+    Ok(opens
+        .into_iter()
+        .next()
+        .map_or_else(|| WELCOME.to_owned(), |app| app.base.to_string()))
 }

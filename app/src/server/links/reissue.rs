@@ -4,6 +4,7 @@
 use super::super::db;
 use super::super::mail::RenewalNotice;
 use super::super::state::AppState;
+use super::super::store::applications;
 use super::super::store::coworkers::Coworker;
 use super::super::store::events::{self, Client, Event};
 use super::super::store::links::{self, StoredLink};
@@ -45,6 +46,9 @@ pub async fn resend(
         .or_internal("revoking the resent link")?;
     let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
     let created = links::insert(&mut tx, &spec, at)
+        .await
+        .or_internal("storing the resent link")?;
+    applications::copy_to(&mut tx, id, created.id)
         .await
         .or_internal("storing the resent link")?;
     Event::new(EventKind::Resent)
@@ -112,6 +116,9 @@ pub async fn renew(
     }
     let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
     let created = links::insert(&mut tx, &spec, at)
+        .await
+        .or_internal("storing the renewed link")?;
+    applications::copy_to(&mut tx, old.id, created.id)
         .await
         .or_internal("storing the renewed link")?;
     Event::new(EventKind::Renewed)

@@ -169,7 +169,11 @@ where
 }
 
 /// Whether session `session_id` has reached application `application_id` before.
-pub async fn has_reached<'e, E>(executor: E, session_id: &str, application_id: i64) -> sqlx::Result<bool>
+pub async fn has_reached<'e, E>(
+    executor: E,
+    session_id: &str,
+    application_id: i64,
+) -> sqlx::Result<bool>
 where
     E: Executor<'e, Database = Sqlite>,
 {
@@ -185,7 +189,11 @@ where
 
 /// Records that session `session_id` reached application `application_id`; answers
 /// whether this was the first time.
-pub async fn reached<'e, E>(executor: E, session_id: &str, application_id: i64) -> sqlx::Result<bool>
+pub async fn reached<'e, E>(
+    executor: E,
+    session_id: &str,
+    application_id: i64,
+) -> sqlx::Result<bool>
 where
     E: Executor<'e, Database = Sqlite>,
 {

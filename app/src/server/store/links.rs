@@ -62,6 +62,8 @@ pub struct NewLink {
     session_minutes: Option<i64>,
     renewal_allowed: bool,
     replaces: Option<i64>,
+    /// The applications it opens, as a JSON array of ids (for the issue job).
+    applications: String,
 }
 
 impl std::fmt::Debug for NewLink {
@@ -85,7 +87,22 @@ impl NewLink {
             session_minutes: spec.session_minutes,
             renewal_allowed: spec.renewal_allowed,
             replaces: spec.replaces,
+            applications: "[]".to_owned(),
         }
+    }
+
+    /// The applications the new invitation opens.
+    #[must_use]
+    pub fn opening(mut self, application_ids: &[i64]) -> Self {
+        self.applications = format!(
+            "[{}]",
+            application_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        self
     }
 
     /// Binds the values of [`insert_link_sql`], in its column order.
@@ -106,8 +123,10 @@ impl NewLink {
     }
 }
 
-/// A new invitation with its `issued` event, committed with whatever other writes of its
-/// kind are waiting ([`group`]).
+/// A new invitation with the applications it opens and its `issued` event, committed with
+/// whatever other writes of its kind are waiting ([`group`]). An application removed
+/// meanwhile is left out rather than failing the batch (`link_applications` has no rowid,
+/// so `last_insert_rowid()` still names the link for the event).
 impl Job for NewLink {
     /// The job's number and the new link's id.
     type Row = (i64, i64);
@@ -118,6 +137,8 @@ impl Job for NewLink {
         format!(
             "
             {} RETURNING {number}, id;
+            INSERT INTO link_applications (link_id, application_id)
+            SELECT last_insert_rowid(), a.id FROM json_each(?) j JOIN applications a ON a.id = j.value;
             INSERT INTO link_events (link_id, at, kind, coworker_id)
             VALUES (last_insert_rowid(), ?, ?, ?);",
             insert_link_sql!()
@@ -126,7 +147,9 @@ impl Job for NewLink {
 
     fn bind(self, query: Query<Self::Row>) -> Query<Self::Row> {
         let (at, coworker_id) = (self.at, self.coworker_id);
+        let applications = self.applications.clone();
         self.bind_row(query)
+            .bind(applications)
             .bind(at)
             .bind(EventKind::Issued.code())
             .bind(coworker_id)
