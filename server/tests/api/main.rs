@@ -5,6 +5,7 @@ mod abuse;
 mod cli;
 mod concurrency;
 mod faults;
+mod gate;
 mod hardening;
 mod helpers;
 mod hostile;

@@ -82,9 +82,10 @@ where
 
 /// The names of the applications a link opens, one per line, for the list's rows: over
 /// `magic_links l`.
+/// Read in the primary key's order (`application_id`), so no sort is needed.
 pub const NAMES_OF_LINK_SQL: &str = "(SELECT group_concat(name, char(10)) FROM
         (SELECT a.name FROM link_applications la JOIN applications a ON a.id = la.application_id
-          WHERE la.link_id = l.id ORDER BY a.id))";
+          WHERE la.link_id = l.id ORDER BY la.application_id))";
 
 /// Registers an application; answers its id.
 pub async fn insert(
