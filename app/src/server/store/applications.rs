@@ -154,40 +154,6 @@ pub async fn copy_to(conn: &mut SqliteConnection, from: i64, to: i64) -> sqlx::R
     .map(drop)
 }
 
-/// Whether invitation `link_id` opens application `application_id`.
-pub async fn link_opens<'e, E>(executor: E, link_id: i64, application_id: i64) -> sqlx::Result<bool>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM link_applications WHERE link_id = ?1 AND application_id = ?2",
-    )
-    .bind(link_id)
-    .bind(application_id)
-    .fetch_optional(executor)
-    .await?;
-    Ok(found.is_some())
-}
-
-/// Whether session `session_id` has reached application `application_id` before.
-pub async fn has_reached<'e, E>(
-    executor: E,
-    session_id: &str,
-    application_id: i64,
-) -> sqlx::Result<bool>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM session_applications WHERE session_id = ?1 AND application_id = ?2",
-    )
-    .bind(session_id)
-    .bind(application_id)
-    .fetch_optional(executor)
-    .await?;
-    Ok(found.is_some())
-}
-
 /// Records that session `session_id` reached application `application_id`; answers
 /// whether this was the first time.
 pub async fn reached<'e, E>(
