@@ -107,6 +107,33 @@ async fn register(app: &TestApp) {
         .unwrap();
 }
 
+/// An admin, and an invitee signed in by an invitation issued with the default access.
+async fn admin_and_invitee(app: &TestApp) -> (Client, i64, Client) {
+    let mut admin = app.coworker_client("ada@example.com", "Ada").await;
+    let (link, token) = app.invite(&mut admin, "guest@example.com").await;
+    let mut invitee = Client::default();
+    let redeemed = app
+        .call(&mut invitee, "redeem_link", &[("token", &token)])
+        .await;
+    assert_eq!(redeemed.status, 200, "{}", redeemed.body);
+    (admin, link, invitee)
+}
+
+/// The status the gate answers `client` for `url`.
+async fn status(app: &TestApp, endpoint: Endpoint, url: &str, client: &Client) -> u16 {
+    ask(app, endpoint, &Gated::get(url, client)).await.status
+}
+
+/// The details of link `link`'s events of `kind`, newest first.
+async fn details_of(app: &TestApp, admin: &mut Client, link: i64, kind: &str) -> Vec<String> {
+    app.whole_trail(admin, link)
+        .await
+        .into_iter()
+        .filter(|event| event["kind"] == kind)
+        .map(|event| event["detail"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Every case of the decision table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Case {
@@ -373,19 +400,10 @@ async fn every_case_of_the_decision_table_through_both_endpoints() {
 async fn a_revoke_is_seen_by_the_very_next_gated_request() {
     let app = spawn_app().await;
     register(&app).await;
-    let mut admin = app.coworker_client("ada@example.com", "Ada").await;
-    let (link, token) = app.invite(&mut admin, "guest@example.com").await;
-    let mut invitee = Client::default();
-    app.call(&mut invitee, "redeem_link", &[("token", &token)])
-        .await;
+    let (mut admin, link, invitee) = admin_and_invitee(&app).await;
     let page = "https://wiki.example.com/";
     for endpoint in [Endpoint::AuthRequest, Endpoint::ForwardAuth] {
-        assert_eq!(
-            ask(&app, endpoint, &Gated::get(page, &invitee))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(status(&app, endpoint, page, &invitee).await, 200);
     }
     app.call(&mut admin, "revoke_link", &[("id", &link.to_string())])
         .await;
@@ -427,20 +445,12 @@ async fn the_first_request_to_each_application_goes_on_the_trail_once() {
             "https://grafana.example.com/b",
         ] {
             assert_eq!(
-                ask(&app, Endpoint::ForwardAuth, &Gated::get(url, &invitee))
-                    .await
-                    .status,
+                status(&app, Endpoint::ForwardAuth, url, &invitee).await,
                 200
             );
         }
     }
-    let reached: Vec<String> = app
-        .whole_trail(&mut admin, link)
-        .await
-        .into_iter()
-        .filter(|event| event["kind"] == "reached")
-        .map(|event| event["detail"].as_str().unwrap().to_owned())
-        .collect();
+    let reached = details_of(&app, &mut admin, link, "reached").await;
     assert_eq!(reached, ["Grafana", "Wiki"], "newest first, once each");
     assert_eq!(
         app.count("SELECT count(*) FROM link_events WHERE kind = 'reached'")
@@ -453,11 +463,7 @@ async fn the_first_request_to_each_application_goes_on_the_trail_once() {
 async fn gated_requests_record_use_at_most_once_a_minute() {
     let app = spawn_app().await;
     register(&app).await;
-    let mut admin = app.coworker_client("ada@example.com", "Ada").await;
-    let (link, token) = app.invite(&mut admin, "guest@example.com").await;
-    let mut invitee = Client::default();
-    app.call(&mut invitee, "redeem_link", &[("token", &token)])
-        .await;
+    let (_admin, link, invitee) = admin_and_invitee(&app).await;
     let last_seen = "SELECT last_seen_at FROM auth_sessions WHERE link_id IS NOT NULL";
     app.idle_sessions(SessionsOf::Link(link), 30).await;
     let before = app.count(last_seen).await;
@@ -481,53 +487,29 @@ async fn gated_requests_record_use_at_most_once_a_minute() {
 async fn narrowing_an_invitation_is_seen_at_once_and_widening_is_on_its_timeline() {
     let app = spawn_app().await;
     register(&app).await;
-    let mut admin = app.coworker_client("ada@example.com", "Ada").await;
-    let (link, token) = app.invite(&mut admin, "guest@example.com").await;
-    let mut invitee = Client::default();
-    app.call(&mut invitee, "redeem_link", &[("token", &token)])
-        .await;
+    let (mut admin, link, invitee) = admin_and_invitee(&app).await;
     let id = link.to_string();
     assert_eq!(
-        ask(&app, Endpoint::ForwardAuth, &Gated::get(GRAFANA, &invitee))
-            .await
-            .status,
+        status(&app, Endpoint::ForwardAuth, GRAFANA, &invitee).await,
         403
     );
-    let widened = app
-        .call(
-            &mut admin,
-            "set_link_access",
-            &[("id", &id), ("applications", "1,2")],
-        )
-        .await;
-    assert_eq!(widened.status, 200, "{}", widened.body);
-    assert_eq!(
-        ask(&app, Endpoint::ForwardAuth, &Gated::get(GRAFANA, &invitee))
-            .await
-            .status,
-        200
-    );
-    let narrowed = app
-        .call(
-            &mut admin,
-            "set_link_access",
-            &[("id", &id), ("applications", "2")],
-        )
-        .await;
-    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
-    assert_eq!(
-        ask(&app, Endpoint::ForwardAuth, &Gated::get(WIKI, &invitee))
-            .await
-            .status,
-        403
-    );
-    let changes: Vec<String> = app
-        .whole_trail(&mut admin, link)
-        .await
-        .into_iter()
-        .filter(|event| event["kind"] == "access_changed")
-        .map(|event| event["detail"].as_str().unwrap().to_owned())
-        .collect();
+    // Widen to both, then narrow to Grafana: each holds from the next request.
+    for (access, url, now) in [("1,2", GRAFANA, 200), ("2", WIKI, 403)] {
+        let changed = app
+            .call(
+                &mut admin,
+                "set_link_access",
+                &[("id", &id), ("applications", access)],
+            )
+            .await;
+        assert_eq!(changed.status, 200, "{}", changed.body);
+        assert_eq!(
+            status(&app, Endpoint::ForwardAuth, url, &invitee).await,
+            now,
+            "{url} after access {access}"
+        );
+    }
+    let changes = details_of(&app, &mut admin, link, "access_changed").await;
     assert_eq!(
         changes,
         ["narrowed: removed Wiki", "widened: added Grafana"]
