@@ -126,3 +126,17 @@ fn caddy_strips_client_copies_then_copies_exactly_the_gates_headers() {
         "every import of the gate is inside a route"
     );
 }
+
+#[test]
+fn the_readme_carries_each_config_exactly_as_the_file_says() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    for name in ["nginx.conf", "Caddyfile", "traefik.yml"] {
+        let file = doc(name);
+        assert!(
+            readme.contains(file.trim_end()),
+            "README.md's copy of docs/gate/{name} differs from the file: copy it again"
+        );
+    }
+}
