@@ -69,8 +69,8 @@ where
 /// `question`, which names what is about to change, with `consequence` below it, a
 /// `confirm` button that posts `name` = `value` to the server function, and Cancel.
 /// Focus starts on Cancel, the harmless choice; Escape and Cancel close the dialog
-/// without posting anything, and focus goes back to the button that opened it. Revoke
-/// and End session use it.
+/// without posting anything, and focus goes back to the button that opened it. Revoke,
+/// End session, removing an application and widening a link's access use it.
 #[component]
 pub fn ConfirmButton<S, P>(
     action: ServerAction<S>,
@@ -83,9 +83,13 @@ pub fn ConfirmButton<S, P>(
     class: &'static str,
     /// The dialog's heading, e.g. "Revoke the link for alice@example.com?".
     question: String,
-    consequence: &'static str,
+    #[prop(into)] consequence: String,
     /// The label of the button that goes ahead, e.g. "Revoke link".
     confirm: &'static str,
+    /// More fields posted with `name` = `value`, for a server function that takes
+    /// several (a link's id and its new set of applications).
+    #[prop(optional)]
+    also: Vec<(&'static str, String)>,
 ) -> impl IntoView
 where
     S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
@@ -148,7 +152,11 @@ where
         }
     };
     let dialog_view = move || {
-        let (question, value) = (question.clone(), value.clone());
+        let (question, consequence, value) = (question.clone(), consequence.clone(), value.clone());
+        let also = also
+            .iter()
+            .map(|(name, value)| view! { <input type="hidden" name=*name value=value.clone() /> })
+            .collect_view();
         view! {
             <dialog
                 node_ref=dialog
@@ -162,6 +170,7 @@ where
                 <p id="confirm-consequence">{consequence}</p>
                 <ActionForm action attr:class="row confirm-choices">
                     <input type="hidden" name=name value=value />
+                    {also}
                     <button type="submit" class="danger" node_ref=proceed on:keydown=wrap(false)>
                         {confirm}
                     </button>
@@ -242,19 +251,25 @@ pub fn Header(
     }
 }
 
-/// Ends the session on the server, then leaves for `go_to`.
+/// Ends the session on the server, then leaves for `go_to` (a path, or an address the
+/// server called safe to send the browser to).
 #[component]
-pub fn SignOutButton(go_to: &'static str) -> impl IntoView {
+pub fn SignOutButton(
+    #[prop(into)] go_to: String,
+    /// `secondary` (the default) or `primary`, where signing out is the page's purpose.
+    #[prop(default = "secondary")]
+    class: &'static str,
+) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let hydrated = use_hydrated();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
-            navigate_hard(go_to);
+            navigate_hard(&go_to);
         }
     });
     view! {
         <ActionForm action=sign_out attr:class="inline">
-            <button type="submit" class="secondary" disabled=move || !hydrated.get() || sign_out.pending().get()>
+            <button type="submit" class=class disabled=move || !hydrated.get() || sign_out.pending().get()>
                 "Sign out"
             </button>
         </ActionForm>
