@@ -47,11 +47,26 @@ deps-rust:
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
 	fi
 
+# nginx and Caddy are the real proxies the gate's Playwright specs run behind
+# (end2end/gate-setup.ts starts its own unprivileged instances on loopback ports).
+# Installing them must not start a system-wide server on port 80: while apt-get runs, a
+# policy-rc.d that answers 101 ("action forbidden") tells invoke-rc.d and
+# deb-systemd-invoke to start nothing; one that is already there (as in containers) is
+# left alone.
 deps-system:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -x /usr/bin/caddy ] || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt-get"; \
+	  policy=""; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    policy=/usr/sbin/policy-rc.d; \
+	    printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee $$policy >/dev/null; \
+	    $(SUDO) chmod 755 $$policy; \
+	    trap '$(SUDO) rm -f '"$$policy" EXIT; \
+	  fi; \
 	  $(SUDO) apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi

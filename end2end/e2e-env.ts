@@ -53,3 +53,39 @@ export function latchkeyEnv(smtpPort: string): Record<string, string> {
 }
 
 export const LATCHKEY_ENV: Record<string, string> = latchkeyEnv(process.env.E2E_SMTP_PORT ?? '0');
+
+// ---------------------------------------------------------------------------
+// The gate (gate-setup.ts): a second Latchkey, configured as the gate in front of an
+// echo application, behind real nginx and Caddy built from docs/gate/. Its host names
+// are under latchkey.test, which the `gate` project's Chromium maps to 127.0.0.1.
+// ---------------------------------------------------------------------------
+
+export const GATE_DIR = path.join(E2E_DIR, 'gate');
+export const GATE_DATABASE_FILE = path.join(GATE_DIR, 'latchkey.db');
+export const GATE_SERVER_LOG = path.join(GATE_DIR, 'latchkey.log');
+export const GATE_READY_FILE = path.join(GATE_DIR, 'ready');
+/** Where the config files that are the documentation live. */
+export const GATE_DOCS_DIR = path.join(REPO_ROOT, 'docs', 'gate');
+
+/** The gate's Latchkey, e.g. http://login.latchkey.test:41234 (set by the setup). */
+export const GATE_URL = process.env.E2E_GATE_URL ?? '';
+/** The ports nginx (HTTPS) and Caddy (HTTP) listen on (set by the setup). */
+export const GATE_NGINX_PORT = process.env.E2E_GATE_NGINX_PORT ?? '';
+export const GATE_CADDY_PORT = process.env.E2E_GATE_CADDY_PORT ?? '';
+
+/** Environment of the gate's `latchkey serve` and of the CLI calls against its database. */
+export function gateLatchkeyEnv(smtpPort: string, publicUrl: string): Record<string, string> {
+  return {
+    ...latchkeyEnv(smtpPort),
+    LATCHKEY_DATABASE_URL: `sqlite://${GATE_DATABASE_FILE}`,
+    // Port 0: the port the server listens on; the cookie reaches every *.latchkey.test.
+    LATCHKEY_PUBLIC_URL: publicUrl,
+    LATCHKEY_COOKIE_DOMAIN: 'latchkey.test',
+    LATCHKEY_READY_FILE: GATE_READY_FILE,
+  };
+}
+
+export const GATE_LATCHKEY_ENV: Record<string, string> = gateLatchkeyEnv(
+  process.env.E2E_SMTP_PORT ?? '0',
+  GATE_URL || 'http://login.latchkey.test:0',
+);

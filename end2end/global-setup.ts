@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   DATABASE_FILE,
+  GATE_DATABASE_FILE,
+  GATE_SERVER_LOG,
   E2E_DIR,
   LATCHKEY_BIN,
   MAILDEV_LOG,
@@ -17,35 +19,9 @@ import {
   SITE_ROOT,
   latchkeyEnv,
 } from './e2e-env';
+import { startGate, type Gate } from './gate-setup';
 import { scanForLeaks } from './leak-scan';
-
-/** Waits until `read` answers something, or fails naming `what` and its log. */
-async function waitFor<T>(what: string, log: string, child: ChildProcess, read: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}):\n${tail(log)}`);
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not start within 60 s:\n${tail(log)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function tail(file: string): string {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-30).join('\n') : '(no log)';
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(killer);
-}
+import { stop, waitFor } from './processes';
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   rmSync(E2E_DIR, { recursive: true, force: true });
@@ -59,7 +35,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   let maildev: ChildProcess | undefined;
   let latchkey: ChildProcess | undefined;
+  let gate: Gate | undefined;
   const stopAll = async () => {
+    await gate?.stopAll();
     await stop(latchkey);
     await stop(maildev);
   };
@@ -91,6 +69,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     process.env.E2E_BASE_URL = `http://${addr}`;
     const health = await fetch(`${process.env.E2E_BASE_URL}/healthz`);
     if (health.status !== 200) throw new Error(`latchkey's health check answered ${health.status}`);
+
+    // The gate's own Latchkey behind nginx and Caddy (gate-setup.ts), for tests/gate.spec.ts.
+    gate = await startGate(smtpPort);
+    process.env.E2E_GATE_URL = gate.url;
+    process.env.E2E_GATE_NGINX_PORT = String(gate.nginxPort);
+    process.env.E2E_GATE_CADDY_PORT = String(gate.caddyPort);
   } catch (error) {
     await stopAll();
     throw error;
@@ -105,6 +89,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         stopServer: () => stop(latchkey),
         databaseFile: DATABASE_FILE,
         serverLog: SERVER_LOG,
+        // The gate's Latchkey mails through the same maildev: its tokens are checked
+        // against its own database and log.
+        others: [{ databaseFile: GATE_DATABASE_FILE, serverLog: GATE_SERVER_LOG, stopServer: () => gate!.stopLatchkey() }],
       });
     } finally {
       await stopAll();

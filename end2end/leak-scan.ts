@@ -15,6 +15,8 @@ interface Scan {
   stopServer: () => Promise<void>;
   databaseFile: string;
   serverLog: string;
+  /** Other servers mailing through the same maildev (the gate's): scanned the same way. */
+  others?: Array<{ databaseFile: string; serverLog: string; stopServer: () => Promise<void> }>;
 }
 
 const TOKEN_IN_LINK = /\/link#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g;
@@ -100,13 +102,20 @@ export async function scanForLeaks(scan: Scan): Promise<void> {
   if (!tokens.has(token)) throw new Error('the scan did not find its own token in the mail');
 
   // Each token is stored as its SHA-256, computed here, and as nothing else.
-  const hashes = storedHashes(scan.databaseFile);
+  const others = scan.others ?? [];
+  const hashes = new Set([scan.databaseFile, ...others.map((other) => other.databaseFile)].flatMap((file) => [...storedHashes(file)]));
   const unhashed = [...tokens].filter((t) => !hashes.has(createHash('sha256').update(t).digest('hex')));
   if (unhashed.length > 0) throw new Error(`${unhashed.length} of ${tokens.size} mailed tokens are not stored as their SHA-256`);
 
   // While the server runs (the write-ahead log in use), and once it has stopped.
   assertNoToken(databaseFiles(scan.databaseFile), tokens, 'the database (running)');
+  for (const other of others) assertNoToken(databaseFiles(other.databaseFile), tokens, `${other.databaseFile} (running)`);
   await scan.stopServer();
+  for (const other of others) {
+    await other.stopServer();
+    assertNoToken(readFileSync(other.serverLog), tokens, other.serverLog);
+    assertNoToken(databaseFiles(other.databaseFile), tokens, `${other.databaseFile} (stopped)`);
+  }
   const log = readFileSync(scan.serverLog);
   if (log.length === 0) throw new Error(`${scan.serverLog} is empty`);
   for (const line of ['link redeemed', 'sign-in link sent']) {

@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { BASE_URL } from './e2e-env';
+import { BASE_URL, GATE_URL } from './e2e-env';
 
 // global-setup.ts starts maildev and latchkey on ports the system picks and stops them
 // after the last test (failed or not); the workers read their addresses from the
@@ -34,10 +34,27 @@ export default defineConfig({
   projects: [
     {
       name: 'chromium',
+      testIgnore: /gate\.spec\.ts/,
       use: {
         browserName: 'chromium',
         // Never a downloaded browser: the system Chromium from apt.
         launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
+      },
+    },
+    // Latchkey as the gate in front of an application, behind real nginx and Caddy
+    // (gate-setup.ts). Every *.latchkey.test name is this machine; nginx's certificate
+    // is a throwaway one made for the run.
+    {
+      name: 'gate',
+      testMatch: /gate\.spec\.ts/,
+      use: {
+        browserName: 'chromium',
+        baseURL: GATE_URL || undefined,
+        ignoreHTTPSErrors: true,
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [...chromiumArgs, '--host-resolver-rules=MAP *.latchkey.test 127.0.0.1'],
+        },
       },
     },
   ],

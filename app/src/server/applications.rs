@@ -274,7 +274,7 @@ mod tests {
             "https://wiki.example.com/#top",
             "https://wiki.example.com/?a=1",
             "javascript:alert(1)",
-            "https://wiki.example.com/\\n",
+            "https://wiki.example.com/a\nb",
         ] {
             assert!(BaseUrl::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -96,6 +96,10 @@ pub struct Caller {
     /// The invitation that opened the session, for an invitee.
     pub link_id: Option<i64>,
     pub principal: Principal,
+    /// Whether the invitation opens the application [`look_up`] was asked about, and
+    /// whether this session has reached it before (both false when none was asked).
+    pub opens_application: bool,
+    pub reached_application: bool,
 }
 
 /// What a session id names.
@@ -113,14 +117,16 @@ pub enum Lookup {
 /// Looks session `auth_id` up and applies every rule that ends one: its absolute and
 /// idle limits, its coworker's removal, its link's revocation. A session found dead is
 /// ended on the spot; a live one's use is recorded at most every [`touch_interval`].
-/// Reads through `db`, writes through `writer`.
+/// Reads through `db`, writes through `writer`. With `application`, also answers what
+/// the session may do there, in the same query.
 pub async fn look_up(
     db: &SqlitePool,
     writer: &SqlitePool,
     config: &Config,
     auth_id: &str,
+    application: Option<i64>,
 ) -> Result<Lookup, AppError> {
-    let Some(row) = sessions::find(db, auth_id)
+    let Some(row) = sessions::find(db, auth_id, application)
         .await
         .or_internal("looking up the session")?
     else {
@@ -137,6 +143,7 @@ pub async fn look_up(
         && row.expires_at > at
         && row.last_seen_at + idle.as_secs() as i64 > at;
     let (link_id, last_seen_at, ended_at) = (row.link_id, row.last_seen_at, row.ended_at);
+    let (opens_application, reached_application) = (row.opens_application, row.reached_application);
     let principal = if within_limits {
         principal_of(row)
     } else {
@@ -159,6 +166,8 @@ pub async fn look_up(
         auth_id: auth_id.to_owned(),
         link_id,
         principal,
+        opens_application,
+        reached_application,
     }))
 }
 
@@ -207,7 +216,7 @@ pub async fn current(
     let Some(auth_id) = auth_id(session).await? else {
         return Ok(None);
     };
-    match look_up(db, writer, config, &auth_id).await? {
+    match look_up(db, writer, config, &auth_id, None).await? {
         Lookup::Alive(caller) => Ok(Some(caller)),
         Lookup::Ended { .. } | Lookup::Unknown => {
             session.flush().await.or_internal("deleting the session")?;

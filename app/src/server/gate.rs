@@ -59,7 +59,7 @@ pub async fn decide(
         return Ok(Decision::Forbidden { application: None });
     };
     let lookup = match auth_id {
-        Some(auth_id) => auth::look_up(db, writer, config, auth_id).await?,
+        Some(auth_id) => auth::look_up(db, writer, config, auth_id, Some(application.id)).await?,
         None => Lookup::Unknown,
     };
     let caller = match lookup {
@@ -75,6 +75,7 @@ pub async fn decide(
             })
         }
     };
+    let (opens, reached) = (caller.opens_application, caller.reached_application);
     let identity = match (caller.principal, caller.link_id) {
         (Principal::Coworker(coworker), _) => Identity {
             email: coworker.email,
@@ -87,15 +88,14 @@ pub async fn decide(
             link: None,
         },
         (Principal::Invitee(SignedIn::Invitee { email, name, .. }), Some(link_id)) => {
-            if !applications::link_opens(db, link_id, application.id)
-                .await
-                .or_internal("checking an invitation's applications")?
-            {
+            if !opens {
                 return Ok(Decision::Forbidden {
                     application: Some(application.name),
                 });
             }
-            record_reach(db, writer, &caller.auth_id, link_id, &application).await?;
+            if !reached {
+                record_reach(writer, &caller.auth_id, link_id, &application).await?;
+            }
             Identity {
                 email,
                 name,
@@ -110,20 +110,13 @@ pub async fn decide(
 }
 
 /// Puts "Reached NAME" on the link's trail the first time a session reaches an
-/// application; later requests only read.
+/// application (later requests only read, in the session's lookup).
 async fn record_reach(
-    db: &SqlitePool,
     writer: &SqlitePool,
     auth_id: &str,
     link_id: i64,
     application: &Application,
 ) -> Result<(), AppError> {
-    if applications::has_reached(db, auth_id, application.id)
-        .await
-        .or_internal("reading a session's applications")?
-    {
-        return Ok(());
-    }
     let at = now();
     let mut tx = db::begin_write(writer)
         .await

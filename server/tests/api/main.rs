@@ -5,6 +5,8 @@ mod abuse;
 mod cli;
 mod concurrency;
 mod faults;
+mod gate;
+mod gate_configs;
 mod hardening;
 mod helpers;
 mod hostile;

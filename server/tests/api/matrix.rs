@@ -54,6 +54,15 @@ const MATRIX: &[(&str, [Expect; 4])] = {
             [NotSignedIn, Forbidden, Forbidden, Ok],
         ),
         ("set_coworker_role", [NotSignedIn, Forbidden, Forbidden, Ok]),
+        ("set_link_access", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("list_applications", [NotSignedIn, Forbidden, Ok, Ok]),
+        ("add_application", [NotSignedIn, Forbidden, Forbidden, Ok]),
+        (
+            "remove_application",
+            [NotSignedIn, Forbidden, Forbidden, Ok],
+        ),
+        ("my_applications", [Ok, Ok, Ok, Ok]),
+        ("return_to", [Ok, Ok, Ok, Ok]),
     ]
 };
 
@@ -138,6 +147,13 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                     .await
                     .to_string();
             }
+            let application = format!("App {n}");
+            let application_url = format!("https://app{n}.example.com");
+            if *endpoint == "remove_application" {
+                app::server::applications::add(&app.db, &application, &application_url)
+                    .await
+                    .unwrap();
+            }
             if matches!(*endpoint, "renew_link" | "end_session") {
                 let answer = app
                     .call(&mut Client::default(), "redeem_link", &[("token", &token)])
@@ -163,6 +179,11 @@ async fn every_endpoint_answers_every_caller_as_the_table_says() {
                 "add_coworker" => vec![("email", &target), ("name", "New Person")],
                 "deactivate_coworker" => vec![("id", &victim)],
                 "set_coworker_role" => vec![("id", &victim), ("role", "admin")],
+                "set_link_access" => vec![("id", link_id), ("applications", "")],
+                "list_applications" | "my_applications" => vec![],
+                "add_application" => vec![("name", &application), ("url", &application_url)],
+                "remove_application" => vec![("name", &application)],
+                "return_to" => vec![("rd", "/dashboard")],
                 other => panic!("no arguments for {other}; add them here"),
             };
             let links_before = app.count("SELECT count(*) FROM magic_links").await;

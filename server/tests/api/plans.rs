@@ -200,7 +200,7 @@ async fn with_a_hundred_thousand_links_every_dashboard_query_reads_an_index() {
         assert!(plan.contains("link_events_repeatable"), "{repeat}: {plan}");
     }
     // A link's page: the link replacing it comes from an index, not a walk of every link.
-    let details = plan_of(&app, app::server::store::links::DETAIL_SQL).await;
+    let details = plan_of(&app, app::server::store::link_list::DETAIL_SQL).await;
     assert!(details.contains("magic_links_replaces"), "{details}");
     assert!(!details.contains("SCAN n"), "{details}");
 

@@ -8,6 +8,7 @@ use super::super::store::coworkers::Coworker;
 use super::super::store::events::Event;
 use super::super::store::links;
 use super::super::{now, OrInternal};
+use super::input::DESTINATION_RULE;
 use crate::error::AppError;
 use crate::model::EventKind;
 use sqlx::SqlitePool;
@@ -50,10 +51,7 @@ pub fn check_destination(destination: Option<&str>, opens: &[Application]) -> Re
     if opens.iter().any(|app| app.base.contains(&url)) {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "destination",
-            "That address is not inside the applications this invitation opens.",
-        ))
+        Err(AppError::invalid("destination", DESTINATION_RULE))
     }
 }
 

@@ -112,7 +112,7 @@ pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError
             Some(url) if url.username().is_empty() && url.password().is_none() => {
                 Ok(Some(url.to_string()))
             }
-            _ => refuse("The destination is not a valid address of an application."),
+            _ => refuse(DESTINATION_RULE),
         };
     }
     if !value.starts_with('/')
@@ -122,13 +122,14 @@ pub fn parse_destination(value: Option<&str>) -> Result<Option<String>, AppError
         || lowered.contains("%5c")
         || value.chars().any(|c| c.is_control() || c.is_whitespace())
     {
-        return refuse(
-            "The destination must be a path on this site that starts with a single /, like /projects/42, \
-             or an address inside one of the invitation's applications.",
-        );
+        return refuse(DESTINATION_RULE);
     }
     Ok(Some(value.to_owned()))
 }
+
+/// What a destination may be, as a refusal says it.
+pub const DESTINATION_RULE: &str = "The destination must be a path on this site that starts \
+     with a single /, like /projects/42, or an address inside the applications this invitation opens.";
 
 /// `applications`: comma-separated application ids; `None` when not given.
 pub fn parse_application_ids(value: Option<&str>) -> Result<Option<Vec<i64>>, AppError> {

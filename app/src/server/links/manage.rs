@@ -5,8 +5,8 @@ use super::super::db;
 use super::super::store::applications::{self, Application};
 use super::super::store::coworkers::Coworker;
 use super::super::store::events::{self, Event};
-use super::super::store::links;
 use super::super::store::sessions::{self, Numbered};
+use super::super::store::{link_list, links};
 use super::super::{now, OrInternal};
 use super::list::summary;
 use super::redeem::WELCOME;
@@ -54,7 +54,7 @@ pub async fn details(
     before: Option<i64>,
 ) -> Result<LinkDetails, AppError> {
     let link = summary(pool, id).await?;
-    let options = links::options(pool, id)
+    let options = link_list::options(pool, id)
         .await
         .or_internal("reading a link's options")?
         .ok_or(AppError::NotFound)?;

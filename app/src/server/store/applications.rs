@@ -82,9 +82,10 @@ where
 
 /// The names of the applications a link opens, one per line, for the list's rows: over
 /// `magic_links l`.
+/// Read in the primary key's order (`application_id`), so no sort is needed.
 pub const NAMES_OF_LINK_SQL: &str = "(SELECT group_concat(name, char(10)) FROM
         (SELECT a.name FROM link_applications la JOIN applications a ON a.id = la.application_id
-          WHERE la.link_id = l.id ORDER BY a.id))";
+          WHERE la.link_id = l.id ORDER BY la.application_id))";
 
 /// Registers an application; answers its id.
 pub async fn insert(
@@ -151,40 +152,6 @@ pub async fn copy_to(conn: &mut SqliteConnection, from: i64, to: i64) -> sqlx::R
     .execute(conn)
     .await
     .map(drop)
-}
-
-/// Whether invitation `link_id` opens application `application_id`.
-pub async fn link_opens<'e, E>(executor: E, link_id: i64, application_id: i64) -> sqlx::Result<bool>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM link_applications WHERE link_id = ?1 AND application_id = ?2",
-    )
-    .bind(link_id)
-    .bind(application_id)
-    .fetch_optional(executor)
-    .await?;
-    Ok(found.is_some())
-}
-
-/// Whether session `session_id` has reached application `application_id` before.
-pub async fn has_reached<'e, E>(
-    executor: E,
-    session_id: &str,
-    application_id: i64,
-) -> sqlx::Result<bool>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM session_applications WHERE session_id = ?1 AND application_id = ?2",
-    )
-    .bind(session_id)
-    .bind(application_id)
-    .fetch_optional(executor)
-    .await?;
-    Ok(found.is_some())
 }
 
 /// Records that session `session_id` reached application `application_id`; answers

@@ -1,11 +1,11 @@
 //! The dashboard's reads of `magic_links`: a page of invitations, one invitation's
-//! summary, and the per-state counts. Each query is planned to read an index, never
+//! summary and options, and the per-state counts. Each query is planned to read an index, never
 //! the whole table (checked by the query-plan tests).
 
 use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
 use crate::model::{Delivery, LinkState, LinkSummary};
-use sqlx::SqlitePool;
+use sqlx::{Executor, Sqlite, SqlitePool};
 
 /// One invitation as the list and a link's page show it.
 #[derive(sqlx::FromRow)]
@@ -186,4 +186,34 @@ pub async fn counts(pool: &SqlitePool, at: i64) -> sqlx::Result<[i64; 4]> {
         .fetch_one(pool)
         .await?;
     Ok([row.0, row.1, row.2, row.3])
+}
+
+/// A link's options and the links either side of it in its chain (resend, renewal).
+/// Public for the query-plan test.
+pub const DETAIL_SQL: &str =
+    "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
+            (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
+                AS replaced_by
+     FROM magic_links l WHERE l.id = ?1";
+
+/// What [`DETAIL_SQL`] reads.
+#[derive(sqlx::FromRow)]
+pub struct Options {
+    pub message: Option<String>,
+    pub destination: Option<String>,
+    pub session_minutes: Option<i64>,
+    pub renewal_allowed: bool,
+    pub replaces: Option<i64>,
+    pub replaced_by: Option<i64>,
+}
+
+/// Link `id`'s options and chain.
+pub async fn options<'e, E>(executor: E, id: i64) -> sqlx::Result<Option<Options>>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    sqlx::query_as(DETAIL_SQL)
+        .bind(id)
+        .fetch_optional(executor)
+        .await
 }

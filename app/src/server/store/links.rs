@@ -381,33 +381,3 @@ pub async fn forget_dead_token_hashes(
     .await?
     .rows_affected())
 }
-
-/// A link's options and the links either side of it in its chain (resend, renewal).
-/// Public for the query-plan test.
-pub const DETAIL_SQL: &str =
-    "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
-            (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
-                AS replaced_by
-     FROM magic_links l WHERE l.id = ?1";
-
-/// What [`DETAIL_SQL`] reads.
-#[derive(sqlx::FromRow)]
-pub struct Options {
-    pub message: Option<String>,
-    pub destination: Option<String>,
-    pub session_minutes: Option<i64>,
-    pub renewal_allowed: bool,
-    pub replaces: Option<i64>,
-    pub replaced_by: Option<i64>,
-}
-
-/// Link `id`'s options and chain.
-pub async fn options<'e, E>(executor: E, id: i64) -> sqlx::Result<Option<Options>>
-where
-    E: Executor<'e, Database = Sqlite>,
-{
-    sqlx::query_as(DETAIL_SQL)
-        .bind(id)
-        .fetch_optional(executor)
-        .await
-}

@@ -6,7 +6,7 @@
 //! ```text
 //! links.rs            magic_links: the insert, lookups, revoke/renewal/redeem updates
 //! link_state.rs       the link-state rule (pending, redeemed, expired, revoked), once
-//! link_list.rs        the dashboard's list, summary and counts of invitations
+//! link_list.rs        the dashboard's list, summary, options and counts of invitations
 //! sessions.rs         auth_sessions: the one insert, touch, every end and its reason
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
 //! events.rs           link_events: the audit trail, its repeat folding and paging

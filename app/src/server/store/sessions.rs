@@ -306,10 +306,19 @@ pub struct Found {
     pub l_revoked_at: Option<i64>,
     pub i_email: Option<String>,
     pub i_name: Option<String>,
+    /// Whether its invitation opens the application asked about.
+    pub opens_application: bool,
+    /// Whether it has reached that application before.
+    pub reached_application: bool,
 }
 
-/// Session `id` with its holder, ended or not.
-pub async fn find<'e, E>(executor: E, id: &str) -> sqlx::Result<Option<Found>>
+/// Session `id` with its holder, ended or not, and what it may do with application
+/// `application` (none asked: both false). One query, for the gate's every request.
+pub async fn find<'e, E>(
+    executor: E,
+    id: &str,
+    application: Option<i64>,
+) -> sqlx::Result<Option<Found>>
 where
     E: Executor<'e, Database = Sqlite>,
 {
@@ -319,7 +328,13 @@ where
                 c.created_at AS c_created_at, c.deactivated_at AS c_deactivated_at,
                 l.recipient_email AS l_email, l.recipient_name AS l_name,
                 l.message AS l_message, l.revoked_at AS l_revoked_at,
-                i.email AS i_email, i.name AS i_name
+                i.email AS i_email, i.name AS i_name,
+                EXISTS (SELECT 1 FROM link_applications la
+                         WHERE la.link_id = s.link_id AND la.application_id = ?2)
+                    AS opens_application,
+                EXISTS (SELECT 1 FROM session_applications sa
+                         WHERE sa.session_id = s.id AND sa.application_id = ?2)
+                    AS reached_application
          FROM auth_sessions s
          LEFT JOIN coworkers c ON c.id = s.coworker_id
          LEFT JOIN magic_links l ON l.id = s.link_id
@@ -327,6 +342,7 @@ where
          WHERE s.id = ?1",
     )
     .bind(id)
+    .bind(application)
     .fetch_optional(executor)
     .await
 }

@@ -1,0 +1,86 @@
+//! Reading the environment: defaults, refusals, redaction.
+
+use super::*;
+use std::collections::HashMap;
+
+fn config(pairs: &[(&str, &str)]) -> Result<Config> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|key| map.get(key).cloned())
+}
+
+#[test]
+fn defaults_match_the_readme() {
+    let config = config(&[]).unwrap();
+    assert_eq!(config.database_url, "sqlite://data/latchkey.db");
+    assert_eq!(config.public_url, "http://127.0.0.1:3000");
+    assert_eq!(config.outbox_dir, PathBuf::from("data/outbox"));
+    assert_eq!(config.session_cookie_name(), "latchkey_session");
+    assert_eq!(config.max_link_lifetime, Duration::from_secs(7 * 24 * 3600));
+}
+
+#[test]
+fn https_public_url_gets_a_host_prefixed_cookie() {
+    let config = config(&[("LATCHKEY_PUBLIC_URL", "https://access.example.com/")]).unwrap();
+    assert_eq!(config.public_url, "https://access.example.com");
+    assert_eq!(config.session_cookie_name(), "__Host-latchkey_session");
+}
+
+#[test]
+fn debug_hides_smtp_credentials() {
+    let config = config(&[(
+        "LATCHKEY_SMTP_URL",
+        "smtp://mailer:hunter2@mail.example.com:587",
+    )])
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("mailer"), "{shown}");
+    assert!(shown.contains("mail.example.com:587"), "{shown}");
+}
+
+#[test]
+fn a_password_holding_at_signs_is_redacted_whole() {
+    for url in [
+        "smtp://user:p@ss@mail.example.com:587",
+        "smtp://us%40er:p@ss:w@rd@mail.example.com",
+        "smtps://user:@@mail.example.com:465/?tls=required",
+    ] {
+        let config = config(&[("LATCHKEY_SMTP_URL", url)]).unwrap();
+        // What the start-up line prints, and what Debug shows.
+        for shown in [config.smtp_url_redacted().unwrap(), format!("{config:?}")] {
+            for secret in ["user:", "us%40er", "p@ss", "ss@", "w@rd", "rd@"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("[redacted]@mail.example.com"), "{shown}");
+        }
+    }
+    let plain = config(&[("LATCHKEY_SMTP_URL", "smtp://127.0.0.1:1025")]).unwrap();
+    assert_eq!(plain.smtp_url_redacted().unwrap(), "smtp://127.0.0.1:1025");
+}
+
+#[test]
+fn a_public_url_on_port_0_takes_the_port_listened_on() {
+    let mut any = config(&[("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:0/access")]).unwrap();
+    any.take_listening_port(41234);
+    assert_eq!(any.public_url, "http://127.0.0.1:41234/access");
+    let mut fixed = config(&[("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:3000")]).unwrap();
+    fixed.take_listening_port(41234);
+    assert_eq!(fixed.public_url, "http://127.0.0.1:3000");
+}
+
+#[test]
+fn origin_drops_any_path() {
+    let config = config(&[("LATCHKEY_PUBLIC_URL", "https://example.com:8443/latchkey")]).unwrap();
+    assert_eq!(config.public_origin(), "https://example.com:8443");
+}
+
+#[test]
+fn bad_values_are_refused_with_the_variable_named() {
+    let error = config(&[("LATCHKEY_INVITEE_IDLE_MINUTES", "soon")]).unwrap_err();
+    assert!(error.to_string().contains("LATCHKEY_INVITEE_IDLE_MINUTES"));
+    assert!(config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).is_err());
+    assert!(config(&[("LATCHKEY_SMTP_URL", "http://x")]).is_err());
+}
