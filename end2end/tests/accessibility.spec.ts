@@ -257,7 +257,7 @@ test('the pages of the applications behind the gate pass axe', async ({ page, ne
   await invitee.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(invitee).toHaveURL(/\/welcome\/x$/);
   await gotoReady(invitee, `/welcome?rd=${encodeURIComponent(`${BASE_URL}/welcome/x`)}`);
-  await expect(invitee.getByText(`Your session for ${HANDBOOK} has ended.`, { exact: false })).toBeVisible();
+  await expect(invitee.getByText(`Your ${HANDBOOK} session has ended.`, { exact: false })).toBeVisible();
   await expectAccessible(invitee, '/welcome, a session for an application ended');
 
   // Removing it asks first.

@@ -254,7 +254,7 @@ test('sign-in and sign-out go back to the application they were asked from', asy
   await expect(page.getByText(`Signed in as ${email}`)).toBeVisible();
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();
   await expect(page).toHaveURL(after);
-  await expect(page.getByText(`Your session for ${console_} has ended.`, { exact: false })).toBeVisible();
+  await expect(page.getByText(`Your ${console_} session has ended.`, { exact: false })).toBeVisible();
   // Signed out indeed: the dashboard sends the browser to sign in.
   await page.goto('/dashboard');
   await expect(page).toHaveURL(/\/login$/);

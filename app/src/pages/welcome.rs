@@ -84,7 +84,7 @@ fn YourApplications() -> impl IntoView {
     }
 }
 
-/// "Your session for Wiki has ended", when the gate sent the browser here from an
+/// "Your Wiki session has ended", when the gate sent the browser here from an
 /// application (`?rd=`); the application is named only when `rd` is one Latchkey knows.
 #[component]
 fn SessionEnded() -> impl IntoView {
@@ -102,7 +102,7 @@ fn SessionEnded() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let session = match application.await {
-                    Some(name) => format!("Your session for {name} has ended."),
+                    Some(name) => format!("Your {name} session has ended."),
                     None => "Your session has ended.".to_owned(),
                 };
                 view! {
