@@ -69,8 +69,8 @@ where
 /// `question`, which names what is about to change, with `consequence` below it, a
 /// `confirm` button that posts `name` = `value` to the server function, and Cancel.
 /// Focus starts on Cancel, the harmless choice; Escape and Cancel close the dialog
-/// without posting anything, and focus goes back to the button that opened it. Revoke
-/// and End session use it.
+/// without posting anything, and focus goes back to the button that opened it. Revoke,
+/// End session, removing an application and widening a link's access use it.
 #[component]
 pub fn ConfirmButton<S, P>(
     action: ServerAction<S>,
@@ -83,9 +83,13 @@ pub fn ConfirmButton<S, P>(
     class: &'static str,
     /// The dialog's heading, e.g. "Revoke the link for alice@example.com?".
     question: String,
-    consequence: &'static str,
+    #[prop(into)] consequence: String,
     /// The label of the button that goes ahead, e.g. "Revoke link".
     confirm: &'static str,
+    /// More fields posted with `name` = `value`, for a server function that takes
+    /// several (a link's id and its new set of applications).
+    #[prop(optional)]
+    also: Vec<(&'static str, String)>,
 ) -> impl IntoView
 where
     S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
@@ -148,7 +152,11 @@ where
         }
     };
     let dialog_view = move || {
-        let (question, value) = (question.clone(), value.clone());
+        let (question, consequence, value) = (question.clone(), consequence.clone(), value.clone());
+        let also = also
+            .iter()
+            .map(|(name, value)| view! { <input type="hidden" name=*name value=value.clone() /> })
+            .collect_view();
         view! {
             <dialog
                 node_ref=dialog
@@ -162,6 +170,7 @@ where
                 <p id="confirm-consequence">{consequence}</p>
                 <ActionForm action attr:class="row confirm-choices">
                     <input type="hidden" name=name value=value />
+                    {also}
                     <button type="submit" class="danger" node_ref=proceed on:keydown=wrap(false)>
                         {confirm}
                     </button>
@@ -242,19 +251,25 @@ pub fn Header(
     }
 }
 
-/// Ends the session on the server, then leaves for `go_to`.
+/// Ends the session on the server, then leaves for `go_to` (a path, or an address the
+/// server called safe to send the browser to).
 #[component]
-pub fn SignOutButton(go_to: &'static str) -> impl IntoView {
+pub fn SignOutButton(
+    #[prop(into)] go_to: String,
+    /// `secondary` (the default) or `primary`, where signing out is the page's purpose.
+    #[prop(default = "secondary")]
+    class: &'static str,
+) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let hydrated = use_hydrated();
     Effect::new(move |_| {
         if let Some(Ok(())) = sign_out.value().get() {
-            navigate_hard(go_to);
+            navigate_hard(&go_to);
         }
     });
     view! {
         <ActionForm action=sign_out attr:class="inline">
-            <button type="submit" class="secondary" disabled=move || !hydrated.get() || sign_out.pending().get()>
+            <button type="submit" class=class disabled=move || !hydrated.get() || sign_out.pending().get()>
                 "Sign out"
             </button>
         </ActionForm>
@@ -270,6 +285,55 @@ pub fn navigate_hard(path: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = path;
+}
+
+/// The query parameter `key` of the current address (`rd`, say), decoded once.
+///
+/// leptos_router's `use_query_map` decodes its values a second time (`ParamsMap::insert`
+/// unescapes what `URLSearchParams` and `url` have already decoded), which turns a
+/// return address's own encoded query (`/welcome?rd=https%3A%2F%2F…`) into another
+/// address. This reads the raw query string instead, the same on the server and in the
+/// browser.
+pub fn use_query_value(key: &'static str) -> Memo<Option<String>> {
+    let location = leptos_router::hooks::use_location();
+    Memo::new(move |_| location.search.with(|search| query_value(search, key)))
+}
+
+/// The first value of `key` in a query string (`a=1&rd=%2Fx`, with or without its `?`),
+/// form-decoded once: `+` is a space, `%XX` a byte; invalid UTF-8 is replaced.
+pub fn query_value(search: &str, key: &str) -> Option<String> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name) == key).then(|| form_decode(value))
+        })
+        .next()
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) {
+                    // Two hex digits make one byte: at most 0xff.
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Now, in unix seconds, on the server or in the browser.
@@ -337,4 +401,24 @@ pub fn Milestone(link: LinkSummary) -> impl IntoView {
         _ => None,
     };
     view! { {word} " " <When at /> {by} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_value;
+
+    #[test]
+    fn a_query_value_is_decoded_exactly_once() {
+        let search = "?x=1&rd=http%3A%2F%2Fa.test%2Fwelcome%3Frd%3Dhttp%253A%252F%252Fb.test";
+        assert_eq!(
+            query_value(search, "rd").as_deref(),
+            Some("http://a.test/welcome?rd=http%3A%2F%2Fb.test")
+        );
+        assert_eq!(query_value("a=b+c%20d", "a").as_deref(), Some("b c d"));
+        assert_eq!(query_value("a=100%", "a").as_deref(), Some("100%"));
+        assert_eq!(query_value("a=%zz&b", "a").as_deref(), Some("%zz"));
+        assert_eq!(query_value("b", "b").as_deref(), Some(""));
+        assert_eq!(query_value("", "rd"), None);
+        assert_eq!(query_value("rd=1&rd=2", "rd").as_deref(), Some("1"));
+    }
 }

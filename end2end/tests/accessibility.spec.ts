@@ -3,9 +3,10 @@
 // (into SCREENSHOT_DIR, by default target/e2e/screenshots; `make screenshots` writes
 // docs/screenshots).
 import AxeBuilder from '@axe-core/playwright';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
-import { E2E_DIR, REPO_ROOT } from '../e2e-env';
+import { BASE_URL, E2E_DIR, LATCHKEY_BIN, LATCHKEY_ENV, REPO_ROOT } from '../e2e-env';
 import {
   addCoworker,
   expect,
@@ -172,6 +173,103 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(invitee, 'the not-found page');
 });
 
+// Applications are shared by the whole server: the walk below removes the one it registers
+// from the Applications page, and should it fail before that, it goes here, so the tests
+// after it see no application they did not register.
+const HANDBOOK = 'Handbook';
+test.afterEach(() => {
+  try {
+    execFileSync(LATCHKEY_BIN, ['app', 'remove', HANDBOOK], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...LATCHKEY_ENV },
+      stdio: 'pipe',
+      timeout: 30_000,
+    });
+  } catch {
+    // Not registered: the walk removed it, or never got that far.
+  }
+});
+
+test('the pages of the applications behind the gate pass axe', async ({ page, newContext }) => {
+  test.slow();
+  const admin = 'barbara@acme.example';
+  addCoworker(admin, 'Barbara Liskov', { admin: true });
+  await signInCoworker(page, admin);
+
+  // None yet, an address refused, one registered (on Latchkey's own origin, so an
+  // invitation that opens it lands on /welcome).
+  await page.getByRole('link', { name: 'Applications', exact: true }).click();
+  await expect(page).toHaveURL(/\/dashboard\/applications$/);
+  await waitForHydration(page);
+  await expect(page.getByText('No application is registered yet.', { exact: false })).toBeVisible();
+  await expectAccessible(page, '/dashboard/applications, none registered');
+  await page.getByLabel('Name', { exact: true }).fill(HANDBOOK);
+  await page.getByLabel('Base URL', { exact: true }).fill('handbook');
+  await page.getByRole('button', { name: 'Add application', exact: true }).click();
+  await expect(page.getByRole('alert')).toBeVisible();
+  await expectAccessible(page, '/dashboard/applications, an address refused');
+  await page.getByLabel('Base URL', { exact: true }).fill(`${BASE_URL}/welcome`);
+  await page.getByRole('button', { name: 'Add application', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText(`Added ${HANDBOOK}`);
+  await expectAccessible(page, '/dashboard/applications, one registered');
+  await screenshot(page, 'applications');
+
+  // The issue form's "Access to", then the link's Access section: narrowing saves at
+  // once, widening asks first.
+  await gotoReady(page, '/dashboard');
+  await expect(page.getByRole('group', { name: 'Access to', exact: true })).toBeVisible();
+  await expectAccessible(page, '/dashboard, with Access to');
+  await issueLink(page, { email: 'frances@partner.example', name: 'Frances Allen' });
+  const link = extractLink(await waitForMail('frances@partner.example'));
+  await page.getByRole('link', { name: 'frances@partner.example', exact: true }).first().click();
+  await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
+  await waitForHydration(page);
+  const access = page.getByRole('region', { name: 'Access', exact: true });
+  await access.getByRole('checkbox', { name: HANDBOOK, exact: true }).uncheck();
+  await access.getByRole('button', { name: 'Save access', exact: true }).click();
+  await expect(access.getByText('This invitation opens no application.')).toBeVisible();
+  await access.getByRole('checkbox', { name: HANDBOOK, exact: true }).check();
+  await expectAccessible(page, '/dashboard/links/ID, choosing applications');
+  await access.getByRole('button', { name: 'Save access', exact: true }).click();
+  const widen = page.getByRole('dialog', { name: `Widen access: Frances Allen will also reach ${HANDBOOK}` });
+  await expect(widen).toBeVisible();
+  await expectAccessible(page, '/dashboard/links/ID, confirming wider access');
+  await widen.getByRole('button', { name: 'Widen access', exact: true }).click();
+  await expect(access.getByRole('list', { name: 'Opens' })).toContainText(HANDBOOK);
+
+  // The invitee's welcome page lists what their session opens.
+  const invitee = await (await newContext()).newPage();
+  await gotoReady(invitee, link);
+  await invitee.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(invitee).toHaveURL(/\/welcome$/);
+  await waitForHydration(invitee);
+  await expect(invitee.getByRole('link', { name: HANDBOOK, exact: true })).toBeVisible();
+  await expectAccessible(invitee, '/welcome, with the applications it opens');
+
+  // Signing in and out from an application.
+  const returning = await (await newContext()).newPage();
+  await gotoReady(returning, `/login?rd=${encodeURIComponent(`${BASE_URL}/welcome`)}`);
+  await expect(returning.getByText(`takes you back to ${HANDBOOK}`)).toBeVisible();
+  await expectAccessible(returning, '/login, returning to an application');
+  await gotoReady(invitee, `/sign-out?rd=${encodeURIComponent(`${BASE_URL}/welcome/x`)}`);
+  await expect(invitee.getByRole('button', { name: 'Sign out', exact: true })).toBeVisible();
+  await expectAccessible(invitee, '/sign-out');
+  await invitee.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(invitee).toHaveURL(/\/welcome\/x$/);
+  await gotoReady(invitee, `/welcome?rd=${encodeURIComponent(`${BASE_URL}/welcome/x`)}`);
+  await expect(invitee.getByText(`Your ${HANDBOOK} session has ended.`, { exact: false })).toBeVisible();
+  await expectAccessible(invitee, '/welcome, a session for an application ended');
+
+  // Removing it asks first.
+  await gotoReady(page, '/dashboard/applications');
+  await page.getByRole('button', { name: 'Remove', exact: true }).click();
+  const remove = page.getByRole('dialog', { name: `Remove ${HANDBOOK}?` });
+  await expect(remove).toBeVisible();
+  await expectAccessible(page, '/dashboard/applications, confirming a removal');
+  await remove.getByRole('button', { name: 'Remove application', exact: true }).click();
+  await expect(page.getByText('No application is registered yet.', { exact: false })).toBeVisible();
+});
+
 /** Presses Tab until `target` has the focus (never setting it by script); fails after `most`. */
 async function tabTo(page: Page, target: Locator, most = 60): Promise<void> {
   for (let i = 0; i < most; i += 1) {
@@ -277,4 +375,6 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
   await expectAccessible(page, '/dashboard/links/ID at 390 px');
   await gotoReady(page, '/dashboard/coworkers');
   expect(await overflow(), '/dashboard/coworkers').toBeLessThanOrEqual(0);
+  await gotoReady(page, '/dashboard/applications');
+  expect(await overflow(), '/dashboard/applications').toBeLessThanOrEqual(0);
 });

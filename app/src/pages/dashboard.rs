@@ -1,13 +1,15 @@
 //! `/dashboard`: coworkers issue links and watch and revoke them.
 
-use crate::api::{count_links, current_user, list_links, IssueLink, ResendLink, RevokeLink};
+use crate::api::{
+    count_links, current_user, list_applications, list_links, IssueLink, ResendLink, RevokeLink,
+};
 use crate::components::{
     use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, ResponsiveTable,
     RevokeButton, StateBadge,
 };
 use crate::model::{
-    Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary, SessionLifetime,
-    SignedIn,
+    ApplicationInfo, Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary,
+    SessionLifetime, SignedIn,
 };
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -38,7 +40,12 @@ fn Dashboard(email: String, is_admin: bool) -> impl IntoView {
         <main>
             <div class="row page-title">
                 <h1>"Magic links"</h1>
-                {is_admin.then(|| view! { <a class="nav" href="/dashboard/coworkers">"Manage coworkers"</a> })}
+                {is_admin.then(|| view! {
+                    <nav class="row" aria-label="Administration">
+                        <a class="nav" href="/dashboard/coworkers">"Manage coworkers"</a>
+                        <a class="nav" href="/dashboard/applications">"Applications"</a>
+                    </nav>
+                })}
             </div>
             <div class="columns">
                 <IssueForm issue />
@@ -51,6 +58,11 @@ fn Dashboard(email: String, is_admin: bool) -> impl IntoView {
 #[component]
 fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
     let hydrated = use_hydrated();
+    let applications = Resource::new(|| (), |_| list_applications());
+    // The applications ticked under "Access to"; `None` until the coworker changes the
+    // default (the first registered application).
+    let chosen = RwSignal::new(None::<Vec<i64>>);
+    let none_chosen = move || chosen.with(|chosen| chosen.as_ref().is_some_and(Vec::is_empty));
     // After a successful issue the form starts over; after an error it keeps what was typed.
     let form = NodeRef::<leptos::html::Form>::new();
     Effect::new(move |_| {
@@ -58,6 +70,7 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
             if let Some(form) = form.get_untracked() {
                 form.reset();
             }
+            chosen.set(None);
         }
     });
     view! {
@@ -79,6 +92,14 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
                         })
                         .collect_view()}
                 </select>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match applications.await {
+                            Ok(applications) => view! { <AccessChoice applications chosen /> }.into_any(),
+                            Err(error) => view! { <ErrorMessage error /> }.into_any(),
+                        }
+                    })}
+                </Transition>
                 <details class="more-options">
                     <summary>"More options"</summary>
                     <div class="stack">
@@ -102,7 +123,7 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
                         <p id="renewal-hint" class="hint">"Whether the invitee can ask for a new link once this one has expired or been used. It goes to their address only."</p>
                     </div>
                 </details>
-                <button type="submit" class="primary" disabled=move || !hydrated.get() || issue.pending().get()>
+                <button type="submit" class="primary" disabled=move || !hydrated.get() || issue.pending().get() || none_chosen()>
                     {move || if issue.pending().get() { "Sending…" } else { "Send magic link" }}
                 </button>
             </ActionForm>
@@ -113,6 +134,66 @@ fn IssueForm(issue: ServerAction<IssueLink>) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// "Access to": a box per registered application, the first ticked by default, and the
+/// ticked ids in the form's `applications` field. The field is rendered on the server
+/// with the default, so the form means the same before the page is hydrated. Nothing
+/// at all while no application is registered (the invitation opens only Latchkey).
+#[component]
+fn AccessChoice(
+    applications: Vec<ApplicationInfo>,
+    chosen: RwSignal<Option<Vec<i64>>>,
+) -> impl IntoView {
+    let Some(first) = applications.first().map(|app| app.id) else {
+        return ().into_any();
+    };
+    let ticked = move || chosen.get().unwrap_or_else(|| vec![first]);
+    let value = move || join_ids(&ticked());
+    view! {
+        <fieldset class="access stack">
+            <legend>"Access to"</legend>
+            <input type="hidden" name="applications" value=value />
+            {applications
+                .into_iter()
+                .map(|app| {
+                    let id = app.id;
+                    view! {
+                        <label class="check">
+                            <input
+                                type="checkbox"
+                                value=id.to_string()
+                                checked=id == first
+                                prop:checked=move || ticked().contains(&id)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let mut now = ticked();
+                                    now.retain(|&other| other != id);
+                                    if on {
+                                        now.push(id);
+                                    }
+                                    chosen.set(Some(now));
+                                }
+                            />
+                            {app.name}
+                        </label>
+                    }
+                })
+                .collect_view()}
+            <Show when=move || ticked().is_empty()>
+                <p class="hint" role="status">"Choose at least one application."</p>
+            </Show>
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// Application ids as the server functions take them: `3,1`.
+pub fn join_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The new link, shown once: it lives only in this page's memory and the email.
@@ -234,7 +315,7 @@ fn LinksTable(
                     match first.await {
                         Ok(page) if page.links.is_empty() => view! { <EmptyLinks filtered=!status.get_untracked().is_empty() || !query.get_untracked().is_empty() /> }.into_any(),
                         Ok(LinkPage { links, .. }) => view! {
-                            <ResponsiveTable columns=&["Invitee", "Status", "Delivery", "Issued by", "When"]>
+                            <ResponsiveTable columns=&["Invitee", "Status", "Access", "Delivery", "Issued by", "When"]>
                                 {links.into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
                                 {move || more.get().into_iter().map(|link| view! { <LinkRow link revoke resend /> }).collect_view()}
                             </ResponsiveTable>
@@ -313,6 +394,7 @@ fn LinkRow(
             // data-label: the column's name, shown beside each value where the table is
             // laid out as one block per row (narrow screens; see `table.responsive`).
             <td data-label="Status"><StateBadge state=link.state /></td>
+            <td data-label="Access">{access_names(&link.applications)}</td>
             <td data-label="Delivery" class=delivery_class title=link.delivery_error.clone().unwrap_or_default()>{link.delivery.label()}</td>
             <td data-label="Issued by">{link.issued_by.clone()}</td>
             // What matters for its state: when it expires, or when it was used, expired or
@@ -329,6 +411,15 @@ fn LinkRow(
         </tr>
     }
     .into_any()
+}
+
+/// The applications a link opens, by name, or a dash for none.
+pub fn access_names(names: &[String]) -> String {
+    if names.is_empty() {
+        "—".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn copy_to_clipboard(text: &str) {

@@ -1,15 +1,21 @@
 //! `/dashboard/links/:id`: one invitation's whole life: its options, its audit trail and
-//! the sessions it opened, with Resend, Revoke, End session and the renewal switch.
+//! the sessions it opened and the applications it opens, with Resend, Revoke, End
+//! session, the renewal switch and the choice of applications.
 
-use crate::api::{current_user, show_link, EndSession, ResendLink, RevokeLink, SetRenewal};
+use crate::api::{
+    current_user, list_applications, show_link, EndSession, ResendLink, RevokeLink, SetLinkAccess,
+    SetRenewal,
+};
 use crate::components::{
     use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable,
     RevokeButton, StateBadge, When,
 };
+use crate::error::AppError;
 use crate::model::{
-    format_utc, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState, SignedIn,
+    format_utc, ApplicationInfo, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState,
+    SignedIn,
 };
-use crate::pages::dashboard::IssuedNotice;
+use crate::pages::dashboard::{join_ids, IssuedNotice};
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_params_map;
@@ -38,6 +44,7 @@ fn Details(email: String) -> impl IntoView {
     let resend = ServerAction::<ResendLink>::new();
     let end_session = ServerAction::<EndSession>::new();
     let set_renewal = ServerAction::<SetRenewal>::new();
+    let set_access = ServerAction::<SetLinkAccess>::new();
     let details = Resource::new(
         move || {
             (
@@ -45,10 +52,12 @@ fn Details(email: String) -> impl IntoView {
                 revoke.version().get(),
                 end_session.version().get(),
                 set_renewal.version().get(),
+                set_access.version().get(),
             )
         },
         |(id, ..)| show_link(id, None),
     );
+    let all_applications = Resource::new(|| (), |_| list_applications());
     view! {
         <Header email />
         <main>
@@ -68,13 +77,15 @@ fn Details(email: String) -> impl IntoView {
             <Busy when=revoke.pending() text="Revoking…" />
             <Busy when=end_session.pending() text="Ending the session…" />
             <Busy when=set_renewal.pending() text="Saving…" />
+            <Busy when=set_access.pending() text="Saving access…" />
             {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             {move || end_session.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             {move || set_renewal.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            {move || set_access.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
             <Transition fallback=|| view! { <p role="status">"Loading the link…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(details) => view! { <Overview details revoke resend end_session set_renewal /> }.into_any(),
+                        Ok(details) => view! { <Overview details revoke resend end_session set_renewal set_access all_applications /> }.into_any(),
                         Err(error) => view! { <h1>"Link not found"</h1><ErrorMessage error /> }.into_any(),
                     }
                 })}
@@ -90,6 +101,9 @@ fn Overview(
     resend: ServerAction<ResendLink>,
     end_session: ServerAction<EndSession>,
     set_renewal: ServerAction<SetRenewal>,
+    set_access: ServerAction<SetLinkAccess>,
+    /// Every registered application, for the choice of what the link opens.
+    all_applications: Resource<Result<Vec<ApplicationInfo>, AppError>>,
 ) -> impl IntoView {
     let hydrated = use_hydrated();
     let LinkDetails {
@@ -103,7 +117,7 @@ fn Overview(
         events,
         older_events,
         sessions,
-        applications: _,
+        applications,
     } = details;
     let id = link.id.to_string();
     let trail_of = id.clone();
@@ -117,9 +131,12 @@ fn Overview(
         _ => None,
     };
     let invitee = link.email.clone();
+    let who = link.name.clone().unwrap_or_else(|| link.email.clone());
+    let access_of = id.clone();
     view! {
         <h1>"Link for " {link.email.clone()}</h1>
         <div class="columns">
+            <div class="stack">
             <section class="card stack" aria-labelledby="summary-heading">
                 <h2 id="summary-heading">"Summary"</h2>
                 <dl class="facts">
@@ -174,6 +191,8 @@ fn Overview(
                     </button>
                 </ActionForm>
             </section>
+            <Access id=access_of who opens=applications all=all_applications set_access />
+            </div>
             <section class="card wide stack" aria-labelledby="sessions-heading">
                 <h2 id="sessions-heading">"Sessions"</h2>
                 <Sessions sessions end_session invitee=link.email.clone() />
@@ -183,6 +202,153 @@ fn Overview(
         </div>
     }
     .into_any()
+}
+
+/// The applications the link opens, and the choice of them: every registered
+/// application with a box, and "Save access". Adding any asks first, naming what the
+/// invitee will also reach; taking some away saves at once.
+#[component]
+fn Access(
+    id: String,
+    /// The invitee, by name or address, as the widening question names them.
+    who: String,
+    opens: Vec<ApplicationInfo>,
+    all: Resource<Result<Vec<ApplicationInfo>, AppError>>,
+    set_access: ServerAction<SetLinkAccess>,
+) -> impl IntoView {
+    let current: Vec<i64> = opens.iter().map(|app| app.id).collect();
+    let opened = if opens.is_empty() {
+        view! { <p class="empty">"This invitation opens no application."</p> }.into_any()
+    } else {
+        view! {
+            <ul class="applications" aria-label="Opens">
+                {opens.into_iter().map(|app| view! {
+                    <li>
+                        <a href=app.url.clone()>{app.name}</a>
+                        <span class="sub">{app.url}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="card stack" aria-labelledby="access-heading">
+            <h2 id="access-heading">"Access"</h2>
+            {opened}
+            <Transition fallback=|| view! { <p role="status">"Loading applications…"</p> }>
+                {move || {
+                    let (id, who, current) = (id.clone(), who.clone(), current.clone());
+                    Suspend::new(async move {
+                        match all.await {
+                            Ok(all) if all.is_empty() => view! {
+                                <p class="hint">"No application is registered yet."</p>
+                            }.into_any(),
+                            Ok(all) => view! { <AccessForm id who current all set_access /> }.into_any(),
+                            Err(error) => view! { <ErrorMessage error /> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AccessForm(
+    id: String,
+    who: String,
+    /// The ids the link opens now.
+    current: Vec<i64>,
+    all: Vec<ApplicationInfo>,
+    set_access: ServerAction<SetLinkAccess>,
+) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let chosen = RwSignal::new(current.clone());
+    let names: Vec<(i64, String)> = all.iter().map(|app| (app.id, app.name.clone())).collect();
+    let boxes = all
+        .into_iter()
+        .map(|app| {
+            let id = app.id;
+            view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        value=id.to_string()
+                        checked=current.contains(&id)
+                        prop:checked=move || chosen.with(|chosen| chosen.contains(&id))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            chosen.update(|chosen| {
+                                chosen.retain(|&other| other != id);
+                                if on {
+                                    chosen.push(id);
+                                }
+                            });
+                        }
+                    />
+                    {app.name}
+                </label>
+            }
+        })
+        .collect_view();
+    let save = move || {
+        let id = id.clone();
+        let chosen = chosen.get();
+        let value = join_ids(&chosen);
+        let added: Vec<String> = names
+            .iter()
+            .filter(|(app, _)| chosen.contains(app) && !current.contains(app))
+            .map(|(_, name)| name.clone())
+            .collect();
+        let changed = !added.is_empty() || current.iter().any(|app| !chosen.contains(app));
+        if added.is_empty() {
+            view! {
+                <ActionForm action=set_access attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="applications" value=value />
+                    <button type="submit" class="primary" disabled=move || !hydrated.get() || !changed || set_access.pending().get()>
+                        "Save access"
+                    </button>
+                </ActionForm>
+            }
+            .into_any()
+        } else {
+            let added = and_list(&added);
+            view! {
+                <ConfirmButton
+                    action=set_access
+                    name="id"
+                    value=id
+                    also=vec![("applications", value)]
+                    label="Save access"
+                    class="primary"
+                    question=format!("Widen access: {who} will also reach {added}")
+                    consequence=format!(
+                        "Every session this invitation opened can reach {added} from its next request. The change goes on the timeline."
+                    )
+                    confirm="Widen access"
+                />
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <fieldset class="access stack">
+            <legend>"Applications it opens"</legend>
+            {boxes}
+        </fieldset>
+        <div class="row">{save}</div>
+    }
+}
+
+/// "Wiki", "Wiki and Grafana", "Wiki, Grafana and Jira".
+fn and_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 fn session_label(minutes: i64) -> String {
@@ -280,11 +446,20 @@ fn Timeline(link: String, events: Vec<LinkEvent>, older_events: Option<i64>) -> 
 #[component]
 fn TimelineEntry(event: LinkEvent) -> impl IntoView {
     let kind_class = format!("event ev-{}", event.kind.code().replace('_', "-"));
+    // "Reached Wiki": the application is the event; other details follow it.
+    let what = match (event.kind, &event.detail) {
+        (EventKind::Reached, Some(application)) => format!("Reached {application}"),
+        (kind, _) => kind.label().to_owned(),
+    };
     let mut said = Vec::new();
     if let Some(actor) = &event.actor {
         said.push(format!("by {actor}"));
     }
-    if let Some(detail) = &event.detail {
+    if let Some(detail) = event
+        .detail
+        .as_ref()
+        .filter(|_| event.kind != EventKind::Reached)
+    {
         said.push(describe(event.kind, detail));
     }
     if let Some(ip) = &event.ip {
@@ -309,7 +484,7 @@ fn TimelineEntry(event: LinkEvent) -> impl IntoView {
     });
     view! {
         <li class=kind_class>
-            <span class="what">{event.kind.label()}</span>
+            <span class="what">{what}</span>
             " "
             <time title=format_utc(event.at)>{format_utc(event.at)}</time>
             {(!said.is_empty()).then(|| view! { <span class="sub">{said.join(" · ")}</span> })}
@@ -332,6 +507,7 @@ fn describe(kind: EventKind, detail: &str) -> String {
         (EventKind::RedeemRefused, reason) => format!("link {reason}"),
         (EventKind::RenewalChanged, "allowed") => "new-link requests allowed".to_owned(),
         (EventKind::RenewalChanged, "off") => "new-link requests turned off".to_owned(),
+        // AccessChanged reads as the server words it: "widened: added Grafana".
         (_, detail) => detail.to_owned(),
     }
 }

@@ -1,13 +1,26 @@
-//! `/login`: a coworker asks for a sign-in link.
+//! `/login`: a coworker asks for a sign-in link. `?rd=` (set by the gate in front of an
+//! application) is where the emailed link returns to after Continue.
 
-use crate::api::RequestSignin;
-use crate::components::{use_hydrated, ErrorMessage, Header};
+use crate::api::{return_to, RequestSignin};
+use crate::components::{use_hydrated, use_query_value, ErrorMessage, Header};
+use crate::model::ReturnAddress;
 use leptos::prelude::*;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let request = ServerAction::<RequestSignin>::new();
     let hydrated = use_hydrated();
+    let rd = use_query_value("rd");
+    // Where the sign-in returns to, when the server calls `rd` a safe place for that.
+    let back = Resource::new(
+        move || rd.get().filter(|rd| !rd.trim().is_empty()),
+        |rd| async move {
+            match rd {
+                None => ReturnAddress::default(),
+                Some(rd) => return_to(rd).await.unwrap_or_default(),
+            }
+        },
+    );
 
     view! {
         <Header />
@@ -15,6 +28,9 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Sign in to Latchkey"</h1>
             <p class="lead">"Coworkers sign in with a one-time link sent to their work address."</p>
             <ActionForm action=request attr:class="card stack">
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move { view! { <ReturnNotice back=back.await /> } })}
+                </Suspense>
                 <label for="login-email">"Email"</label>
                 <input id="login-email" type="email" name="email" required autocomplete="email" maxlength="254" />
                 <button type="submit" disabled=move || !hydrated.get() || request.pending().get()>
@@ -30,4 +46,21 @@ pub fn LoginPage() -> impl IntoView {
             </Show>
         </main>
     }
+}
+
+/// "After signing in you go back to Wiki", and the form's `rd` field; nothing for an
+/// address Latchkey would not send a browser to.
+#[component]
+fn ReturnNotice(back: ReturnAddress) -> impl IntoView {
+    let ReturnAddress { url, application } = back;
+    url.map(|url| {
+        let place = match application {
+            Some(name) => view! { <strong>{name}</strong> }.into_any(),
+            None => view! { "the page you asked for" }.into_any(),
+        };
+        view! {
+            <input type="hidden" name="rd" value=url />
+            <p class="return-to">"After signing in, the link takes you back to " {place} "."</p>
+        }
+    })
 }

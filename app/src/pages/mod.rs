@@ -1,10 +1,12 @@
 //! One module per route.
 
+pub mod applications;
 pub mod coworkers;
 pub mod dashboard;
 pub mod link;
 pub mod link_details;
 pub mod login;
+pub mod sign_out;
 pub mod welcome;
 
 use leptos::prelude::*;

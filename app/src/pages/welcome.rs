@@ -1,7 +1,9 @@
-//! `/welcome`: where an invitee lands after signing in.
+//! `/welcome`: where an invitee lands after signing in, with the applications their
+//! session opens; and where the gate sends them once it has ended (`?rd=` names the
+//! application they were on).
 
-use crate::api::current_user;
-use crate::components::{ErrorMessage, Header, SignOutButton};
+use crate::api::{current_user, my_applications, return_to};
+use crate::components::{use_query_value, ErrorMessage, Header, SignOutButton};
 use crate::model::SignedIn;
 use leptos::prelude::*;
 
@@ -25,6 +27,7 @@ pub fn WelcomePage() -> impl IntoView {
                                         <blockquote>{message}</blockquote>
                                     </figure>
                                 })}
+                                <YourApplications />
                                 <SignOutButton go_to="/welcome" />
                             </div>
                         </main>
@@ -44,15 +47,68 @@ pub fn WelcomePage() -> impl IntoView {
                         <Header />
                         <main class="narrow">
                             <h1>"You are not signed in"</h1>
-                            <p class="lead">
-                                "Your session has ended. To get back in, ask the person who invited you for a new link."
-                            </p>
+                            <SessionEnded />
                         </main>
                     }.into_any(),
                     Err(error) => view! {
                         <Header />
                         <main class="narrow"><ErrorMessage error /></main>
                     }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The applications this browser's session opens, as links.
+#[component]
+fn YourApplications() -> impl IntoView {
+    let applications = Resource::new(|| (), |_| my_applications());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match applications.await {
+                    Ok(list) if list.is_empty() => ().into_any(),
+                    Ok(list) => view! {
+                        <h2 id="your-applications">"Your applications"</h2>
+                        <ul class="applications" aria-labelledby="your-applications">
+                            {list.into_iter().map(|app| view! {
+                                <li><a href=app.url>{app.name}</a></li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorMessage error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// "Your Wiki session has ended", when the gate sent the browser here from an
+/// application (`?rd=`); the application is named only when `rd` is one Latchkey knows.
+#[component]
+fn SessionEnded() -> impl IntoView {
+    let rd = use_query_value("rd");
+    let application = Resource::new(
+        move || rd.get().filter(|rd| !rd.trim().is_empty()),
+        |rd| async move {
+            match rd {
+                None => None,
+                Some(rd) => return_to(rd).await.ok().and_then(|back| back.application),
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let session = match application.await {
+                    Some(name) => format!("Your {name} session has ended."),
+                    None => "Your session has ended.".to_owned(),
+                };
+                view! {
+                    <p class="lead">
+                        {session} " To get back in, ask the person who invited you for a new link."
+                    </p>
                 }
             })}
         </Suspense>
