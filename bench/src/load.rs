@@ -1,5 +1,6 @@
 //! The load: many clients on one connection pool, each pulling the next piece of work.
 
+use crate::gate::{self, GateSession};
 use crate::server::cookie_of;
 use anyhow::{bail, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ impl Latencies {
 }
 
 /// One timed phase.
+#[derive(Default)]
 pub struct Phase {
     pub requests: usize,
     pub ok: usize,
@@ -36,6 +38,15 @@ pub struct Phase {
 impl Phase {
     pub fn per_second(&self) -> f64 {
         (self.ok as f64 / self.elapsed.as_secs_f64()).round()
+    }
+
+    /// One phase run in slices: the requests, times and latencies of all of them.
+    pub fn absorb(&mut self, slice: Phase) {
+        self.requests += slice.requests;
+        self.ok += slice.ok;
+        self.elapsed += slice.elapsed;
+        self.latencies.0.extend(slice.latencies.0);
+        self.cookies.extend(slice.cookies);
     }
 }
 
@@ -218,4 +229,81 @@ pub async fn list(
         bail!("list: {} of {requests} answered", phase.ok);
     }
     Ok(phase.latencies)
+}
+
+/// `requests` gate decisions at `concurrency`: `GET /gate/auth-request` as nginx's
+/// `auth_request` sends it, for a page of the wiki, the `i`-th with the session
+/// [`gate::spread`] picks. A decision counts when it let the request through as that
+/// session's invitee.
+pub async fn gate(
+    base: &str,
+    sessions: &Arc<Vec<GateSession>>,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let url = format!("{base}/gate/auth-request");
+    let sessions = sessions.clone();
+    drive(requests, concurrency, move |http, i| {
+        let (url, sessions) = (url.clone(), sessions.clone());
+        async move {
+            let session = &sessions[gate::spread(i, sessions.len())];
+            let response = http
+                .get(&url)
+                .header("x-original-url", format!("{}/page/{i}", gate::WIKI))
+                .header("x-original-method", "GET")
+                .header("cookie", &session.cookie)
+                .send()
+                .await?;
+            let ok = response.status() == 200
+                && response
+                    .headers()
+                    .get("remote-email")
+                    .map(reqwest::header::HeaderValue::as_bytes)
+                    == Some(session.email.as_bytes());
+            response.bytes().await?;
+            Ok((ok, None))
+        }
+    })
+    .await
+}
+
+/// `requests` GETs of the page at `path` through nginx at `base`, as a browser on the
+/// wiki's host name would send them (with the `i`-th spread session's cookie when
+/// `sessions` is given). A request counts when the whole page came back (and, through
+/// the gate, nginx passed on the identity the gate gave).
+pub async fn through_nginx(
+    base: &str,
+    path: &str,
+    page_len: usize,
+    sessions: Option<&Arc<Vec<GateSession>>>,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let url = format!("{base}{path}");
+    let sessions = sessions.cloned();
+    let host = gate::WIKI.trim_start_matches("http://");
+    drive(requests, concurrency, move |http, i| {
+        let (url, sessions) = (url.clone(), sessions.clone());
+        async move {
+            let mut request = http.get(&url).header("host", host);
+            let session = sessions
+                .as_ref()
+                .map(|all| &all[gate::spread(i, all.len())]);
+            if let Some(session) = session {
+                request = request.header("cookie", &session.cookie);
+            }
+            let response = request.send().await?;
+            let identity_ok = session.is_none_or(|session| {
+                response
+                    .headers()
+                    .get("remote-user")
+                    .map(reqwest::header::HeaderValue::as_bytes)
+                    == Some(session.email.as_bytes())
+            });
+            let ok = response.status() == 200 && identity_ok;
+            let body = response.bytes().await?;
+            Ok((ok && body.len() == page_len, None))
+        }
+    })
+    .await
 }
