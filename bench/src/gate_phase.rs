@@ -105,10 +105,13 @@ async fn through_nginx(
 ) -> Result<Value> {
     let upstream = server.base.trim_start_matches("http://");
     let nginx = Nginx::start(bin, &work.join("nginx"), upstream).await?;
+    // The last is the first again through reqwest's pooled client (`load::drive`), to
+    // show what the lean driver the others use is for.
     let locations = [
         ("plain", nginx::PLAIN, None),
         ("ceiling", nginx::CEILING, None),
         ("gated", nginx::GATED, Some(sessions)),
+        ("plain, through reqwest", nginx::PLAIN, None),
     ];
     let mut phases: Vec<Phase> = locations.iter().map(|_| Phase::default()).collect();
     let per_slice = (sizes.through_nginx / ROUNDS).max(1);
@@ -119,15 +122,26 @@ async fn through_nginx(
             } else {
                 None
             };
-            let slice = load::through_nginx(
-                &nginx.base,
-                path,
-                nginx.page_len,
-                *sessions,
-                per_slice,
-                sizes.concurrency,
-            )
-            .await?;
+            let slice = if name.ends_with("reqwest") {
+                load::through_nginx_reqwest(
+                    &nginx.base,
+                    path,
+                    nginx.page_len,
+                    per_slice,
+                    sizes.concurrency,
+                )
+                .await?
+            } else {
+                load::through_nginx(
+                    &nginx.base,
+                    path,
+                    nginx.page_len,
+                    *sessions,
+                    per_slice,
+                    sizes.concurrency,
+                )
+                .await?
+            };
             drop(recording);
             if slice.ok != slice.requests {
                 bail!(
@@ -147,7 +161,7 @@ async fn through_nginx(
     }
     let page_bytes = nginx.page_len;
     nginx.stop()?;
-    let [plain, ceiling, gated] = [&phases[0], &phases[1], &phases[2]];
+    let [plain, ceiling, gated, plain_reqwest] = [&phases[0], &phases[1], &phases[2], &phases[3]];
     Ok(json!({
         "page_bytes": page_bytes,
         "worker_processes": 1,
@@ -155,6 +169,7 @@ async fn through_nginx(
         "plain": phase_json(plain, sizes.concurrency),
         "auth_request_204": phase_json(ceiling, sizes.concurrency),
         "auth_request_latchkey": phase_json(gated, sizes.concurrency),
+        "plain_through_reqwest": phase_json(plain_reqwest, sizes.concurrency),
         "latchkey_share_of_auth_request_ceiling": share(gated, ceiling),
         "auth_request_ceiling_share_of_plain": share(ceiling, plain),
     }))

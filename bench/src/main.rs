@@ -19,6 +19,7 @@ mod gate;
 mod gate_phase;
 mod load;
 mod nginx;
+mod raw;
 mod report;
 mod seed;
 mod server;

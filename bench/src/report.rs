@@ -209,6 +209,10 @@ fn gate_table(g: &Value) -> String {
             format!("nginx + auth_request to Latchkey, C={c}"),
             &n["auth_request_latchkey"],
         );
+        out += &row(
+            format!("nginx alone, the same page, reqwest's client as the driver, C={c}"),
+            &n["plain_through_reqwest"],
+        );
         out += &format!(
             "\nnginx with Latchkey's gate keeps {:.0}% of the auth_request ceiling ({:.0}% of nginx alone); {} answers checked; {} session uses recorded during the timed phases; gate server peak RSS {:.1} MB\n",
             n["latchkey_share_of_auth_request_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
