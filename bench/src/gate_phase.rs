@@ -83,6 +83,7 @@ pub async fn measure(
     };
     let rss_mb = server.peak_rss_kb() as f64 / 1024.0;
     server.stop().await?;
+    let statements = statements_per_decision(server_bin, site, work, &db, &sessions, sizes).await?;
 
     Ok(json!({
         "sessions": sizes.sessions,
@@ -91,6 +92,7 @@ pub async fn measure(
         "nginx": nginx,
         // Each a write on a decision's path; the phases measure decisions that only read.
         "session_uses_recorded_during_phases": touched,
+        "sql_statements_per_decision": statements,
         "server_peak_rss_mb": rss_mb,
     }))
 }
@@ -192,4 +194,58 @@ fn phase_json(phase: &Phase, concurrency: usize) -> Value {
         "per_second": phase.per_second(),
         "latency_ms": phase.latencies.summary(),
     })
+}
+
+/// The SQL statements one allowed decision runs, counted from sqlx's own log of every
+/// statement (`sqlx::query` at debug) on a server started for this alone, untimed: the
+/// total per decision and each statement's share, by sqlx's summary of it.
+async fn statements_per_decision(
+    server_bin: &Path,
+    site: &Path,
+    work: &Path,
+    db: &Path,
+    sessions: &Arc<Vec<GateSession>>,
+    sizes: &GateSizes,
+) -> Result<Value> {
+    let log = work.join("statements.log");
+    let server = Server::start_logging(
+        server_bin,
+        site,
+        work,
+        db,
+        None,
+        "warn,sqlx::query=debug",
+        &log,
+    )
+    .await?;
+    let decisions = (sizes.decisions / 1000).clamp(20, 200);
+    // A few to open the read pool's connections; the count starts after them.
+    load::gate(&server.base, sessions, 20, 4).await?;
+    let before = std::fs::read_to_string(&log)?.len();
+    let phase = load::gate(&server.base, sessions, decisions, 1).await?;
+    let text = std::fs::read_to_string(&log)?;
+    server.stop().await?;
+    if phase.ok != decisions {
+        bail!(
+            "counting statements: {} of {decisions} decisions let the invitee through",
+            phase.ok
+        );
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for line in text[before..].lines().filter(|l| l.contains("sqlx::query")) {
+        let summary = line
+            .split_once("summary=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map_or("?", |(summary, _)| summary);
+        *counts.entry(summary).or_default() += 1;
+    }
+    let per_decision = |count: usize| (count as f64 / decisions as f64 * 100.0).round() / 100.0;
+    Ok(json!({
+        "decisions": decisions,
+        "total": per_decision(counts.values().sum()),
+        "by_statement": counts
+            .into_iter()
+            .map(|(summary, count)| (summary.to_owned(), json!(per_decision(count))))
+            .collect::<serde_json::Map<_, _>>(),
+    }))
 }

@@ -224,5 +224,17 @@ fn gate_table(g: &Value) -> String {
             g["server_peak_rss_mb"].as_f64().unwrap_or(0.0),
         );
     }
+    let statements = &g["sql_statements_per_decision"];
+    if let Some(each) = statements["by_statement"].as_object() {
+        let each: Vec<String> = each
+            .iter()
+            .map(|(summary, n)| format!("{n} × {summary}"))
+            .collect();
+        out += &format!(
+            "SQL statements per allowed decision: {} ({})\n",
+            statements["total"],
+            each.join("; ")
+        );
+    }
     out
 }
