@@ -16,6 +16,7 @@
 //! the server, as it would on a small deployment.
 
 mod gate;
+mod gate_ceiling;
 mod gate_phase;
 mod load;
 mod nginx;
