@@ -66,9 +66,9 @@ pub async fn measure(
 
     let nginx = match nginx::binary() {
         Some(bin) => {
-            let seen = gate::restamp(&db)?;
-            let measured = through_nginx(&bin, work, &server, &sessions, sizes, profile).await?;
-            touched += gate::touched_since(&db, seen)?;
+            let (measured, uses) =
+                through_nginx(&bin, work, &db, &server, &sessions, sizes, profile).await?;
+            touched += uses;
             measured
         }
         None if sizes.nginx_required => bail!(
@@ -101,14 +101,17 @@ pub async fn measure(
     }))
 }
 
+/// nginx's three locations; answers what it measured and how many session uses the
+/// server recorded meanwhile.
 async fn through_nginx(
     bin: &Path,
     work: &Path,
+    db: &Path,
     server: &Server,
     sessions: &Arc<Vec<GateSession>>,
     sizes: &GateSizes,
     profile: Option<&Path>,
-) -> Result<Value> {
+) -> Result<(Value, i64)> {
     let upstream = server.base.trim_start_matches("http://");
     let nginx = Nginx::start(bin, &work.join("nginx"), upstream).await?;
     // The last is the first again through reqwest's pooled client (`load::drive`), to
@@ -121,7 +124,10 @@ async fn through_nginx(
     ];
     let mut phases: Vec<Phase> = locations.iter().map(|_| Phase::default()).collect();
     let per_slice = (sizes.through_nginx / ROUNDS).max(1);
+    let mut touched = 0;
     for round in 0..ROUNDS {
+        // Each round well within the minute after which a session's use is recorded.
+        let seen = gate::restamp(db)?;
         for ((name, path, sessions), phase) in locations.iter().zip(&mut phases) {
             let recording = if round == 0 && *name == "gated" {
                 server.profile(profile, "gate-behind-nginx")?
@@ -164,11 +170,12 @@ async fn through_nginx(
             }
             phase.absorb(slice);
         }
+        touched += gate::touched_since(db, seen)?;
     }
     let page_bytes = nginx.page_len;
     nginx.stop()?;
     let [plain, ceiling, gated, plain_reqwest] = [&phases[0], &phases[1], &phases[2], &phases[3]];
-    Ok(json!({
+    let measured = json!({
         "page_bytes": page_bytes,
         "worker_processes": 1,
         "rounds": ROUNDS,
@@ -178,7 +185,8 @@ async fn through_nginx(
         "plain_through_reqwest": phase_json(plain_reqwest, sizes.concurrency),
         "latchkey_share_of_auth_request_ceiling": share(gated, ceiling),
         "auth_request_ceiling_share_of_plain": share(ceiling, plain),
-    }))
+    });
+    Ok((measured, touched))
 }
 
 fn share(part: &Phase, whole: &Phase) -> f64 {
