@@ -24,7 +24,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node deps-tools build build-release site run test \
-        check fmt unit e2e screenshots fuzz bench bench-smoke clean
+        check fmt unit e2e screenshots fuzz bench bench-needs-nginx bench-smoke clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -146,10 +146,16 @@ screenshots: deps-node build
 	cd end2end && SCREENSHOT_DIR=docs/screenshots npx playwright test accessibility
 
 # The benchmark (see bench/README.md): release server, fresh SQLite file, one run.
-# Writes bench/results/DATE.json and prints the table.
-bench: deps-rust deps-system build-release
+# Writes bench/results/DATE.json and prints the table. The gate's part runs nginx in front
+# of a static page, so nginx must be installed (deps-system installs it).
+bench: deps-rust deps-system bench-needs-nginx build-release
 	cargo build --release -p bench
 	target/release/latchkey-bench --server target/release/latchkey --site target/site --out bench/results
+
+# Checked after deps-system (which installs nginx) and before the long release build.
+bench-needs-nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  echo "make bench needs nginx for the gate's part: apt-get install -y nginx" >&2; exit 1; }
 
 # The same code with tiny counts against the debug server `cargo test` builds: it fails on
 # any wrong answer (not on speed), so the benchmark cannot rot. `make test` runs it as part

@@ -1,7 +1,9 @@
 //! The load: many clients on one connection pool, each pulling the next piece of work.
 
+use crate::gate::{self, GateSession};
+use crate::raw;
 use crate::server::cookie_of;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +13,10 @@ use std::time::{Duration, Instant};
 pub struct Latencies(Vec<f64>);
 
 impl Latencies {
+    pub fn from_durations(durations: impl Iterator<Item = Duration>) -> Self {
+        Self(durations.map(|d| d.as_secs_f64() * 1000.0).collect())
+    }
+
     pub fn percentile(&self, p: f64) -> f64 {
         if self.0.is_empty() {
             return 0.0;
@@ -24,6 +30,7 @@ impl Latencies {
 }
 
 /// One timed phase.
+#[derive(Default)]
 pub struct Phase {
     pub requests: usize,
     pub ok: usize,
@@ -36,6 +43,15 @@ pub struct Phase {
 impl Phase {
     pub fn per_second(&self) -> f64 {
         (self.ok as f64 / self.elapsed.as_secs_f64()).round()
+    }
+
+    /// One phase run in slices: the requests, times and latencies of all of them.
+    pub fn absorb(&mut self, slice: Phase) {
+        self.requests += slice.requests;
+        self.ok += slice.ok;
+        self.elapsed += slice.elapsed;
+        self.latencies.0.extend(slice.latencies.0);
+        self.cookies.extend(slice.cookies);
     }
 }
 
@@ -218,4 +234,123 @@ pub async fn list(
         bail!("list: {} of {requests} answered", phase.ok);
     }
     Ok(phase.latencies)
+}
+
+/// `requests` gate decisions at `concurrency` (through [`raw::drive`]): `GET
+/// /gate/auth-request` as nginx's `auth_request` sends it, for a page of the wiki, the
+/// `i`-th with the session [`gate::spread`] picks. A decision counts when it let the
+/// request through as that session's invitee.
+pub async fn gate(
+    base: &str,
+    sessions: &Arc<Vec<GateSession>>,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let addr = address(base)?;
+    let (to_send, to_check) = (sessions.clone(), sessions.clone());
+    raw::drive(
+        addr,
+        &addr.to_string(),
+        requests,
+        concurrency,
+        Arc::new(move |i| {
+            let session = &to_send[gate::spread(i, to_send.len())];
+            (
+                "/gate/auth-request".to_owned(),
+                vec![
+                    ("x-original-url", format!("{}/page/{i}", gate::WIKI)),
+                    ("x-original-method", "GET".to_owned()),
+                    ("cookie", session.cookie.clone()),
+                ],
+            )
+        }),
+        Arc::new(move |i, headers| {
+            identity_is(
+                headers,
+                "remote-email",
+                &to_check[gate::spread(i, to_check.len())],
+            )
+        }),
+        raw::Expect {
+            status: 200,
+            body_len: Some(0),
+        },
+    )
+    .await
+}
+
+/// `requests` GETs of the page at `path` (`page_len` bytes) through nginx at `base`, as a
+/// browser on the wiki's host name sends them (through [`raw::drive`]), with the `i`-th
+/// spread session's cookie when `sessions` is given. A request counts when the whole page
+/// came back and, through the gate, nginx passed on the identity the gate gave.
+pub async fn through_nginx(
+    base: &str,
+    path: &str,
+    page_len: usize,
+    sessions: Option<&Arc<Vec<GateSession>>>,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let host = gate::WIKI.trim_start_matches("http://");
+    let path = path.to_owned();
+    let (to_send, to_check) = (sessions.cloned(), sessions.cloned());
+    raw::drive(
+        address(base)?,
+        host,
+        requests,
+        concurrency,
+        Arc::new(move |i| {
+            let cookie = to_send
+                .as_ref()
+                .map(|all| ("cookie", all[gate::spread(i, all.len())].cookie.clone()));
+            (path.clone(), cookie.into_iter().collect())
+        }),
+        Arc::new(move |i, headers| {
+            to_check.as_ref().is_none_or(|all| {
+                identity_is(headers, "remote-user", &all[gate::spread(i, all.len())])
+            })
+        }),
+        raw::Expect {
+            status: 200,
+            body_len: Some(page_len),
+        },
+    )
+    .await
+}
+
+/// The same as [`through_nginx`] without the gate, through reqwest (`drive`): how far the
+/// pooled client falls short of [`raw::drive`] at these rates.
+pub async fn through_nginx_reqwest(
+    base: &str,
+    path: &str,
+    page_len: usize,
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let url = format!("{base}{path}");
+    let host = gate::WIKI.trim_start_matches("http://");
+    drive(requests, concurrency, move |http, _| {
+        let url = url.clone();
+        async move {
+            let response = http.get(&url).header("host", host).send().await?;
+            let ok = response.status() == 200;
+            let body = response.bytes().await?;
+            Ok((ok && body.len() == page_len, None))
+        }
+    })
+    .await
+}
+
+fn identity_is(headers: &reqwest::header::HeaderMap, name: &str, session: &GateSession) -> bool {
+    headers
+        .get(name)
+        .map(reqwest::header::HeaderValue::as_bytes)
+        == Some(session.email.as_bytes())
+}
+
+/// The socket address of `http://host:port`.
+fn address(base: &str) -> Result<std::net::SocketAddr> {
+    base.trim_start_matches("http://")
+        .parse()
+        .with_context(|| format!("{base} is not http://address:port"))
 }

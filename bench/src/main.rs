@@ -6,18 +6,27 @@
 //! - issue throughput with the file outbox, and with SMTP to a catcher on loopback;
 //! - peek latency, and the links list with 100,000 and 1,000,000 links;
 //! - the raw SQLite ceiling for the same durable work (mark used + insert session);
+//! - the gate: decisions per second at C=32 over 100,000 live sessions, and nginx in
+//!   front of a static page alone, with `auth_request` to `return 204`, and with
+//!   `auth_request` to Latchkey;
 //! - the server's peak RSS, and the front end's sizes raw, gzip and brotli.
 //!
 //! `--smoke` runs the same code with tiny counts and fails on any wrong answer; `make
 //! test` runs it so the benchmark cannot rot. The load generator shares the machine with
 //! the server, as it would on a small deployment.
 
+mod gate;
+mod gate_ceiling;
+mod gate_phase;
 mod load;
+mod nginx;
+mod raw;
 mod report;
 mod seed;
 mod server;
 
 use anyhow::{bail, Context, Result};
+use gate_phase::GateSizes;
 use load::{Latencies, Phase};
 use serde_json::{json, Value};
 use server::Server;
@@ -33,6 +42,7 @@ struct Sizes {
     list_sizes: &'static [usize],
     list_requests: usize,
     ceiling_transactions: usize,
+    gate: GateSizes,
 }
 
 const FULL: Sizes = Sizes {
@@ -44,6 +54,15 @@ const FULL: Sizes = Sizes {
     list_sizes: &[100_000, 1_000_000],
     list_requests: 200,
     ceiling_transactions: 5_000,
+    gate: GateSizes {
+        sessions: 100_000,
+        // Each session once, well within the minute after which the server records a
+        // session's use again (a write): the phase measures decisions that only read.
+        decisions: 100_000,
+        through_nginx: 90_000,
+        concurrency: 32,
+        nginx_required: true,
+    },
 };
 
 /// `--quick`: the two phases the targets are hardest on, nothing written to results.
@@ -56,6 +75,7 @@ const QUICK: Sizes = Sizes {
     list_sizes: &[],
     list_requests: 0,
     ceiling_transactions: 0,
+    gate: FULL.gate,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -67,12 +87,21 @@ const SMOKE: Sizes = Sizes {
     list_sizes: &[2_000],
     list_requests: 10,
     ceiling_transactions: 50,
+    gate: GateSizes {
+        sessions: 50,
+        decisions: 200,
+        through_nginx: 60,
+        concurrency: 8,
+        // `make test` runs before `make deps-system` installs nginx everywhere.
+        nginx_required: false,
+    },
 };
 
 struct Args {
     smoke: bool,
-    /// `--quick redeem|issue|both`: only the redeem (C=32) and/or outbox issue phase,
-    /// for a quick look (or a profile) while tuning; nothing is written.
+    /// `--quick redeem|issue|both|gate`: only the redeem (C=32) and/or outbox issue
+    /// phase, or only the gate, for a quick look (or a profile) while tuning; nothing is
+    /// written.
     quick: Option<String>,
     /// `--profile DIR`: record each timed phase of the server with `perf record -g`.
     profile: Option<PathBuf>,
@@ -101,8 +130,8 @@ fn args() -> Result<Args> {
                 args.quick = Some(
                     given
                         .next()
-                        .filter(|v| ["redeem", "issue", "both"].contains(&v.as_str()))
-                        .context("--quick needs redeem, issue or both")?,
+                        .filter(|v| ["redeem", "issue", "both", "gate"].contains(&v.as_str()))
+                        .context("--quick needs redeem, issue, both or gate")?,
                 );
             }
             "--synchronous" => {
@@ -118,7 +147,7 @@ fn args() -> Result<Args> {
             "--site" => args.site = given.next().context("--site needs a path")?.into(),
             "--out" => args.out = given.next().context("--out needs a directory")?.into(),
             other => bail!(
-                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
             ),
         }
     }
@@ -165,6 +194,16 @@ fn tempdir() -> Result<PathBuf> {
 }
 
 async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value> {
+    if args.quick.as_deref() == Some("gate") {
+        let gate = measure_gate(args, sizes, work).await?;
+        return Ok(json!({
+            "date": report::today(),
+            "mode": "quick",
+            "machine": report::machine(),
+            "durability": format!("WAL, synchronous={}", args.synchronous.to_uppercase()),
+            "gate": gate,
+        }));
+    }
     let db_path = work.join("latchkey.db");
     let redeem_total = sizes.redeems_per_level * sizes.levels.len();
 
@@ -262,6 +301,16 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         Some(phase)
     };
 
+    // --- the gate, on a database of its own ---------------------------------------------
+    let gate = if args.quick.is_some() {
+        json!({})
+    } else {
+        measure_gate(args, sizes, work).await?
+    };
+    if let Some(mb) = gate["server_peak_rss_mb"].as_f64() {
+        rss.push(("gate".into(), (mb * 1024.0) as u64));
+    }
+
     // --- the links list with many links -------------------------------------------------
     let mut list = Vec::new();
     for &links in sizes.list_sizes {
@@ -311,6 +360,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             .chain(issue_smtp.map(|phase| phase.json("smtp")))
             .collect::<Vec<_>>(),
         "list": list,
+        "gate": gate,
         "sqlite_ceiling_per_second": ceiling,
         "redeem_c32_share_of_ceiling": match ceiling[args.synchronous.as_str()].as_f64() {
             Some(ceiling) if ceiling > 0.0 => c32 / ceiling,
@@ -323,6 +373,17 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             .collect::<serde_json::Map<_, _>>(),
         "front_end": report::front_end_sizes(&args.site.join("pkg"), if args.smoke { 1 } else { 11 })?,
     }))
+}
+
+async fn measure_gate(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value> {
+    gate_phase::measure(
+        &args.server,
+        &args.site,
+        work,
+        &sizes.gate,
+        args.profile.as_deref(),
+    )
+    .await
 }
 
 impl Phase {

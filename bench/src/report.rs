@@ -80,6 +80,10 @@ pub fn table(r: &Value) -> String {
         m["memory_gib"],
         r["durability"].as_str().unwrap_or("")
     );
+    if r.get("peek_ms").is_none() {
+        // `--quick gate`: only the gate.
+        return out + &gate_table(&r["gate"]);
+    }
     out += "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n";
     for row in r["redeem"].as_array().into_iter().flatten() {
         out += &format!(
@@ -151,6 +155,7 @@ pub fn table(r: &Value) -> String {
             .collect();
         out += &format!("(peak RSS of each server: {})\n", each.join("; "));
     }
+    out += &gate_table(&r["gate"]);
     out += "\n| file | raw | gzip | brotli |\n|---|---|---|---|\n";
     if let Some(files) = r["front_end"].as_object() {
         for (name, s) in files {
@@ -159,6 +164,87 @@ pub fn table(r: &Value) -> String {
                 s["raw"], s["gzip"], s["brotli"]
             );
         }
+    }
+    out
+}
+
+/// The gate's rows: decisions straight at the server, then nginx's three locations.
+fn gate_table(g: &Value) -> String {
+    let Some(decisions) = g.get("decisions") else {
+        return String::new();
+    };
+    let row = |what: String, p: &Value| {
+        format!(
+            "| {what} | {} | {} | {} | {} |\n",
+            f(&p["per_second"]),
+            f(&p["latency_ms"]["p50"]),
+            f(&p["latency_ms"]["p95"]),
+            f(&p["latency_ms"]["p99"]),
+        )
+    };
+    let c = &decisions["concurrency"];
+    let mut out =
+        String::from("\n| gate | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n");
+    out += &row(
+        format!(
+            "gate decisions (/gate/auth-request), C={c}, {} live sessions",
+            g["sessions"]
+        ),
+        decisions,
+    );
+    let n = &g["nginx"];
+    if let Some(skipped) = n.as_str() {
+        out += &format!("| nginx: {skipped} | | | | |\n");
+    } else {
+        let page = &n["page_bytes"];
+        out += &row(
+            format!("nginx alone, {page}-byte static page, 1 worker, C={c}"),
+            &n["plain"],
+        );
+        out += &row(
+            format!("nginx + auth_request to `return 204`, C={c}"),
+            &n["auth_request_204"],
+        );
+        out += &row(
+            format!("nginx + auth_request to Latchkey, C={c}"),
+            &n["auth_request_latchkey"],
+        );
+        out += &row(
+            format!("nginx alone, the same page, reqwest's client as the driver, C={c}"),
+            &n["plain_through_reqwest"],
+        );
+        out += &format!(
+            "\nnginx with Latchkey's gate keeps {:.0}% of the auth_request ceiling ({:.0}% of nginx alone); {} answers checked; {} session uses recorded during the timed phases; gate server peak RSS {:.1} MB\n",
+            n["latchkey_share_of_auth_request_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
+            n["auth_request_latchkey"]["per_second"].as_f64().unwrap_or(0.0)
+                / n["plain"]["per_second"].as_f64().unwrap_or(1.0).max(1.0)
+                * 100.0,
+            g["answers_checked"],
+            g["session_uses_recorded_during_phases"],
+            g["server_peak_rss_mb"].as_f64().unwrap_or(0.0),
+        );
+    }
+    let reads = &g["reads_without_the_server"];
+    if reads.is_object() {
+        out += &format!(
+            "A decision's reads without HTTP, C={}: today's 5 statements through sqlx {}/s; fused into 2, {}/s; today's 5 through rusqlite on one connection {}/s\n",
+            reads["concurrency"],
+            f(&reads["today_5_statements_through_sqlx_per_second"]),
+            f(&reads["fused_2_statements_through_sqlx_per_second"]),
+            f(&reads["today_5_statements_raw_sqlite_one_connection_per_second"]),
+        );
+    }
+    let statements = &g["sql_statements_per_decision"];
+    if let Some(each) = statements["by_statement"].as_object() {
+        let each: Vec<String> = each
+            .iter()
+            .map(|(summary, n)| format!("{n} × {summary}"))
+            .collect();
+        out += &format!(
+            "SQL statements per allowed decision: {} ({})\n",
+            statements["total"],
+            each.join("; ")
+        );
     }
     out
 }

@@ -19,6 +19,28 @@ impl Server {
         db: &Path,
         smtp_url: Option<String>,
     ) -> Result<Self> {
+        Self::start_logging(
+            bin,
+            site,
+            work,
+            db,
+            smtp_url,
+            "warn",
+            &work.join("server.log"),
+        )
+        .await
+    }
+
+    /// [`Server::start`] with `RUST_LOG=filter`, logging to `log` (appended).
+    pub async fn start_logging(
+        bin: &Path,
+        site: &Path,
+        work: &Path,
+        db: &Path,
+        smtp_url: Option<String>,
+        filter: &str,
+        log_path: &Path,
+    ) -> Result<Self> {
         if !bin.exists() {
             bail!("no server binary at {}: build it first", bin.display());
         }
@@ -27,7 +49,7 @@ impl Server {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(work.join("server.log"))?;
+            .open(log_path)?;
         let mut command = Command::new(bin);
         command
             .arg("serve")
@@ -42,7 +64,7 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("LEPTOS_SITE_ROOT", site)
             .env("LEPTOS_OUTPUT_NAME", "latchkey")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", filter)
             // The load comes from one address and one coworker.
             .env("LATCHKEY_RATE_LINKS_PER_MINUTE", "100000000")
             .env("LATCHKEY_RATE_ISSUE_PER_COWORKER_PER_MINUTE", "100000000")
@@ -72,16 +94,13 @@ impl Server {
             if let Some(status) = child.try_wait()? {
                 bail!(
                     "the server exited ({status}); its log: {}",
-                    work.join("server.log").display()
+                    log_path.display()
                 );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let _ = child.kill();
-        bail!(
-            "the server did not start; its log: {}",
-            work.join("server.log").display()
-        )
+        bail!("the server did not start; its log: {}", log_path.display())
     }
 
     /// Redeems a coworker sign-in token and returns the session cookie.

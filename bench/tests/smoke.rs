@@ -3,7 +3,9 @@
 //! It runs `latchkey-bench --smoke` against the debug `latchkey` binary the same cargo
 //! invocation built (one build of the server for every test, not a second one with other
 //! features) and the front end `make site` wrote to `target/site`. The smoke run fails on
-//! any wrong answer, never on speed.
+//! any wrong answer, never on speed; this test also checks that its report holds the
+//! gate's part (decisions straight at the server and, where nginx is installed, through
+//! nginx), so that part cannot quietly drop out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,8 +42,30 @@ fn smoke_run_answers_every_request_correctly() {
         .status()
         .expect("latchkey-bench starts");
     assert!(status.success(), "the smoke run failed: {status}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("smoke.json")).expect("the smoke run wrote its report"),
+    )
+    .expect("the report is JSON");
+    // The gate's path ran: every kind of answer was checked, and every timed decision let
+    // the right invitee through (the run fails otherwise).
+    let gate = &report["gate"];
     assert!(
-        out.join("smoke.json").is_file(),
-        "the smoke run wrote no report"
+        gate["answers_checked"].as_u64() >= Some(9),
+        "the gate's answers were not checked: {gate}"
     );
+    assert_eq!(
+        gate["decisions"]["ok"], gate["decisions"]["requests"],
+        "{gate}"
+    );
+    assert!(gate["decisions"]["ok"].as_u64() > Some(0), "{gate}");
+    // nginx is checked where it is installed (`make deps-system` installs it).
+    if gate["nginx"].is_object() {
+        for location in ["plain", "auth_request_204", "auth_request_latchkey"] {
+            let phase = &gate["nginx"][location];
+            assert!(
+                phase["ok"].as_u64() > Some(0) && phase["ok"] == phase["requests"],
+                "nginx, {location}: {phase}"
+            );
+        }
+    }
 }
