@@ -229,6 +229,39 @@ pub fn ResponsiveTable(
 }
 
 /// An error in words, announced to screen readers.
+/// An admins-only page: loads the caller, renders `page` with an admin's address, says
+/// "Forbidden" (under the page's `title`) to a coworker who is not an admin, and sends
+/// anyone else to `/login`.
+#[component]
+pub fn AdminPage<V>(title: &'static str, page: fn(String) -> V) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    use crate::api::current_user;
+    use crate::model::SignedIn;
+    use leptos_router::components::{Redirect, A};
+    let user = Resource::new(|| (), |_| current_user());
+    view! {
+        <Suspense fallback=|| view! { <main><p role="status">"Loading…"</p></main> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(SignedIn::Coworker { email, is_admin: true, .. })) => page(email).into_any(),
+                    Ok(Some(SignedIn::Coworker { email, .. })) => view! {
+                        <Header email />
+                        <main class="narrow">
+                            <h1>{title}</h1>
+                            <ErrorMessage error=AppError::Forbidden />
+                            <p><A href="/dashboard">"← All links"</A></p>
+                        </main>
+                    }.into_any(),
+                    Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {
     view! { <p class="error" role="alert">{error.to_string()}</p> }

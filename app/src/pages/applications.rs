@@ -1,35 +1,18 @@
 //! `/dashboard/applications`: admins register the applications behind the gate and
 //! remove them. Removing one takes it away from every session at once.
 
-use crate::api::{current_user, list_applications, AddApplication, RemoveApplication};
-use crate::components::{use_hydrated, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable};
+use crate::api::{list_applications, AddApplication, RemoveApplication};
+use crate::components::{
+    use_hydrated, AdminPage, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable,
+};
 use crate::error::AppError;
-use crate::model::{ApplicationInfo, SignedIn};
+use crate::model::ApplicationInfo;
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 
 #[component]
 pub fn ApplicationsPage() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
-    view! {
-        <Suspense fallback=|| view! { <main><p role="status">"Loading…"</p></main> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Ok(Some(SignedIn::Coworker { email, is_admin: true, .. })) => view! { <Applications email /> }.into_any(),
-                    Ok(Some(SignedIn::Coworker { email, .. })) => view! {
-                        <Header email />
-                        <main class="narrow">
-                            <h1>"Applications"</h1>
-                            <ErrorMessage error=AppError::Forbidden />
-                            <p><A href="/dashboard">"← All links"</A></p>
-                        </main>
-                    }.into_any(),
-                    Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
-                    Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    view! { <AdminPage title="Applications" page=|email| view! { <Applications email /> } /> }
 }
 
 #[component]

@@ -2,37 +2,17 @@
 //! Deactivating ends every session the coworker has and stops their sign-in links. The
 //! organisation always keeps one active admin.
 
-use crate::api::{current_user, list_coworkers, AddCoworker, DeactivateCoworker, SetCoworkerRole};
+use crate::api::{list_coworkers, AddCoworker, DeactivateCoworker, SetCoworkerRole};
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ErrorMessage, Header, ResponsiveTable, When,
+    use_hydrated, ActionButton, AdminPage, Busy, ErrorMessage, Header, ResponsiveTable, When,
 };
-use crate::error::AppError;
-use crate::model::{CoworkerInfo, SignedIn};
+use crate::model::CoworkerInfo;
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::A;
 
 #[component]
 pub fn CoworkersPage() -> impl IntoView {
-    let user = Resource::new(|| (), |_| current_user());
-    view! {
-        <Suspense fallback=|| view! { <main><p role="status">"Loading…"</p></main> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Ok(Some(SignedIn::Coworker { email, is_admin: true, .. })) => view! { <Coworkers email /> }.into_any(),
-                    Ok(Some(SignedIn::Coworker { email, .. })) => view! {
-                        <Header email />
-                        <main class="narrow">
-                            <h1>"Coworkers"</h1>
-                            <ErrorMessage error=AppError::Forbidden />
-                            <p><A href="/dashboard">"← All links"</A></p>
-                        </main>
-                    }.into_any(),
-                    Ok(_) => view! { <Redirect path="/login" /> }.into_any(),
-                    Err(error) => view! { <main><ErrorMessage error /></main> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    view! { <AdminPage title="Coworkers" page=|email| view! { <Coworkers email /> } /> }
 }
 
 #[component]
