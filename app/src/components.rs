@@ -229,6 +229,44 @@ pub fn ResponsiveTable(
 }
 
 /// An error in words, announced to screen readers.
+/// A checkbox per application, for choosing which ones an invitation opens. `chosen` is
+/// the ticked ids; `initially` those the server renders ticked (so the page reads right
+/// before it hydrates); a change hands the new set to `on_change`.
+#[component]
+pub fn ApplicationBoxes(
+    applications: Vec<crate::model::ApplicationInfo>,
+    initially: Vec<i64>,
+    #[prop(into)] chosen: Signal<Vec<i64>>,
+    on_change: Callback<Vec<i64>>,
+) -> impl IntoView {
+    applications
+        .into_iter()
+        .map(|app| {
+            let id = app.id;
+            view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        value=id.to_string()
+                        checked=initially.contains(&id)
+                        prop:checked=move || chosen.with(|chosen| chosen.contains(&id))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            let mut now = chosen.get_untracked();
+                            now.retain(|&other| other != id);
+                            if on {
+                                now.push(id);
+                            }
+                            on_change.run(now);
+                        }
+                    />
+                    {app.name}
+                </label>
+            }
+        })
+        .collect_view()
+}
+
 /// An admins-only page: loads the caller, renders `page` with an admin's address, says
 /// "Forbidden" (under the page's `title`) to a coworker who is not an admin, and sends
 /// anyone else to `/login`.

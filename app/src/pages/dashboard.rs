@@ -4,8 +4,8 @@ use crate::api::{
     count_links, current_user, list_applications, list_links, IssueLink, ResendLink, RevokeLink,
 };
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ErrorMessage, Header, Milestone, ResponsiveTable,
-    RevokeButton, StateBadge,
+    use_hydrated, ActionButton, ApplicationBoxes, Busy, ErrorMessage, Header, Milestone,
+    ResponsiveTable, RevokeButton, StateBadge,
 };
 use crate::model::{
     ApplicationInfo, Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary,
@@ -154,32 +154,12 @@ fn AccessChoice(
         <fieldset class="access stack">
             <legend>"Access to"</legend>
             <input type="hidden" name="applications" value=value />
-            {applications
-                .into_iter()
-                .map(|app| {
-                    let id = app.id;
-                    view! {
-                        <label class="check">
-                            <input
-                                type="checkbox"
-                                value=id.to_string()
-                                checked=id == first
-                                prop:checked=move || ticked().contains(&id)
-                                on:change=move |ev| {
-                                    let on = event_target_checked(&ev);
-                                    let mut now = ticked();
-                                    now.retain(|&other| other != id);
-                                    if on {
-                                        now.push(id);
-                                    }
-                                    chosen.set(Some(now));
-                                }
-                            />
-                            {app.name}
-                        </label>
-                    }
-                })
-                .collect_view()}
+            <ApplicationBoxes
+                applications
+                initially=vec![first]
+                chosen=Signal::derive(ticked)
+                on_change=Callback::new(move |now| chosen.set(Some(now)))
+            />
             <Show when=move || ticked().is_empty()>
                 <p class="hint" role="status">"Choose at least one application."</p>
             </Show>

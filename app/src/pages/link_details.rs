@@ -7,8 +7,8 @@ use crate::api::{
     SetRenewal,
 };
 use crate::components::{
-    use_hydrated, ActionButton, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable,
-    RevokeButton, StateBadge, When,
+    use_hydrated, ActionButton, ApplicationBoxes, Busy, ConfirmButton, ErrorMessage, Header,
+    ResponsiveTable, RevokeButton, StateBadge, When,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -266,32 +266,14 @@ fn AccessForm(
     let hydrated = use_hydrated();
     let chosen = RwSignal::new(current.clone());
     let names: Vec<(i64, String)> = all.iter().map(|app| (app.id, app.name.clone())).collect();
-    let boxes = all
-        .into_iter()
-        .map(|app| {
-            let id = app.id;
-            view! {
-                <label class="check">
-                    <input
-                        type="checkbox"
-                        value=id.to_string()
-                        checked=current.contains(&id)
-                        prop:checked=move || chosen.with(|chosen| chosen.contains(&id))
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            chosen.update(|chosen| {
-                                chosen.retain(|&other| other != id);
-                                if on {
-                                    chosen.push(id);
-                                }
-                            });
-                        }
-                    />
-                    {app.name}
-                </label>
-            }
-        })
-        .collect_view();
+    let boxes = view! {
+        <ApplicationBoxes
+            applications=all
+            initially=current.clone()
+            chosen=chosen
+            on_change=Callback::new(move |now| chosen.set(now))
+        />
+    };
     let save = move || {
         let id = id.clone();
         let chosen = chosen.get();
