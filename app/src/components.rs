@@ -370,6 +370,21 @@ pub fn use_query_value(key: &'static str) -> Memo<Option<String>> {
     Memo::new(move |_| location.search.with(|search| query_value(search, key)))
 }
 
+/// Where this page's `?rd=` leads, as the server judges it (`return_to`): the address and
+/// the application it is in, or nothing for a missing or unsafe `rd`.
+pub fn use_return_address() -> Resource<crate::model::ReturnAddress> {
+    let rd = use_query_value("rd");
+    Resource::new(
+        move || rd.get().filter(|rd| !rd.trim().is_empty()),
+        |rd| async move {
+            match rd {
+                None => crate::model::ReturnAddress::default(),
+                Some(rd) => crate::api::return_to(rd).await.unwrap_or_default(),
+            }
+        },
+    )
+}
+
 /// The first value of `key` in a query string (`a=1&rd=%2Fx`, with or without its `?`),
 /// form-decoded once: `+` is a space, `%XX` a byte; invalid UTF-8 is replaced.
 pub fn query_value(search: &str, key: &str) -> Option<String> {

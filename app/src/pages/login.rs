@@ -1,8 +1,8 @@
 //! `/login`: a coworker asks for a sign-in link. `?rd=` (set by the gate in front of an
 //! application) is where the emailed link returns to after Continue.
 
-use crate::api::{return_to, RequestSignin};
-use crate::components::{use_hydrated, use_query_value, ErrorMessage, Header};
+use crate::api::RequestSignin;
+use crate::components::{use_hydrated, use_return_address, ErrorMessage, Header};
 use crate::model::ReturnAddress;
 use leptos::prelude::*;
 
@@ -10,17 +10,8 @@ use leptos::prelude::*;
 pub fn LoginPage() -> impl IntoView {
     let request = ServerAction::<RequestSignin>::new();
     let hydrated = use_hydrated();
-    let rd = use_query_value("rd");
     // Where the sign-in returns to, when the server calls `rd` a safe place for that.
-    let back = Resource::new(
-        move || rd.get().filter(|rd| !rd.trim().is_empty()),
-        |rd| async move {
-            match rd {
-                None => ReturnAddress::default(),
-                Some(rd) => return_to(rd).await.unwrap_or_default(),
-            }
-        },
-    );
+    let back = use_return_address();
 
     view! {
         <Header />

@@ -2,24 +2,15 @@
 //! session with a POST, then goes to `rd` when the server calls it a safe place to send
 //! the browser, else to `/login`.
 
-use crate::api::{current_user, return_to};
-use crate::components::{use_query_value, ErrorMessage, Header, SignOutButton};
+use crate::api::current_user;
+use crate::components::{use_return_address, ErrorMessage, Header, SignOutButton};
 use crate::model::{ReturnAddress, SignedIn};
 use leptos::prelude::*;
 
 #[component]
 pub fn SignOutPage() -> impl IntoView {
-    let rd = use_query_value("rd");
     let user = Resource::new(|| (), |_| current_user());
-    let back = Resource::new(
-        move || rd.get().filter(|rd| !rd.trim().is_empty()),
-        |rd| async move {
-            match rd {
-                None => ReturnAddress::default(),
-                Some(rd) => return_to(rd).await.unwrap_or_default(),
-            }
-        },
-    );
+    let back = use_return_address();
     view! {
         <Header />
         <main class="narrow">

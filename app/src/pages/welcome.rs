@@ -2,8 +2,8 @@
 //! session opens; and where the gate sends them once it has ended (`?rd=` names the
 //! application they were on).
 
-use crate::api::{current_user, my_applications, return_to};
-use crate::components::{use_query_value, ErrorMessage, Header, SignOutButton};
+use crate::api::{current_user, my_applications};
+use crate::components::{use_return_address, ErrorMessage, Header, SignOutButton};
 use crate::model::SignedIn;
 use leptos::prelude::*;
 
@@ -88,20 +88,11 @@ fn YourApplications() -> impl IntoView {
 /// application (`?rd=`); the application is named only when `rd` is one Latchkey knows.
 #[component]
 fn SessionEnded() -> impl IntoView {
-    let rd = use_query_value("rd");
-    let application = Resource::new(
-        move || rd.get().filter(|rd| !rd.trim().is_empty()),
-        |rd| async move {
-            match rd {
-                None => None,
-                Some(rd) => return_to(rd).await.ok().and_then(|back| back.application),
-            }
-        },
-    );
+    let back = use_return_address();
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let session = match application.await {
+                let session = match back.await.application {
                     Some(name) => format!("Your {name} session has ended."),
                     None => "Your session has ended.".to_owned(),
                 };
