@@ -162,22 +162,12 @@ fn redirect(status: StatusCode, location: &str) -> Response<Body> {
     }
 }
 
-/// The 403 page: which application this session may not open, or that the address is
-/// not behind the gate at all.
+/// The 403 page (see [`gate::forbidden_page`]).
 fn forbidden_page(application: Option<&str>) -> Response<Body> {
-    let said = match application {
-        Some(name) => format!(
-            "Your invitation does not open {}. Ask the person who invited you for access.",
-            escape(name)
-        ),
-        None => "This address is not one Latchkey lets anyone into.".to_owned(),
+    let Ok(page) = gate::forbidden_page(application) else {
+        tracing::error!("rendering the gate's 403 page failed");
+        return failed(&AppError::Internal);
     };
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>No access</title></head><body><main><h1>No access</h1><p>{said}</p>\
-         </main></body></html>"
-    );
     Response::builder()
         .status(StatusCode::FORBIDDEN)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
@@ -197,12 +187,4 @@ fn failed(error: &AppError) -> Response<Body> {
     response
         .body(Body::empty())
         .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-/// HTML-escapes an application's name for the 403 page.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -157,6 +157,20 @@ pub fn proxied_url(original: Option<&str>, forwarded: Option<(&str, &str, &str)>
     }
 }
 
+/// The gate's 403 page (`templates/gate/forbidden.html`, escaped like every `.html`
+/// template): which application this session may not open, or that the address is not
+/// behind the gate at all.
+#[derive(askama::Template)]
+#[template(path = "gate/forbidden.html")]
+struct ForbiddenPage<'a> {
+    application: Option<&'a str>,
+}
+
+/// The 403 page for `application` (`None`: an address inside no application).
+pub fn forbidden_page(application: Option<&str>) -> askama::Result<String> {
+    askama::Template::render(&ForbiddenPage { application })
+}
+
 /// A header value for `text`: itself when it is printable ASCII, otherwise RFC 2047's
 /// encoded-word (`=?UTF-8?B?…?=`, base64 of the UTF-8). Control characters never pass.
 pub fn header_text(text: &str) -> String {
@@ -174,6 +188,17 @@ pub fn header_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forbidden_page_names_the_application_escaped() {
+        let page = forbidden_page(Some("<Wiki & Co>")).unwrap();
+        assert!(
+            page.contains("does not open &lt;Wiki &amp; Co&gt;."),
+            "{page}"
+        );
+        let page = forbidden_page(None).unwrap();
+        assert!(page.contains("not one Latchkey lets anyone into"), "{page}");
+    }
 
     #[test]
     fn names_become_safe_header_values() {
