@@ -15,6 +15,7 @@ pub mod components;
 pub mod error;
 pub mod model;
 pub mod pages;
+pub mod query;
 #[cfg(feature = "ssr")]
 pub mod server;
 

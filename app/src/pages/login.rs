@@ -2,8 +2,9 @@
 //! application) is where the emailed link returns to after Continue.
 
 use crate::api::RequestSignin;
-use crate::components::{use_hydrated, use_return_address, ErrorMessage, Header};
+use crate::components::{use_hydrated, ErrorMessage, Header};
 use crate::model::ReturnAddress;
+use crate::query::use_return_address;
 use leptos::prelude::*;
 
 #[component]

@@ -4,6 +4,7 @@ pub mod applications;
 pub mod coworkers;
 pub mod dashboard;
 pub mod link;
+pub mod link_access;
 pub mod link_details;
 pub mod login;
 pub mod sign_out;

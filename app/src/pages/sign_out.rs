@@ -3,8 +3,9 @@
 //! the browser, else to `/login`.
 
 use crate::api::current_user;
-use crate::components::{use_return_address, ErrorMessage, Header, SignOutButton};
+use crate::components::{ErrorMessage, Header, SignOutButton};
 use crate::model::{ReturnAddress, SignedIn};
+use crate::query::use_return_address;
 use leptos::prelude::*;
 
 #[component]

@@ -3,8 +3,9 @@
 //! application they were on).
 
 use crate::api::{current_user, my_applications};
-use crate::components::{use_return_address, ErrorMessage, Header, SignOutButton};
+use crate::components::{ErrorMessage, Header, SignOutButton};
 use crate::model::SignedIn;
+use crate::query::use_return_address;
 use leptos::prelude::*;
 
 #[component]
