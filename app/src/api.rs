@@ -12,7 +12,8 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::server::{
-    applications, auth, coworkers, email::EmailAddress, links, request, signins::SigninRequest,
+    applications, arrival, auth, coworkers, email::EmailAddress, links, request,
+    signins::SigninRequest,
     OrInternal,
 };
 
@@ -139,24 +140,18 @@ pub async fn peek_link(token: String) -> Result<LinkPreview, AppError> {
 /// invitation's own address.
 #[server(prefix = "/api", endpoint = "renew_link")]
 pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
-    let (state, client, token) = request::link_attempt(&token).await?;
-    links::renew(&state, &token, &client).await
+    let state = request::state();
+    let client = request::client(&state).await?;
+    arrival::renew_with_token(&state, &client, &token).await
 }
 
 /// Redeems a link and signs this browser in, replacing whatever session it had.
 #[server(prefix = "/api", endpoint = "redeem_link")]
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
-    let (state, client, token) = request::link_attempt(&token).await?;
+    let state = request::state();
+    let client = request::client(&state).await?;
     let session = request::session().await?;
-    let redemption = links::redeem(&state, &token, &client).await?;
-    auth::attach(
-        &state.writer,
-        &session,
-        redemption.auth_id,
-        redemption.ends_at,
-    )
-    .await?;
-    Ok(redemption.redeemed)
+    arrival::continue_with_token(&state, &client, &session, &token).await
 }
 
 /// Ends this browser's session on the server.

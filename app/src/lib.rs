@@ -10,6 +10,7 @@
         reason = "issue_link's client stub takes one argument per form field"
     )
 )]
+pub mod answer;
 pub mod api;
 pub mod components;
 pub mod error;
@@ -41,8 +42,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     id="leptos"
                     href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
                 />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                // A page answering a plain form is never hydrated (see answer.rs).
+                {answer::form_answer().is_none().then(|| view! {
+                    <AutoReload options=options.clone() />
+                    <HydrationScripts options />
+                })}
                 <MetaTags />
             </head>
             <body>

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod cli;
+mod forms;
 mod gate;
 mod middleware;
 mod session_store;
@@ -19,7 +20,7 @@ use app::{shell, App};
 use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -148,14 +149,7 @@ pub async fn build(
     }
 
     let routes = route_list();
-    let page_context = {
-        let state = state.clone();
-        move || {
-            provide_context(state.clone());
-            // Before rendering starts: Leptos has made this response's nonce.
-            app::server::headers::content_security_policy();
-        }
-    };
+    let page_context = page_context(&state);
     let page_shell = {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
@@ -193,6 +187,8 @@ pub async fn build(
         .route("/healthz", get(healthz))
         .route("/gate/auth-request", get(gate::auth_request))
         .route("/gate/forward-auth", get(gate::forward_auth))
+        .route("/link", post(forms::continue_link))
+        .route("/link/renew", post(forms::renew_link))
         .leptos_routes_with_context(&state, routes, page_context, page_shell)
         .nest_service(
             &format!("/{versioned}"),
@@ -219,6 +215,16 @@ pub async fn build(
         )
         .with_state(state.clone());
     Ok((router, state))
+}
+
+/// What every page render has in its context: the state, and the page's security policy.
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let state = state.clone();
+    move || {
+        provide_context(state.clone());
+        // Before rendering starts: Leptos has made this response's nonce.
+        app::server::headers::content_security_policy();
+    }
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -1,26 +1,61 @@
 //! `/link`: the landing page of every magic link.
 //!
-//! The token arrives in the URL fragment, which browsers never send to a server. The page
-//! reads it in the browser, shows who the link is for (looking consumes nothing, so mail
-//! scanners that open the page use nothing up), and redeems it only when the person
-//! presses "Continue". The page takes the token out of the address bar and the session
-//! history as soon as it has read it, and keeps it in memory until then: a shared
-//! screen, a synced tab or a restored session never shows a live token.
+//! The token arrives in the URL fragment, which browsers never send to a server. Continue
+//! is a plain HTML form (`POST /link`) that works as soon as the page's HTML is there: a
+//! few lines of inline script (`link.js`, allowed by the page's CSP nonce) move the token
+//! from the fragment into the form and take it out of the address bar and the session
+//! history, so a shared screen, a synced tab or a restored session never shows a live
+//! token. The server redeems it and redirects, or renders this page again with its
+//! answer ([`FormAnswer`]). "Send me a new link" is a form too (`POST /link/renew`).
+//!
+//! When the WASM arrives it only adds what needs no click: it looks at the link (which
+//! consumes nothing, so mail scanners that open the page use nothing up) and shows who it
+//! is for, or why it cannot be used before Continue is pressed.
 
-use crate::api::{peek_link, RedeemLink, RenewLink};
-use crate::components::{navigate_hard, ErrorMessage, Header};
+use crate::answer::{form_answer, FormAnswer};
+use crate::api::peek_link;
+use crate::components::Header;
 use crate::error::AppError;
 use crate::model::{LinkPreview, Purpose};
 use leptos::prelude::*;
 
+/// Moves the token into the Continue form; see the file for what else it does.
+const MOVE_TOKEN: &str = include_str!("link.js");
+
 #[component]
 pub fn LinkPage() -> impl IntoView {
-    // None until the browser has read the fragment; never set during server rendering.
-    // Read once, then taken out of the URL at once: from here on it lives only here.
+    let body = match form_answer() {
+        Some(FormAnswer::LinkRefused { error, renewal }) => view! {
+            <Refused error renewable=renewal.is_some() />
+            {renewal.map(|token| view! { <RenewalForm token=token.0 /> })}
+        }
+        .into_any(),
+        Some(FormAnswer::Renewed { sent_to }) => view! {
+            <h1>"A new link is on its way"</h1>
+            <p class="notice" role="status">
+                "A new link is on its way to " <strong>{sent_to}</strong> ". It may take a minute to arrive."
+            </p>
+        }
+        .into_any(),
+        _ => view! { <Arrival /> }.into_any(),
+    };
+    view! {
+        <Header />
+        <main class="narrow">{body}</main>
+    }
+}
+
+/// The page as the link opens it: the Continue form, and what the WASM learns about the
+/// link once it has loaded.
+#[component]
+fn Arrival() -> impl IntoView {
+    let token_field = NodeRef::<leptos::html::Input>::new();
+    // None until the browser has hydrated; never set during server rendering.
     let token = RwSignal::new(None::<String>);
     Effect::new(move |_| {
-        token.set(Some(read_fragment()));
-        forget_token();
+        if let Some(field) = token_field.get() {
+            token.set(Some(field.value()));
+        }
     });
 
     let preview = LocalResource::new(move || {
@@ -33,47 +68,33 @@ pub fn LinkPage() -> impl IntoView {
             }
         }
     });
-
-    let redeem = ServerAction::<RedeemLink>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(redeemed)) = redeem.value().get() {
-            navigate_hard(&redeemed.redirect_to);
-        }
-    });
-
-    let on_continue = move |_| {
-        if let Some(token) = token.get_untracked() {
-            redeem.dispatch(RedeemLink { token });
-        }
+    let refused = move || match preview.get() {
+        Some(Some(Err(_))) => true,
+        Some(Some(Ok(preview))) => preview.state.refusal().is_some(),
+        _ => false,
     };
 
     view! {
-        <Header />
-        <main class="narrow">
-            {move || match preview.get() {
-                None | Some(None) => view! { <p class="lead" role="status">"Checking your link…"</p> }.into_any(),
-                Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
-                Some(Some(Ok(preview))) => match preview.state.refusal() {
-                    Some(error) if preview.can_renew => view! {
-                        <Refused error renewable=true />
-                        <Renewal token=token.get_untracked().unwrap_or_default() />
-                    }.into_any(),
-                    Some(error) => view! { <Refused error /> }.into_any(),
-                    None => view! {
-                        <Offer preview />
-                        {move || redeem.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-                        <button
-                            type="button"
-                            class="primary wide"
-                            on:click=on_continue
-                            disabled=move || redeem.pending().get() || redeem.value().get().is_some_and(|r| r.is_ok())
-                        >
-                            "Continue"
-                        </button>
-                    }.into_any(),
-                },
-            }}
-        </main>
+        {move || match preview.get() {
+            None | Some(None) => view! {
+                <h1>"Continue to sign in"</h1>
+                <p class="lead">"The link works once. Press Continue to sign in on this browser."</p>
+            }.into_any(),
+            Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
+            Some(Some(Ok(preview))) => match preview.state.refusal() {
+                Some(error) if preview.can_renew => view! {
+                    <Refused error renewable=true />
+                    <RenewalForm token=token.get_untracked().unwrap_or_default() />
+                }.into_any(),
+                Some(error) => view! { <Refused error /> }.into_any(),
+                None => view! { <Offer preview /> }.into_any(),
+            },
+        }}
+        <form id="continue" method="post" action="/link" hidden=refused>
+            <input type="hidden" name="token" node_ref=token_field />
+            <button type="submit" class="primary wide">"Continue"</button>
+        </form>
+        <script nonce=leptos::nonce::use_nonce() inner_html=MOVE_TOKEN></script>
     }
 }
 
@@ -129,69 +150,12 @@ fn Refused(error: AppError, #[prop(optional)] renewable: bool) -> impl IntoView 
 
 /// "Send me a new link": a fresh link goes to the invitation's own address.
 #[component]
-fn Renewal(token: String) -> impl IntoView {
-    let renew = ServerAction::<RenewLink>::new();
-    let ask = move |_| {
-        renew.dispatch(RenewLink {
-            token: token.clone(),
-        });
-    };
+fn RenewalForm(token: String) -> impl IntoView {
     view! {
-        {move || match renew.value().get() {
-            Some(Ok(renewed)) => view! {
-                <p class="notice" role="status">
-                    "A new link is on its way to " <strong>{renewed.sent_to}</strong> ". It may take a minute to arrive."
-                </p>
-            }.into_any(),
-            other => view! {
-                {other.and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-                <p>"The new link goes to the address this invitation was sent to, and the person who invited you is told."</p>
-                <button
-                    type="button"
-                    class="primary wide"
-                    on:click=ask.clone()
-                    disabled=move || renew.pending().get()
-                >
-                    {move || if renew.pending().get() { "Sending…" } else { "Send me a new link" }}
-                </button>
-            }.into_any(),
-        }}
-    }
-}
-
-/// The token from `#…`, or an empty string.
-fn read_fragment() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        window()
-            .location()
-            .hash()
-            .unwrap_or_default()
-            .trim_start_matches('#')
-            .to_owned()
-    }
-    #[cfg(not(feature = "hydrate"))]
-    String::new()
-}
-
-/// Rewrites the current history entry's URL without its fragment (`replaceState`: no
-/// new entry, no reload, and the entry's state is kept), so neither the address bar nor
-/// the back button, nor a synced or restored tab, keeps the token.
-fn forget_token() {
-    #[cfg(feature = "hydrate")]
-    {
-        let location = window().location();
-        if location.hash().unwrap_or_default().is_empty() {
-            return;
-        }
-        let without_fragment = format!(
-            "{}{}",
-            location.pathname().unwrap_or_else(|_| "/link".to_owned()),
-            location.search().unwrap_or_default()
-        );
-        if let Ok(history) = window().history() {
-            let state = history.state().unwrap_or(wasm_bindgen::JsValue::NULL);
-            let _ = history.replace_state_with_url(&state, "", Some(&without_fragment));
-        }
+        <p>"The new link goes to the address this invitation was sent to, and the person who invited you is told."</p>
+        <form method="post" action="/link/renew">
+            <input type="hidden" name="token" value=token />
+            <button type="submit" class="primary wide">"Send me a new link"</button>
+        </form>
     }
 }

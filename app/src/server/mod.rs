@@ -10,6 +10,7 @@
 //! state.rs         AppState, the composition root (names only the leaf modules)
 //! request.rs       per-request access: state, session, client, role checks
 //! auth.rs          signed-in sessions: attach at redeem, who is calling, sign out
+//! arrival.rs       a link's holder arrives: continue, renew (forms and server functions)
 //! applications.rs  applications behind the gate: base URLs, containment, safe returns
 //! gate.rs          the gate's decision for a proxied request
 //! links/           magic links: issue, deliver, list, redeem, manage, reissue
@@ -30,6 +31,7 @@
 //! ```
 
 pub mod applications;
+pub mod arrival;
 pub mod auth;
 pub mod config;
 pub mod coworkers;

@@ -24,39 +24,34 @@ pub async fn session() -> Result<Session, AppError> {
 
 /// The caller's address, network and user agent, for the audit trail and the limits.
 pub async fn client(state: &AppState) -> Result<Client, AppError> {
-    let ip = client_ip(state).await?;
-    Ok(Client {
-        ip,
-        network: super::network::network(ip, state.config.ipv6_prefix),
-        user_agent: user_agent().await,
-    })
-}
-
-pub async fn user_agent() -> Option<String> {
-    let headers: axum::http::HeaderMap = leptos_axum::extract().await.ok()?;
-    headers
-        .get(axum::http::header::USER_AGENT)?
-        .to_str()
-        .ok()
-        .map(str::to_owned)
-}
-
-/// The client's address: the peer, or behind a trusted proxy (one of
-/// `LATCHKEY_TRUSTED_PROXIES`, with `LATCHKEY_TRUST_FORWARDED_FOR` on) the last
-/// `X-Forwarded-For` entry, the one that proxy appended.
-pub async fn client_ip(state: &AppState) -> Result<std::net::IpAddr, AppError> {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
     let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await
         .or_internal("reading the client address")?;
-    if !state.config.trust_forwarded_for || !state.config.trusts_proxy(peer.ip()) {
-        return Ok(peer.ip());
-    }
     let headers: axum::http::HeaderMap = leptos_axum::extract()
         .await
         .or_internal("reading request headers")?;
-    Ok(forwarded_for(&headers).unwrap_or(peer.ip()))
+    Ok(client_of(state, peer.ip(), &headers))
+}
+
+/// The client behind a request from `peer` with `headers`: the peer, or behind a trusted
+/// proxy (one of `LATCHKEY_TRUSTED_PROXIES`, with `LATCHKEY_TRUST_FORWARDED_FOR` on) the
+/// last `X-Forwarded-For` entry, the one that proxy appended.
+pub fn client_of(state: &AppState, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Client {
+    let ip = if state.config.trust_forwarded_for && state.config.trusts_proxy(peer) {
+        forwarded_for(headers).unwrap_or(peer)
+    } else {
+        peer
+    };
+    Client {
+        ip,
+        network: super::network::network(ip, state.config.ipv6_prefix),
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
 }
 
 /// The last `X-Forwarded-For` entry: everything before it came from the client. `None`
@@ -77,9 +72,14 @@ pub fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr
 pub async fn link_attempt(token: &str) -> Result<(AppState, Client, PlainToken), AppError> {
     let state = state();
     let client = client(&state).await?;
-    state.limits.link_attempt(client.network)?;
-    let token = parse_token(token)?;
+    let token = attempt(&state, &client, token)?;
     Ok((state, client, token))
+}
+
+/// A link attempt by `client`: counted against its network's limit, then parsed.
+pub fn attempt(state: &AppState, client: &Client, token: &str) -> Result<PlainToken, AppError> {
+    state.limits.link_attempt(client.network)?;
+    parse_token(token)
 }
 
 /// The signed-in caller, if any.

@@ -133,6 +133,19 @@ impl Answer {
     }
 }
 
+/// A page or redirect answering a plain HTML form.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+}
+
 /// A browser-like client: remembers its session cookie by hand, so tests can copy or
 /// replay it.
 #[derive(Clone, Default)]
@@ -214,6 +227,36 @@ impl TestApp {
             set_cookie,
             retry_after,
         })
+    }
+
+    /// POSTs a plain HTML form to `path` as a browser without the WASM would, from a
+    /// page of this site (`Origin: null` under `Referrer-Policy: no-referrer`, with
+    /// `Sec-Fetch-Site: same-origin`). Keeps the session cookie the answer sets.
+    pub async fn post_form(&self, client: &mut Client, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut request = http()
+            .post(format!("{}{path}", self.base))
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
+            .header(ACCEPT, "text/html")
+            .form(form);
+        if let Some(cookie) = &client.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(forwarded) = &client.forwarded_for {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        let response = request.send().await.unwrap();
+        let headers = response.headers().clone();
+        if let Some(set_cookie) = headers.get(SET_COOKIE) {
+            let set_cookie = set_cookie.to_str().unwrap();
+            client.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
+        }
+        Page {
+            status: response.status().as_u16(),
+            headers,
+            // Without Leptos' empty hydration markers, so tests read the markup as written.
+            html: response.text().await.unwrap().replace("<!>", ""),
+        }
     }
 
     /// The `role` of whoever `client` is signed in as, or "anonymous".

@@ -5,6 +5,7 @@ mod abuse;
 mod cli;
 mod concurrency;
 mod faults;
+mod forms;
 mod gate;
 mod gate_configs;
 mod hardening;

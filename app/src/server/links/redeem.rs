@@ -12,7 +12,7 @@ use super::super::store::sessions::{self, Lifetimes, Opening};
 use super::super::tokens::{PlainToken, TokenHash};
 use super::super::{now, OrInternal};
 use crate::error::AppError;
-use crate::model::{EventKind, LinkPreview, LinkState, Purpose, Redeemed, SessionLifetime};
+use crate::model::{EventKind, LinkPreview, Purpose, Redeemed, SessionLifetime};
 use tracing::info;
 
 /// Where a browser goes after redeeming an invitation with no destination.
@@ -51,9 +51,7 @@ pub async fn peek(
         },
         state: link.state,
         inviter_name: link.inviter().to_owned(),
-        can_renew: link.is_invite()
-            && link.renewal_open()
-            && matches!(link.state, LinkState::Expired | LinkState::Redeemed),
+        can_renew: link.can_renew(),
         email: link.recipient_email,
         name: link.recipient_name,
         inviter_email: link.inviter_email,

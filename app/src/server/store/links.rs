@@ -211,6 +211,14 @@ impl StoredLink {
         self.renewal_allowed && self.inviter_active
     }
 
+    /// Whether its holder may ask for a new link: a used or expired invitation whose
+    /// issuer allows renewal and is still a coworker.
+    pub fn can_renew(&self) -> bool {
+        self.is_invite()
+            && self.renewal_open()
+            && matches!(self.state, LinkState::Expired | LinkState::Redeemed)
+    }
+
     pub fn is_invite(&self) -> bool {
         self.purpose == purpose_code(Purpose::Invite)
     }

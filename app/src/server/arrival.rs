@@ -1,0 +1,67 @@
+//! A link's holder arrives: the steps every way in shares, whether it comes as a server
+//! function (the page with its WASM) or as a plain HTML form (the page without it).
+//!
+//! Each step counts against the caller's network's attempt limit before anything is
+//! parsed or looked up, and a successful redeem attaches the new session to the browser's
+//! session cookie before answering.
+
+use super::auth;
+use super::links::{self, Redemption};
+use super::request;
+use super::state::AppState;
+use super::store::events::Client;
+use super::store::links as stored;
+use super::{now, OrInternal};
+use crate::error::AppError;
+use crate::model::{Redeemed, Renewed};
+use tower_sessions::Session;
+
+/// Redeems the link `token` and signs this browser in, replacing whatever session it had.
+pub async fn continue_with_token(
+    state: &AppState,
+    client: &Client,
+    session: &Session,
+    token: &str,
+) -> Result<Redeemed, AppError> {
+    let token = request::attempt(state, client, token)?;
+    let redemption = links::redeem(state, &token, client).await?;
+    sign_in(state, session, redemption).await
+}
+
+/// The holder of an expired or used invitation asks for a new link.
+pub async fn renew_with_token(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Renewed, AppError> {
+    let token = request::attempt(state, client, token)?;
+    links::renew(state, &token, client).await
+}
+
+/// Whether the page refusing `token` should offer "Send me a new link". Reads only: the
+/// attempt that was refused has already been counted and recorded.
+pub async fn renewal_offered(state: &AppState, token: &str) -> Result<bool, AppError> {
+    let Ok(token) = links::parse_token(token) else {
+        return Ok(false);
+    };
+    Ok(stored::by_hash(&state.db, &token.hashed(), now())
+        .await
+        .or_internal("looking up a link")?
+        .is_some_and(|link| link.can_renew()))
+}
+
+/// Attaches a redeemed link's new session to this browser.
+async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    redemption: Redemption,
+) -> Result<Redeemed, AppError> {
+    auth::attach(
+        &state.writer,
+        session,
+        redemption.auth_id,
+        redemption.ends_at,
+    )
+    .await?;
+    Ok(redemption.redeemed)
+}
