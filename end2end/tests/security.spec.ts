@@ -41,7 +41,10 @@ test('the session cookie is HttpOnly, SameSite=Lax, host-only and for the whole 
   addCoworker(coworker, 'Cody Coworker');
   // The redeem's own Set-Cookie header, as the server sent it: on an address like
   // 127.0.0.1 the browser would make any cookie host-only, so the attribute is what counts.
-  const redeemed = page.waitForResponse((response) => response.url().endsWith('/api/redeem_link'));
+  // Continue is a form post to /link, answered with a redirect that sets the cookie.
+  const redeemed = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/link',
+  );
   await signInCoworker(page, coworker);
   const setCookie = (await (await redeemed).headerValue('set-cookie')) ?? '';
   const attributes = setCookie.split(';').map((part) => part.trim().toLowerCase());

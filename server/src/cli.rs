@@ -25,6 +25,8 @@ Environment (none is required; the README's Configuration section says more):
   LATCHKEY_MAIL_FROM                 sender, addr or Name <addr>
                                      [default: Latchkey <latchkey@localhost>]
   LATCHKEY_OUTBOX_DIR                one .eml file per mail [default: data/outbox]
+  LATCHKEY_CODE_KEY_FILE             the secret one-time codes are stored under; made
+                                     on first start [default: code.key beside the database]
   LATCHKEY_OUTBOX_RETENTION_MINUTES  outbox files older are deleted
                                      [default: LATCHKEY_MAX_LINK_MINUTES]
   LATCHKEY_ORG_NAME                  organisation name in mails [default: Latchkey]

@@ -91,6 +91,8 @@ pub async fn build(
             }
         }
     });
+    let code_key = app::server::codes::CodeKey::load_or_create(&config.code_key_file)
+        .with_context(|| format!("reading the code key {}", config.code_key_file.display()))?;
     let postman = Postman::from_config(&config)?;
     let (signins, signin_queue) = app::server::signins::SigninQueue::new();
     let state = AppState {
@@ -99,6 +101,7 @@ pub async fn build(
         writer: writer.clone(),
         postman,
         limits: Arc::new(Limits::new(&config.rates)),
+        code_key: Arc::new(code_key),
         config: Arc::new(config),
         prepared_records,
         redeems: GroupCommit::start(writer.clone()),

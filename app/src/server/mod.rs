@@ -22,6 +22,7 @@
 //! housekeeping.rs  the periodic sweep of dead sessions, token hashes and outbox files
 //! mail.rs          composing and sending the letters
 //! tokens.rs        256-bit tokens and their SHA-256 hashes
+//! codes.rs         one-time codes (another device's way in) and the key they are kept under
 //! email.rs         parsing and masking addresses
 //! limits.rs        rate limits per network and per address
 //! network.rs       which network an address counts as (IPv6 by prefix)
@@ -33,6 +34,7 @@
 pub mod applications;
 pub mod arrival;
 pub mod auth;
+pub mod codes;
 pub mod config;
 pub mod coworkers;
 pub mod db;

@@ -2,6 +2,7 @@
 //! It names only leaf modules (configuration, stores, queues, the postman), never the
 //! domain modules that use it.
 
+use super::codes::CodeKey;
 use super::config::Config;
 use super::group::GroupCommit;
 use super::limits::Limits;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub postman: Postman,
     pub config: Arc<Config>,
     pub limits: Arc<Limits>,
+    /// The secret one-time codes are stored under (see [`super::codes`]).
+    #[from_ref(skip)]
+    pub code_key: Arc<CodeKey>,
     /// Session records redeems wrote themselves (see [`PreparedRecords`]).
     #[from_ref(skip)]
     pub prepared_records: PreparedRecords,

@@ -190,3 +190,39 @@ async fn the_link_page_moves_the_token_with_a_script_the_policy_allows() {
     assert!(script.contains("history.replaceState"));
     assert!(!csp.contains("unsafe-inline"));
 }
+
+#[tokio::test]
+async fn another_site_cannot_post_the_forms() {
+    let app = spawn_app().await;
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let (id, token) = app.invite(&mut ada, "alice@example.com").await;
+    // Login CSRF: another site posting its own link would sign this browser in as
+    // someone else. `Origin: null` is believed only with `Sec-Fetch-Site: same-origin`.
+    let foreign: [&[(&str, &str)]; 5] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")],
+    ];
+    for path in ["/link", "/link/renew"] {
+        for headers in foreign {
+            let mut request = http()
+                .post(format!("{}{path}", app.base))
+                .form(&[("token", &token)]);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 403, "{path} {headers:?}");
+            assert!(response.headers().get("set-cookie").is_none());
+        }
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM magic_links WHERE id = {id} AND redeemed_at IS NULL"
+        ))
+        .await,
+        1
+    );
+}

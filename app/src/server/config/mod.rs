@@ -17,6 +17,9 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub outbox_dir: PathBuf,
+    /// The secret one-time codes are stored under (`LATCHKEY_CODE_KEY_FILE`; by default
+    /// `code.key` beside the SQLite database), made on first start.
+    pub code_key_file: PathBuf,
     pub org_name: String,
     /// The longest expiry a coworker may choose.
     pub max_link_lifetime: Duration,
@@ -165,11 +168,13 @@ impl Config {
 
         let max_link_lifetime = minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?;
         Ok(Self {
-            database_url,
+            database_url: database_url.clone(),
             public_url,
             smtp_url,
             mail_from: text("LATCHKEY_MAIL_FROM", "Latchkey <latchkey@localhost>"),
             outbox_dir: text("LATCHKEY_OUTBOX_DIR", "data/outbox").into(),
+            code_key_file: lookup("LATCHKEY_CODE_KEY_FILE")
+                .map_or_else(|| beside_database(&database_url, "code.key"), PathBuf::from),
             org_name: text("LATCHKEY_ORG_NAME", "Latchkey"),
             max_link_lifetime,
             signin_link_lifetime: minutes("LATCHKEY_SIGNIN_LINK_MINUTES", 15)?,
@@ -351,3 +356,13 @@ impl std::fmt::Debug for Config {
 
 #[cfg(test)]
 mod tests;
+
+/// `name` in the directory of the SQLite database `database_url` names.
+fn beside_database(database_url: &str, name: &str) -> PathBuf {
+    let path = database_url.trim_start_matches("sqlite://");
+    let path = path.split('?').next().unwrap_or(path);
+    std::path::Path::new(path)
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new(""))
+        .join(name)
+}

@@ -17,6 +17,7 @@ fn defaults_match_the_readme() {
     assert_eq!(config.database_url, "sqlite://data/latchkey.db");
     assert_eq!(config.public_url, "http://127.0.0.1:3000");
     assert_eq!(config.outbox_dir, PathBuf::from("data/outbox"));
+    assert_eq!(config.code_key_file, PathBuf::from("data/code.key"));
     assert_eq!(config.session_cookie_name(), "latchkey_session");
     assert_eq!(config.max_link_lifetime, Duration::from_secs(7 * 24 * 3600));
 }
@@ -83,4 +84,21 @@ fn bad_values_are_refused_with_the_variable_named() {
     assert!(error.to_string().contains("LATCHKEY_INVITEE_IDLE_MINUTES"));
     assert!(config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).is_err());
     assert!(config(&[("LATCHKEY_SMTP_URL", "http://x")]).is_err());
+}
+
+#[test]
+fn the_code_key_lives_beside_the_database_unless_named() {
+    let key_file = |pairs: &[(&str, &str)]| config(pairs).unwrap().code_key_file;
+    assert_eq!(
+        key_file(&[("LATCHKEY_DATABASE_URL", "sqlite:///var/lib/latchkey/db.sqlite?mode=rwc")]),
+        PathBuf::from("/var/lib/latchkey/code.key")
+    );
+    assert_eq!(
+        key_file(&[("LATCHKEY_DATABASE_URL", "sqlite://latchkey.db")]),
+        PathBuf::from("code.key")
+    );
+    assert_eq!(
+        key_file(&[("LATCHKEY_CODE_KEY_FILE", "/run/secrets/latchkey-code")]),
+        PathBuf::from("/run/secrets/latchkey-code")
+    );
 }

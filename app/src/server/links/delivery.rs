@@ -30,6 +30,7 @@ pub(super) async fn mail_invitation(
             inviter_email,
             message: spec.message,
             url: &url,
+            code: created.code.as_ref(),
             expires_at: created.expires_at,
             lifetime_secs: spec.lifetime_secs,
         })

@@ -1,6 +1,7 @@
 //! Issuing links: a coworker's invitation (committed with other issues waiting, then
 //! mailed) and a coworker's own sign-in link (from the `/login` form or the CLI).
 
+use super::super::codes::{CodeKey, PlainCode};
 use super::super::db;
 use super::super::signins::SigninRequest;
 use super::super::state::AppState;
@@ -58,9 +59,14 @@ pub async fn issue(
     // The link and its `issued` event, committed with other issues that are waiting.
     let at = now();
     let token = PlainToken::generate();
+    let code = PlainCode::generate();
     let id = state
         .issues
-        .commit(NewLink::new(&spec, &token, at).opening(&application_ids))
+        .commit(
+            NewLink::new(&spec, &token, at)
+                .with_code(&state.code_key, &token, &code)
+                .opening(&application_ids),
+        )
         .await?
         .first()
         .map(|&(_, id)| id)
@@ -68,6 +74,7 @@ pub async fn issue(
     let created = Created {
         id,
         token,
+        code: Some(code),
         expires_at: at + spec.lifetime_secs,
     };
     info!(link_id = created.id, to = %invite.email.masked(), "link issued");
@@ -80,26 +87,36 @@ pub async fn issue(
     .await
 }
 
-/// Creates a coworker's sign-in link: its URL, id and expiry, or `None` when no active
-/// coworker has this address.
+/// Creates a coworker's sign-in link without a code (the CLI prints it; nothing mails
+/// it): its URL, id and expiry, or `None` when no active coworker has this address.
 pub async fn create_signin(
     pool: &SqlitePool,
     public_url: &str,
     lifetime_secs: i64,
     email: &EmailAddress,
 ) -> Result<Option<(String, i64, i64)>, AppError> {
-    create_signin_returning(pool, public_url, lifetime_secs, email, None).await
+    Ok(store_signin(pool, lifetime_secs, email, None, None)
+        .await?
+        .map(|created| {
+            (
+                created.token.link(public_url),
+                created.id,
+                created.expires_at,
+            )
+        }))
 }
 
-/// [`create_signin`] for a link that, after Continue, returns to `return_to` (checked
-/// by the caller, see [`crate::server::applications::safe_return`]).
-pub async fn create_signin_returning(
+/// Stores a sign-in link for `email`'s coworker, with a code when `code_key` is given,
+/// that after Continue returns to `return_to` (checked by the caller, see
+/// [`crate::server::applications::safe_return`]). `None` when no active coworker has
+/// this address.
+async fn store_signin(
     pool: &SqlitePool,
-    public_url: &str,
     lifetime_secs: i64,
     email: &EmailAddress,
     return_to: Option<&str>,
-) -> Result<Option<(String, i64, i64)>, AppError> {
+    code_key: Option<&CodeKey>,
+) -> Result<Option<Created>, AppError> {
     let Some(coworker) = coworkers::find_active(pool, email)
         .await
         .or_internal("looking up a coworker")?
@@ -122,7 +139,7 @@ pub async fn create_signin_returning(
     let mut tx = db::begin_write(pool)
         .await
         .or_internal("starting a sign-in link")?;
-    let created = links::insert(&mut tx, &spec, at)
+    let created = links::insert(&mut tx, &spec, at, code_key)
         .await
         .or_internal("storing a sign-in link")?;
     Event::new(EventKind::Issued)
@@ -130,11 +147,7 @@ pub async fn create_signin_returning(
         .await
         .or_internal("recording a sign-in link")?;
     tx.commit().await.or_internal("committing a sign-in link")?;
-    Ok(Some((
-        created.token.link(public_url),
-        created.id,
-        created.expires_at,
-    )))
+    Ok(Some(created))
 }
 
 /// Works a `/login` request: mails a sign-in link if the address is a coworker's.
@@ -158,15 +171,15 @@ pub async fn send_signin(state: AppState, request: SigninRequest) {
         return;
     }
     let lifetime = state.config.signin_link_lifetime.as_secs() as i64;
-    let created = create_signin_returning(
+    let created = store_signin(
         &state.writer,
-        &state.config.public_url,
         lifetime,
         &email,
         return_to.as_deref(),
+        Some(&state.code_key),
     )
     .await;
-    let (url, id, expires_at) = match created {
+    let created = match created {
         Ok(Some(created)) => created,
         Ok(None) => {
             info!(to = %email.masked(), "sign-in requested for an address that is not a coworker");
@@ -174,7 +187,15 @@ pub async fn send_signin(state: AppState, request: SigninRequest) {
         }
         Err(_) => return,
     };
-    let letter = match state.postman.signin(&email, &url, expires_at, lifetime) {
+    let url = created.token.link(&state.config.public_url);
+    let id = created.id;
+    let letter = match state.postman.signin(
+        &email,
+        &url,
+        created.code.as_ref(),
+        created.expires_at,
+        lifetime,
+    ) {
         Ok(letter) => letter,
         Err(error) => {
             warn!(%error, "composing a sign-in mail failed");

@@ -45,7 +45,7 @@ pub async fn resend(
         .await
         .or_internal("revoking the resent link")?;
     let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
-    let created = links::insert(&mut tx, &spec, at)
+    let created = links::insert(&mut tx, &spec, at, Some(&state.code_key))
         .await
         .or_internal("storing the resent link")?;
     applications::copy_to(&mut tx, id, created.id)
@@ -115,7 +115,7 @@ pub async fn renew(
         });
     }
     let spec = old.successor(state.config.max_link_lifetime.as_secs() as i64);
-    let created = links::insert(&mut tx, &spec, at)
+    let created = links::insert(&mut tx, &spec, at, Some(&state.code_key))
         .await
         .or_internal("storing the renewed link")?;
     applications::copy_to(&mut tx, old.id, created.id)

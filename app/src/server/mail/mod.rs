@@ -2,6 +2,7 @@
 //! their templates (`templates/mail/`), and sending them over SMTP or into the outbox
 //! directory.
 
+use super::codes::PlainCode;
 use super::config::Config;
 use super::email::EmailAddress;
 use anyhow::{Context, Result};
@@ -80,6 +81,8 @@ pub struct Postman {
     mailer: Mailer,
     from: Mailbox,
     org_name: String,
+    /// Where a code is typed: `{PUBLIC_URL}/code`.
+    code_url: String,
     /// The most a whole send may take, however slowly a server answers.
     timeout: std::time::Duration,
 }
@@ -118,6 +121,7 @@ impl Postman {
             mailer,
             from,
             org_name: config.org_name.clone(),
+            code_url: format!("{}/code", config.public_url.trim_end_matches('/')),
             timeout: config.smtp_timeout,
         })
     }
@@ -158,6 +162,8 @@ impl Postman {
             org: &self.org_name,
             message: invite.message,
             url: invite.url,
+            code: invite.code.map(PlainCode::expose),
+            code_url: &self.code_url,
             expiry: expiry(invite.expires_at, invite.lifetime_secs),
         };
         self.letter(
@@ -173,6 +179,7 @@ impl Postman {
         &self,
         to: &EmailAddress,
         url: &str,
+        code: Option<&PlainCode>,
         expires_at: i64,
         lifetime_secs: i64,
     ) -> Result<Letter> {
@@ -181,6 +188,8 @@ impl Postman {
             org: &self.org_name,
             to: to.as_str(),
             url,
+            code: code.map(PlainCode::expose),
+            code_url: &self.code_url,
             expiry: expiry(expires_at, lifetime_secs),
         };
         self.letter(
@@ -251,6 +260,8 @@ pub struct Invitation<'a> {
     pub inviter_email: &'a str,
     pub message: Option<&'a str>,
     pub url: &'a str,
+    /// The link's one-time code, for another device.
+    pub code: Option<&'a PlainCode>,
     pub expires_at: i64,
     pub lifetime_secs: i64,
 }
@@ -305,6 +316,8 @@ struct InvitationMail<'a> {
     org: &'a str,
     message: Option<&'a str>,
     url: &'a str,
+    code: Option<String>,
+    code_url: &'a str,
     expiry: String,
 }
 
@@ -325,6 +338,8 @@ struct SigninMail<'a> {
     org: &'a str,
     to: &'a str,
     url: &'a str,
+    code: Option<String>,
+    code_url: &'a str,
     expiry: String,
 }
 

@@ -10,10 +10,16 @@ fn durations_read_naturally() {
     assert_eq!(human_duration(604_800), "7 days");
 }
 
+/// A fixed code, so the snapshots stay put.
+fn code() -> crate::server::codes::PlainCode {
+    crate::server::codes::PlainCode::parse("K7Q4-MX2P").unwrap()
+}
+
 fn postman() -> Postman {
     let outbox = std::env::temp_dir().join("latchkey-mail-snapshots");
     let config = Config::from_lookup(|key| match key {
         "LATCHKEY_ORG_NAME" => Some("Acme Research".into()),
+        "LATCHKEY_PUBLIC_URL" => Some("https://access.acme.example".into()),
         "LATCHKEY_MAIL_FROM" => Some("Acme Access <access@acme.example>".into()),
         "LATCHKEY_OUTBOX_DIR" => Some(outbox.display().to_string()),
         _ => None,
@@ -66,11 +72,18 @@ fn the_invitation_matches_its_snapshot() {
             inviter_email: "bob@acme.example",
             message: Some("Welcome aboard!\nThe <b>docs</b> & the repo are ready."),
             url: &url,
+            code: Some(&code()),
             expires_at: 1_795_615_380,
             lifetime_secs: 86_400,
         })
         .unwrap();
     let (_, text, html) = &letter.parts;
+    // One sentence says when to use which, the code is spelled as typed, and /code is named.
+    for part in [text, html] {
+        assert!(part.contains("Open the link on this device, or type the code at "), "{part}");
+        assert!(part.contains("https://access.acme.example/code"), "{part}");
+        assert!(part.contains("K7Q4-MX2P"), "{part}");
+    }
     // The message is escaped in HTML and kept as written in the text part.
     assert!(html.contains("The &lt;b&gt;docs&lt;/b&gt; &amp; the repo"));
     assert!(text.contains("The <b>docs</b> & the repo"));
@@ -85,7 +98,11 @@ fn the_sign_in_mail_matches_its_snapshot() {
     let token = crate::server::tokens::PlainToken::generate();
     let url = token.link("https://access.acme.example");
     let to = EmailAddress::parse("email", "bob@acme.example").unwrap();
-    let letter = postman().signin(&to, &url, 1_795_615_380, 900).unwrap();
+    let letter = postman()
+        .signin(&to, &url, Some(&code()), 1_795_615_380, 900)
+        .unwrap();
+    let (_, text, _) = &letter.parts;
+    assert!(text.contains("Code: K7Q4-MX2P\n"), "{text}");
     let token = url.rsplit('#').next().unwrap();
     assert_snapshot("signin", &letter, token);
 }
@@ -119,6 +136,7 @@ fn an_invitation_without_a_message_leaves_out_the_message_block() {
             inviter_email: "bob@acme.example",
             message: None,
             url: "https://access.acme.example/link#token",
+            code: None,
             expires_at: 1_795_615_380,
             lifetime_secs: 604_800,
         })
@@ -159,6 +177,7 @@ fn names_and_messages_are_escaped_in_html_and_literal_in_text() {
             inviter_email: "bob@acme.example",
             message: Some(script),
             url,
+            code: Some(&code()),
             expires_at: 1_795_615_380,
             lifetime_secs: 86_400,
         })

@@ -3,6 +3,7 @@
 //! [`super::link_list`]; the state rule in [`super::link_state`].
 
 use crate::model::{EventKind, LinkState, Purpose};
+use crate::server::codes::{CodeKey, PlainCode};
 use crate::server::group::{self, Job, Query};
 use crate::server::tokens::{PlainToken, TokenHash};
 use sqlx::{Executor, Sqlite, SqliteConnection};
@@ -30,10 +31,11 @@ pub struct LinkSpec<'a> {
     pub replaces: Option<i64>,
 }
 
-/// A link row just stored, with the only plaintext copy of its token.
+/// A link row just stored, with the only plaintext copies of its token and its code.
 pub struct Created {
     pub id: i64,
     pub token: PlainToken,
+    pub code: Option<PlainCode>,
     pub expires_at: i64,
 }
 
@@ -43,8 +45,9 @@ macro_rules! insert_link_sql {
     () => {
         "INSERT INTO magic_links
              (token_hash, purpose, recipient_email, recipient_name, coworker_id, message,
-              created_at, expires_at, destination, session_minutes, renewal_allowed, replaces)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+              created_at, expires_at, destination, session_minutes, renewal_allowed, replaces,
+              code_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     };
 }
 
@@ -62,6 +65,7 @@ pub struct NewLink {
     session_minutes: Option<i64>,
     renewal_allowed: bool,
     replaces: Option<i64>,
+    code_hash: Option<Vec<u8>>,
     /// The applications it opens, as a JSON array of ids (for the issue job).
     applications: String,
 }
@@ -87,8 +91,16 @@ impl NewLink {
             session_minutes: spec.session_minutes,
             renewal_allowed: spec.renewal_allowed,
             replaces: spec.replaces,
+            code_hash: None,
             applications: "[]".to_owned(),
         }
+    }
+
+    /// The link's one-time code, kept as `key` hashes it.
+    #[must_use]
+    pub fn with_code(mut self, key: &CodeKey, token: &PlainToken, code: &PlainCode) -> Self {
+        self.code_hash = Some(key.hash(&token.hashed(), code));
+        self
     }
 
     /// The applications the new invitation opens.
@@ -120,6 +132,7 @@ impl NewLink {
             .bind(self.session_minutes)
             .bind(self.renewal_allowed)
             .bind(self.replaces)
+            .bind(self.code_hash)
     }
 }
 
@@ -161,20 +174,28 @@ impl Job for NewLink {
     }
 }
 
-/// Stores a new link with a fresh token inside a write transaction.
+/// Stores a new link with a fresh token inside a write transaction, and a fresh one-time
+/// code when `code_key` is given (a link that is mailed).
 pub async fn insert(
     conn: &mut SqliteConnection,
     spec: &LinkSpec<'_>,
     at: i64,
+    code_key: Option<&CodeKey>,
 ) -> sqlx::Result<Created> {
     let token = PlainToken::generate();
-    let (id,): (i64,) = NewLink::new(spec, &token, at)
+    let code = code_key.map(|_| PlainCode::generate());
+    let mut row = NewLink::new(spec, &token, at);
+    if let (Some(key), Some(code)) = (code_key, &code) {
+        row = row.with_code(key, &token, code);
+    }
+    let (id,): (i64,) = row
         .bind_row(sqlx::query_as(concat!(insert_link_sql!(), " RETURNING id")))
         .fetch_one(conn)
         .await?;
     Ok(Created {
         id,
         token,
+        code,
         expires_at: at + spec.lifetime_secs,
     })
 }
@@ -372,14 +393,14 @@ pub async fn mark_redeemed(
     .await
 }
 
-/// Forgets the token hashes of links dead (used, revoked or expired, whichever came
+/// Forgets the token and code hashes of links dead (used, revoked or expired, whichever came
 /// first) at or before `before`; the rows stay.
 pub async fn forget_dead_token_hashes(
     conn: &mut SqliteConnection,
     before: i64,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE magic_links SET token_hash = NULL
+        "UPDATE magic_links SET token_hash = NULL, code_hash = NULL
          WHERE token_hash IS NOT NULL
            AND min(coalesce(redeemed_at, expires_at), coalesce(revoked_at, expires_at), expires_at)
                <= ?1",
