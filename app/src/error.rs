@@ -27,6 +27,13 @@ pub enum AppError {
     LinkUnknown,
     #[error("Not found.")]
     NotFound,
+    /// The same answer whether the address has no invitation, the code is wrong, or the
+    /// code took too many wrong tries: no answer tells whether an address is invited.
+    #[error(
+        "That code does not match. Check the email address and the code in the mail; after \
+         5 wrong tries a code stops working, and the link in the mail still does."
+    )]
+    CodeRefused,
     #[error("New links for this invitation are turned off. Ask the person who invited you.")]
     RenewalOff,
     #[error("Too many attempts. Please wait {} and try again.", wait_words(*retry_after_secs))]
@@ -61,7 +68,7 @@ impl AppError {
     /// The HTTP status this error is answered with (see the HTTP API in the README).
     pub fn status(&self) -> u16 {
         match self {
-            Self::InvalidInput { .. } => 400,
+            Self::InvalidInput { .. } | Self::CodeRefused => 400,
             Self::NotSignedIn => 401,
             Self::Forbidden | Self::RenewalOff => 403,
             Self::LinkUnknown | Self::NotFound => 404,

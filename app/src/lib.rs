@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/dashboard/applications") view=pages::applications::ApplicationsPage ssr=SsrMode::Async />
                 <Route path=path!("/dashboard/links/:id") view=pages::link_details::LinkDetailsPage ssr=SsrMode::Async />
                 <Route path=path!("/link") view=pages::link::LinkPage />
+                <Route path=path!("/code") view=pages::code::CodePage />
                 <Route path=path!("/welcome") view=pages::welcome::WelcomePage ssr=SsrMode::Async />
                 <Route path=path!("/sign-out") view=pages::sign_out::SignOutPage ssr=SsrMode::Async />
             </Routes>

@@ -4,6 +4,8 @@
 //!   the /link page with the reason, and "Send me a new link" when that is offered.
 //! - `POST /link/renew` (`token`): "Send me a new link". The /link page says where the
 //!   new link went, or why there is none.
+//! - `POST /code` (`email`, `code`): another device's way in. Signed in: 303 as for
+//!   `/link`. Refused: the /code page with the reason and the address filled in.
 //!
 //! Each does what its server function does (`app::server::arrival`), and a refusal
 //! answers with the status that server function would have (404, 410, 429 with
@@ -32,6 +34,42 @@ use tower_sessions::Session;
 pub struct TokenForm {
     #[serde(default)]
     token: String,
+}
+
+/// The code form. No `Debug`: it holds a secret.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /code`.
+pub async fn continue_with_code(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    session: Session,
+    headers: HeaderMap,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Response<Body> {
+    let CodeForm { email, code } = form.map_or_else(
+        |_| CodeForm {
+            email: String::new(),
+            code: String::new(),
+        },
+        |Form(form)| form,
+    );
+    let client = client_of(&state, peer.ip(), &headers);
+    match arrival::continue_with_code(&state, &client, &session, &email, &code).await {
+        Ok(redeemed) => Redirect::to(&redeemed.redirect_to).into_response(),
+        Err(error) => {
+            // The address goes back into the form; one no address can be is dropped.
+            let email = if email.len() <= 254 { email } else { String::new() };
+            let answer = |error| FormAnswer::CodeRefused { error, email };
+            refusal(&state, "/code", error, answer).await
+        }
+    }
 }
 
 /// `POST /link`.
@@ -76,13 +114,22 @@ async fn refused(state: &AppState, error: AppError, token: String) -> Response<B
         && arrival::renewal_offered(state, &token)
             .await
             .unwrap_or(false);
+    let renewal = offered.then_some(FormToken(token));
+    let answer = |error| FormAnswer::LinkRefused { error, renewal };
+    refusal(state, "/link", error, answer).await
+}
+
+/// The page at `path` answering `error`, with the status (and `Retry-After`) the server
+/// functions answer it with.
+async fn refusal(
+    state: &AppState,
+    path: &'static str,
+    error: AppError,
+    answer: impl FnOnce(AppError) -> FormAnswer,
+) -> Response<Body> {
     let status = status_of(&error);
     let retry_after = error.retry_after_secs();
-    let answer = FormAnswer::LinkRefused {
-        error,
-        renewal: offered.then_some(FormToken(token)),
-    };
-    let mut response = render(state, "/link", answer, status).await;
+    let mut response = render(state, path, answer(error), status).await;
     if let Some(secs) = retry_after {
         response
             .headers_mut()

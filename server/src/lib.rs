@@ -192,6 +192,7 @@ pub async fn build(
         .route("/gate/forward-auth", get(gate::forward_auth))
         .route("/link", post(forms::continue_link))
         .route("/link/renew", post(forms::renew_link))
+        .route("/code", post(forms::continue_with_code))
         .leptos_routes_with_context(&state, routes, page_context, page_shell)
         .nest_service(
             &format!("/{versioned}"),

@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod applications;
+pub mod code;
 pub mod coworkers;
 pub mod dashboard;
 pub mod link;

@@ -1,4 +1,5 @@
-//! A link's holder arrives: the steps every way in shares, whether it comes as a server
+//! A link's holder arrives (by its token, or by its address and code from another
+//! device): the steps every way in shares, whether it comes as a server
 //! function (the page with its WASM) or as a plain HTML form (the page without it).
 //!
 //! Each step counts against the caller's network's attempt limit before anything is
@@ -6,6 +7,8 @@
 //! session cookie before answering.
 
 use super::auth;
+use super::codes::PlainCode;
+use super::email::EmailAddress;
 use super::links::{self, Redemption};
 use super::request;
 use super::state::AppState;
@@ -25,6 +28,22 @@ pub async fn continue_with_token(
 ) -> Result<Redeemed, AppError> {
     let token = request::attempt(state, client, token)?;
     let redemption = links::redeem(state, &token, client).await?;
+    sign_in(state, session, redemption).await
+}
+
+/// Redeems the link whose code `code` the person typed with its address `email`, and
+/// signs this browser in. Counted against the same per-network attempt limit as links.
+pub async fn continue_with_code(
+    state: &AppState,
+    client: &Client,
+    session: &Session,
+    email: &str,
+    code: &str,
+) -> Result<Redeemed, AppError> {
+    state.limits.link_attempt(client.network)?;
+    let email = EmailAddress::parse("email", email)?;
+    let code = PlainCode::parse(code)?;
+    let redemption = links::redeem_code(state, &email, &code, client).await?;
     sign_in(state, session, redemption).await
 }
 

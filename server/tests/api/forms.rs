@@ -205,7 +205,7 @@ async fn another_site_cannot_post_the_forms() {
         &[("sec-fetch-site", "same-site")],
         &[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")],
     ];
-    for path in ["/link", "/link/renew"] {
+    for path in ["/link", "/link/renew", "/code"] {
         for headers in foreign {
             let mut request = http()
                 .post(format!("{}{path}", app.base))

@@ -580,6 +580,12 @@ pub fn addressed_to(mail: &str, to: &str) -> bool {
         .any(|header| header == to || header.ends_with(&format!("<{to}>")))
 }
 
+/// The one-time code a mail carries (`Code: ABCD-EFGH`).
+pub fn code_in(mail: &str) -> String {
+    let (_, rest) = mail.split_once("Code: ").expect("a code in the mail");
+    rest.chars().take(9).collect()
+}
+
 /// The distinct tokens in `mails`.
 pub fn distinct_tokens<'a>(mails: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     let set: std::collections::BTreeSet<String> =

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod cli;
+mod codes;
 mod concurrency;
 mod faults;
 mod forms;

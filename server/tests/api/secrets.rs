@@ -87,6 +87,19 @@ async fn each_mailed_token_is_stored_as_its_sha256_and_in_no_other_form() {
     );
     assert!(bytes.len() > 4096, "the database was read");
     assert_no_token_in(&bytes, &tokens, "the database");
+    // Nor any mailed one-time code, as mailed or as typed (without its hyphen).
+    let codes: Vec<String> = app.mails().iter().map(|mail| code_in(mail)).collect();
+    assert_eq!(codes.len(), 6);
+    assert_no_code_in(&bytes, &codes, "the database");
+}
+
+/// Fails if `haystack` holds any of `codes`, with or without its hyphen.
+fn assert_no_code_in(haystack: &[u8], codes: &[String], what: &str) {
+    for code in codes {
+        for form in [code.clone(), code.replace('-', "")] {
+            assert!(!contains(haystack, form.as_bytes()), "a code is in {what}");
+        }
+    }
 }
 
 #[test]
@@ -148,19 +161,52 @@ async fn no_log_line_holds_a_token_a_link_or_a_session_id() {
             decode_quoted_printable(&std::fs::read_to_string(mail.unwrap().path()).unwrap())
         })
         .collect();
-    let tokens = distinct_tokens(&mails);
+    let mut tokens = distinct_tokens(&mails);
     assert_eq!(
         tokens.as_slice(),
         std::slice::from_ref(&token),
         "the invitation's mail"
     );
 
+    // A second invitation, typed in by its code: once wrong, once right.
+    let issued = call(
+        &server.base,
+        &mut bob,
+        "issue_link",
+        &[("email", "carol@example.com"), ("expires_in", "24h")],
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let carol_mail = loop {
+        let found = std::fs::read_dir(&outbox).unwrap().find_map(|mail| {
+            let text =
+                decode_quoted_printable(&std::fs::read_to_string(mail.unwrap().path()).unwrap());
+            addressed_to(&text, "carol@example.com").then_some(text)
+        });
+        if let Some(mail) = found {
+            break mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let code = code_in(&carol_mail);
+    for (typed, status) in [("2222-2222", 400), (code.as_str(), 303)] {
+        let response = http()
+            .post(format!("{}/code", server.base))
+            .form(&[("email", "carol@example.com"), ("code", typed)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+    }
+
     let logs = std::fs::read(&log).unwrap();
     let text = String::from_utf8_lossy(&logs);
+    assert_no_code_in(&logs, &[code], "the log");
     // The flow was logged, at debug level, by this server.
     for line in ["link redeemed", "redeem refused", "link revoked"] {
         assert!(text.contains(line), "{line:?} is not in the log:\n{text}");
     }
+    tokens.push(token_in(&carol_mail));
     assert_no_token_in(&logs, &tokens, "the log");
     for client in [&bob, &alice] {
         let cookie = client.cookie.as_deref().expect("a session to look for");

@@ -8,11 +8,13 @@
 //! delivery.rs  mailing a link and recording the outcome
 //! list.rs      the dashboard's list, one summary, the counts
 //! redeem.rs    looking at a link; redeeming it into a session
+//! code.rs      redeeming by address and one-time code (another device)
 //! manage.rs    revoke, end a session, renewal on/off, a link's details
 //! reissue.rs   resend (by a coworker), renew (by the holder) and the issuer's notice
 //! ```
 
 mod access;
+mod code;
 mod delivery;
 mod input;
 mod issue;
@@ -22,6 +24,7 @@ mod redeem;
 mod reissue;
 
 pub use access::set_access;
+pub use code::{redeem_code, CODE_LOCKED, WRONG_CODE};
 pub use input::{
     optional_text, parse_application_ids, parse_destination, parse_renewal, parse_token,
     InviteForm, ListFilter, NewInvite, MAX_NAME_CHARS,

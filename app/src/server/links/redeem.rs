@@ -97,7 +97,15 @@ pub async fn redeem(
     token: &PlainToken,
     client: &Client,
 ) -> Result<Redemption, AppError> {
-    let hash = token.hashed();
+    redeem_hashed(state, token.hashed(), client).await
+}
+
+/// [`redeem`] for the link whose token hashes to `hash` (a code names its link so).
+pub(super) async fn redeem_hashed(
+    state: &AppState,
+    hash: TokenHash,
+    client: &Client,
+) -> Result<Redemption, AppError> {
     if let Some(redemption) = redeem_invitation(state, &hash, client).await? {
         return Ok(redemption);
     }

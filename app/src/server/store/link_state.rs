@@ -33,7 +33,7 @@ macro_rules! revoked_sql {
         "l.revoked_at IS NOT NULL"
     };
 }
-pub(crate) use {expired_sql, redeemed_sql, revoked_sql};
+pub(crate) use {expired_sql, pending_sql, redeemed_sql, revoked_sql};
 
 /// A row's state as its wire name ([`LinkState::as_str`]), `?1` being now.
 macro_rules! state_sql {

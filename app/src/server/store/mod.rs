@@ -7,6 +7,7 @@
 //! links.rs            magic_links: the insert, lookups, revoke/renewal/redeem updates
 //! link_state.rs       the link-state rule (pending, redeemed, expired, revoked), once
 //! link_list.rs        the dashboard's list, summary, options and counts of invitations
+//! link_codes.rs       magic_links' one-time codes: an address's live codes, wrong tries
 //! sessions.rs         auth_sessions: the one insert, touch, every end and its reason
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
 //! events.rs           link_events: the audit trail, its repeat folding and paging
@@ -23,6 +24,7 @@ pub mod applications;
 pub mod coworkers;
 pub mod deliveries;
 pub mod events;
+pub mod link_codes;
 pub mod link_list;
 pub mod link_state;
 pub mod links;

@@ -1,0 +1,70 @@
+//! The one-time code columns of `magic_links` (migration 0007): the live codes an address
+//! may type, and the count of wrong tries.
+
+use super::link_state::pending_sql;
+use sqlx::{Executor, Sqlite, SqliteConnection};
+
+/// Typing a code tries at most this many of an address's live codes, the newest first.
+pub const MOST_CODES_PER_ADDRESS: i64 = 20;
+
+/// A live link's code as stored: what a typed code is checked against.
+#[derive(sqlx::FromRow)]
+pub struct StoredCode {
+    pub id: i64,
+    pub token_hash: Vec<u8>,
+    pub code_hash: Vec<u8>,
+}
+
+impl std::fmt::Debug for StoredCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoredCode {{ id: {}, .. }}", self.id)
+    }
+}
+
+/// The codes of `email`'s pending links at `at` that still take tries (fewer than
+/// `most_failures` wrong ones). Assembled at compile time from fixed fragments only.
+pub async fn live_codes<'e, E>(
+    executor: E,
+    email: &str,
+    at: i64,
+    most_failures: i64,
+) -> sqlx::Result<Vec<StoredCode>>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    sqlx::query_as(concat!(
+        "SELECT l.id, l.token_hash, l.code_hash FROM magic_links l
+         WHERE l.recipient_email = ?2 AND l.code_hash IS NOT NULL AND l.token_hash IS NOT NULL
+           AND l.code_failures < ?3 AND ",
+        pending_sql!(),
+        " ORDER BY l.id DESC LIMIT ?4"
+    ))
+    .bind(at)
+    .bind(email)
+    .bind(most_failures)
+    .bind(MOST_CODES_PER_ADDRESS)
+    .fetch_all(executor)
+    .await
+}
+
+/// Counts a wrong try against each of `ids` whose code still takes tries; answers each
+/// counted link with its wrong tries so far.
+pub async fn count_failure(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    most_failures: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let ids = format!(
+        "[{}]",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    );
+    sqlx::query_as(
+        "UPDATE magic_links SET code_failures = code_failures + 1
+         WHERE id IN (SELECT value FROM json_each(?1)) AND code_failures < ?2
+         RETURNING id, code_failures",
+    )
+    .bind(ids)
+    .bind(most_failures)
+    .fetch_all(conn)
+    .await
+}
