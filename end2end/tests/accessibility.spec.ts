@@ -2,7 +2,6 @@
 // critical violation fails the suite. The same walk takes the README's screenshots
 // (into SCREENSHOT_DIR, by default target/e2e/screenshots; `make screenshots` writes
 // docs/screenshots).
-import AxeBuilder from '@axe-core/playwright';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
@@ -10,6 +9,7 @@ import { BASE_URL, E2E_DIR, LATCHKEY_BIN, LATCHKEY_ENV, REPO_ROOT } from '../e2e
 import {
   addCoworker,
   expect,
+  expectAccessible,
   expireLinksTo,
   extractLink,
   gotoReady,
@@ -25,14 +25,6 @@ import {
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR
   ? path.resolve(REPO_ROOT, process.env.SCREENSHOT_DIR)
   : path.join(E2E_DIR, 'screenshots');
-
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const blocking = results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(blocking, `${what}: serious or critical accessibility violations`).toEqual([]);
-}
 
 async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });

@@ -1,4 +1,5 @@
 // Shared fixtures and helpers for the Latchkey end-to-end tests.
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { BASE_URL, DATABASE_FILE, LATCHKEY_BIN, LATCHKEY_ENV, MAILDEV_URL, REPO_ROOT } from '../e2e-env';
@@ -58,6 +59,15 @@ export async function waitForHydration(page: Page): Promise<void> {
       `${page.url()} never hydrated (no WASM instantiated). Is target/site/pkg built by cargo leptos?\n${String(error)}`,
     );
   }
+}
+
+/** Fails on any serious or critical WCAG 2.1 A/AA violation axe-core finds on `page`. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const blocking = results.violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(blocking, `${what}: serious or critical accessibility violations`).toEqual([]);
 }
 
 /** Navigate and wait until the page is interactive. */
@@ -192,6 +202,13 @@ const LINK_PATTERN = new RegExp(
 );
 /** Any token anywhere (used by the leak scans). */
 export const TOKEN_IN_LINK = /\/link#([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/g;
+
+/** The one-time code of a mail (`Code: ABCD-EFGH` in its text part). */
+export function extractCode(mail: Mail): string {
+  const match = /Code: ([0-9A-Z]{4}-[0-9A-Z]{4})\b/.exec(mail.text ?? '');
+  if (!match) throw new Error(`no code in the mail "${mail.subject}"`);
+  return match[1];
+}
 
 /** Undo the few HTML escapes an HTML body may apply to a URL. */
 function decodeHtmlEntities(html: string): string {
