@@ -42,10 +42,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     id="leptos"
                     href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
                 />
-                // A page answering a plain form is never hydrated (see answer.rs).
+                // A page answering a plain form is never hydrated (see answer.rs); the
+                // invitee's pages hydrate only after they have loaded.
                 {answer::form_answer().is_none().then(|| view! {
                     <AutoReload options=options.clone() />
-                    <HydrationScripts options />
+                    {if hydrates_after_load() {
+                        view! { <HydrateAfterLoad options /> }.into_any()
+                    } else {
+                        view! { <HydrationScripts options /> }.into_any()
+                    }}
                 })}
                 <MetaTags />
             </head>
@@ -54,6 +59,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Pages whose forms work without the WASM, and so load it only after the page itself.
+const HYDRATE_AFTER_LOAD: [&str; 2] = ["/link", "/code"];
+
+/// Whether the page being rendered is one of [`HYDRATE_AFTER_LOAD`].
+fn hydrates_after_load() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .is_some_and(|parts| HYDRATE_AFTER_LOAD.contains(&parts.uri.path()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
+}
+
+/// Leptos' hydration loader without its preload hints, run on `load`: see the script.
+#[component]
+fn HydrateAfterLoad(options: LeptosOptions) -> impl IntoView {
+    let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
+    let script = format!(
+        "{}({:?}, {:?});",
+        include_str!("hydrate-after-load.js").trim_end(),
+        format!("{pkg}.js"),
+        format!("{pkg}.wasm")
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce() inner_html=script></script> }
 }
 
 /// The router: one page per route.
