@@ -148,7 +148,7 @@ screenshots: deps-node build
 # The benchmark (see bench/README.md): release server, fresh SQLite file, one run.
 # Writes bench/results/DATE.json and prints the table. The gate's part runs nginx in front
 # of a static page, so nginx must be installed (deps-system installs it).
-bench: deps-rust deps-system bench-needs-nginx build-release
+bench: deps-rust deps-system deps-node bench-needs-nginx build-release
 	cargo build --release -p bench
 	target/release/latchkey-bench --server target/release/latchkey --site target/site --out bench/results
 

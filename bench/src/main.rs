@@ -9,12 +9,15 @@
 //! - the gate: decisions per second at C=32 over 100,000 live sessions, and nginx in
 //!   front of a static page alone, with `auth_request` to `return 204`, and with
 //!   `auth_request` to Latchkey;
+//! - the invitee's first minute: in Chromium on an emulated slow 4G network, cold, when
+//!   Continue works on a magic link's page and how many bytes arrived by then;
 //! - the server's peak RSS, and the front end's sizes raw, gzip and brotli.
 //!
 //! `--smoke` runs the same code with tiny counts and fails on any wrong answer; `make
 //! test` runs it so the benchmark cannot rot. The load generator shares the machine with
 //! the server, as it would on a small deployment.
 
+mod first_minute;
 mod gate;
 mod gate_ceiling;
 mod gate_phase;
@@ -43,6 +46,8 @@ struct Sizes {
     list_requests: usize,
     ceiling_transactions: usize,
     gate: GateSizes,
+    /// First visits of a magic link in Chromium on a slow network (the median is reported).
+    first_visits: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -63,6 +68,7 @@ const FULL: Sizes = Sizes {
         concurrency: 32,
         nginx_required: true,
     },
+    first_visits: 5,
 };
 
 /// `--quick`: the two phases the targets are hardest on, nothing written to results.
@@ -76,6 +82,7 @@ const QUICK: Sizes = Sizes {
     list_requests: 0,
     ceiling_transactions: 0,
     gate: FULL.gate,
+    first_visits: 0,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -95,6 +102,7 @@ const SMOKE: Sizes = Sizes {
         // `make test` runs before `make deps-system` installs nginx everywhere.
         nginx_required: false,
     },
+    first_visits: 1,
 };
 
 struct Args {
@@ -213,7 +221,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         ::server::assets::precompress(&args.site.join("pkg"))?;
     }
     // Links issued beforehand, without mail: straight into the database.
-    let seeded = seed::prepare(&db_path, redeem_total).await?;
+    let seeded = seed::prepare(&db_path, redeem_total + sizes.first_visits).await?;
     // Each server's peak RSS, by what it was doing.
     let mut rss: Vec<(String, u64)> = Vec::new();
 
@@ -254,6 +262,13 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
 
     let peek_tokens: Vec<String> = seeded.tokens.iter().take(sizes.peeks).cloned().collect();
     let peek = load::peek(&server.base, &peek_tokens).await?;
+
+    // The invitee's first minute, on links no phase has touched.
+    let first_minute = if sizes.first_visits == 0 {
+        json!({})
+    } else {
+        first_minute::measure(&server.base, &seeded.tokens[redeem_total..])?
+    };
 
     let profile = server.profile(args.profile.as_deref().filter(|_| do_issue), "issue")?;
     let issue_outbox = load::issue(
@@ -361,6 +376,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             .collect::<Vec<_>>(),
         "list": list,
         "gate": gate,
+        "first_minute": first_minute,
         "sqlite_ceiling_per_second": ceiling,
         "redeem_c32_share_of_ceiling": match ceiling[args.synchronous.as_str()].as_f64() {
             Some(ceiling) if ceiling > 0.0 => c32 / ceiling,

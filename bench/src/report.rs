@@ -156,6 +156,7 @@ pub fn table(r: &Value) -> String {
         out += &format!("(peak RSS of each server: {})\n", each.join("; "));
     }
     out += &gate_table(&r["gate"]);
+    out += &first_minute_table(&r["first_minute"]);
     out += "\n| file | raw | gzip | brotli |\n|---|---|---|---|\n";
     if let Some(files) = r["front_end"].as_object() {
         for (name, s) in files {
@@ -165,6 +166,49 @@ pub fn table(r: &Value) -> String {
             );
         }
     }
+    out
+}
+
+/// The invitee's first minute: when Continue works and what arrived by then, beside the
+/// targets (1.5 s, 40 KB), and what each file contributed on the first visit.
+fn first_minute_table(m: &Value) -> String {
+    let Some(network) = m["network"].as_str() else {
+        return String::new();
+    };
+    let kb = |v: &Value| format!("{:.1} KB", v.as_f64().unwrap_or(0.0) / 1024.0);
+    let mut out = format!(
+        "\n| first visit of a magic link, cold, {network} | median of {} | worst | target |\n|---|---|---|---|\n",
+        m["visits"]
+    );
+    out += &format!(
+        "| Continue works (ms after navigation) | {} | {} | 1500 |\n",
+        f(&m["continue_ready_ms"]),
+        f(&m["continue_ready_ms_max"]),
+    );
+    out += &format!(
+        "| transferred by then | {} | {} | 40.0 KB |\n",
+        kb(&m["bytes_before_continue"]),
+        kb(&m["bytes_before_continue_max"]),
+    );
+    out += &format!(
+        "| first contentful paint (ms) | {} | | |\n| Continue pressed to signed in (ms) | {} | | |\n",
+        f(&m["first_contentful_paint_ms"]),
+        f(&m["press_to_signed_in_ms"]),
+    );
+    let files: Vec<String> = m["resources_before_continue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{} {}{}",
+                r["path"].as_str().unwrap_or(""),
+                r["bytes"],
+                if r["whole"] == true { "" } else { " (partial)" }
+            )
+        })
+        .collect();
+    out += &format!("(arrived before Continue worked, bytes on the wire: {})\n", files.join(", "));
     out
 }
 

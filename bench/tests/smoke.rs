@@ -5,7 +5,7 @@
 //! features) and the front end `make site` wrote to `target/site`. The smoke run fails on
 //! any wrong answer, never on speed; this test also checks that its report holds the
 //! gate's part (decisions straight at the server and, where nginx is installed, through
-//! nginx), so that part cannot quietly drop out.
+//! nginx) and the invitee's first minute in Chromium, so neither can quietly drop out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,4 +68,10 @@ fn smoke_run_answers_every_request_correctly() {
             );
         }
     }
+    // The invitee's first minute ran in Chromium: Continue worked (the script presses it
+    // and fails unless the browser lands signed in) after some bytes had arrived.
+    let first = &report["first_minute"];
+    assert_eq!(first["visits"], 1, "{first}");
+    assert!(first["bytes_before_continue"].as_u64() > Some(0), "{first}");
+    assert!(first["continue_ready_ms"].as_f64() > Some(0.0), "{first}");
 }
