@@ -13,8 +13,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::server::{
     applications, arrival, auth, coworkers, email::EmailAddress, links, request,
-    signins::SigninRequest,
-    OrInternal,
+    signins::SigninRequest, OrInternal,
 };
 
 /// Asks for a coworker sign-in link. The answer is the same whether or not the address

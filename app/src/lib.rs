@@ -1,6 +1,7 @@
 //! Latchkey's web application: the pages, the server functions behind them and, with the
 //! `ssr` feature, the domain code those functions call.
 
+pub mod answer;
 // In the browser build, `#[server]` turns `issue_link`'s eight form fields into a client
 // function the `#[allow]` written on it in api.rs does not reach.
 #[cfg_attr(
@@ -10,7 +11,6 @@
         reason = "issue_link's client stub takes one argument per form field"
     )
 )]
-pub mod answer;
 pub mod api;
 pub mod components;
 pub mod error;
@@ -61,13 +61,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Pages whose forms work without the WASM, and so load it only after the page itself.
-const HYDRATE_AFTER_LOAD: [&str; 2] = ["/link", "/code"];
-
-/// Whether the page being rendered is one of [`HYDRATE_AFTER_LOAD`].
+/// Whether the page being rendered is one whose forms work without the WASM, and so
+/// loads it only after the page itself: `/link` and `/code`.
 fn hydrates_after_load() -> bool {
     #[cfg(feature = "ssr")]
     {
+        const HYDRATE_AFTER_LOAD: [&str; 2] = ["/link", "/code"];
         use_context::<axum::http::request::Parts>()
             .is_some_and(|parts| HYDRATE_AFTER_LOAD.contains(&parts.uri.path()))
     }

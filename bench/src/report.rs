@@ -208,7 +208,10 @@ fn first_minute_table(m: &Value) -> String {
             )
         })
         .collect();
-    out += &format!("(arrived before Continue worked, bytes on the wire: {})\n", files.join(", "));
+    out += &format!(
+        "(arrived before Continue worked, bytes on the wire: {})\n",
+        files.join(", ")
+    );
     out
 }
 

@@ -65,7 +65,11 @@ pub async fn continue_with_code(
         Ok(redeemed) => Redirect::to(&redeemed.redirect_to).into_response(),
         Err(error) => {
             // The address goes back into the form; one no address can be is dropped.
-            let email = if email.len() <= 254 { email } else { String::new() };
+            let email = if email.len() <= 254 {
+                email
+            } else {
+                String::new()
+            };
             let answer = |error| FormAnswer::CodeRefused { error, email };
             refusal(&state, "/code", error, answer).await
         }

@@ -56,8 +56,7 @@ pub async fn refuse_cross_origin(
             origin.as_bytes() != state.config.public_origin().as_bytes()
                 && !(origin == "null" && same_origin_fetch)
         });
-        let foreign_fetch =
-            fetch_site.is_some_and(|site| site != "same-origin" && site != "none");
+        let foreign_fetch = fetch_site.is_some_and(|site| site != "same-origin" && site != "none");
         if foreign_origin || foreign_fetch {
             tracing::warn!("cross-origin request refused");
             return (StatusCode::FORBIDDEN, axum::Json(AppError::Forbidden)).into_response();

@@ -188,20 +188,27 @@ mod tests {
             assert_eq!(PlainCode::parse(typed).unwrap().0, "ABCDEFGH", "{typed:?}");
         }
         assert_eq!(PlainCode::parse("o1il-0000").unwrap().0, "01110000");
-        for bad in ["", "ABCD-EFG", "ABCD-EFGHJ", "ABCD-EFGU", "ABCD_EFGH", "ÀBCD-EFGH"] {
+        for bad in [
+            "",
+            "ABCD-EFG",
+            "ABCD-EFGHJ",
+            "ABCD-EFGU",
+            "ABCD_EFGH",
+            "ÀBCD-EFGH",
+        ] {
             assert!(PlainCode::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn the_stored_hash_needs_the_key_and_the_links_salt() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("latchkey-code-key-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("code.key");
         let key = CodeKey::load_or_create(&path).unwrap();
         let again = CodeKey::load_or_create(&path).unwrap();
         assert_eq!(key.0, again.0, "the key is kept");
-        use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
 
@@ -213,7 +220,10 @@ mod tests {
         assert!(!key.matches(&salt, &PlainCode::parse("ABCD-EFGJ").unwrap(), &stored));
         let other = CodeKey([1; 32]);
         assert!(!other.matches(&salt, &code, &stored));
-        assert_eq!(format!("{key:?} {code:?}"), "CodeKey([redacted]) PlainCode([redacted])");
+        assert_eq!(
+            format!("{key:?} {code:?}"),
+            "CodeKey([redacted]) PlainCode([redacted])"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

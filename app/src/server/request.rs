@@ -38,7 +38,11 @@ pub async fn client(state: &AppState) -> Result<Client, AppError> {
 /// The client behind a request from `peer` with `headers`: the peer, or behind a trusted
 /// proxy (one of `LATCHKEY_TRUSTED_PROXIES`, with `LATCHKEY_TRUST_FORWARDED_FOR` on) the
 /// last `X-Forwarded-For` entry, the one that proxy appended.
-pub fn client_of(state: &AppState, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Client {
+pub fn client_of(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Client {
     let ip = if state.config.trust_forwarded_for && state.config.trusts_proxy(peer) {
         forwarded_for(headers).unwrap_or(peer)
     } else {

@@ -72,7 +72,11 @@ async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_
     let mut ada = app.coworker_client("ada@example.com", "Ada").await;
     let (id, token) = app.invite(&mut ada, "alice@example.com").await;
     let code = code_in(&app.mail_to("alice@example.com").await);
-    let wrong = if code == "0000-0000" { "1111-1111" } else { "0000-0000" };
+    let wrong = if code == "0000-0000" {
+        "1111-1111"
+    } else {
+        "0000-0000"
+    };
 
     // Four wrong tries leave the code working...
     for _ in 0..4 {
@@ -80,8 +84,10 @@ async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_
         assert_eq!(refusal(&page).0, 400);
     }
     assert_eq!(
-        app.count(&format!("SELECT code_failures FROM magic_links WHERE id = {id}"))
-            .await,
+        app.count(&format!(
+            "SELECT code_failures FROM magic_links WHERE id = {id}"
+        ))
+        .await,
         4
     );
     // ...a fifth locks it: the right code is refused as a wrong one would be.
@@ -93,7 +99,12 @@ async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_
     let refused: Vec<(&str, i64)> = trail
         .iter()
         .filter(|e| e["kind"] == "redeem_refused")
-        .map(|e| (e["detail"].as_str().unwrap(), e["repeats"].as_i64().unwrap_or(1)))
+        .map(|e| {
+            (
+                e["detail"].as_str().unwrap(),
+                e["repeats"].as_i64().unwrap_or(1),
+            )
+        })
         .collect();
     assert_eq!(
         refused,
@@ -102,8 +113,10 @@ async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_
     );
     // The right code after the lock counts nothing more: the lock is the last word.
     assert_eq!(
-        app.count(&format!("SELECT code_failures FROM magic_links WHERE id = {id}"))
-            .await,
+        app.count(&format!(
+            "SELECT code_failures FROM magic_links WHERE id = {id}"
+        ))
+        .await,
         5
     );
     // The link in the mail still signs in.
@@ -119,7 +132,11 @@ async fn four_wrong_tries_then_the_right_code_signs_in() {
     let mut ada = app.coworker_client("ada@example.com", "Ada").await;
     app.invite(&mut ada, "alice@example.com").await;
     let code = code_in(&app.mail_to("alice@example.com").await);
-    let wrong = if code == "0000-0000" { "1111-1111" } else { "0000-0000" };
+    let wrong = if code == "0000-0000" {
+        "1111-1111"
+    } else {
+        "0000-0000"
+    };
     for _ in 0..4 {
         type_code(&app, &mut Client::default(), "alice@example.com", wrong).await;
     }
@@ -135,7 +152,13 @@ async fn no_answer_tells_whether_an_address_is_invited() {
     app.invite(&mut ada, "locked@example.com").await;
     let locked_code = code_in(&app.mail_to("locked@example.com").await);
     for _ in 0..5 {
-        type_code(&app, &mut Client::default(), "locked@example.com", "2222-2222").await;
+        type_code(
+            &app,
+            &mut Client::default(),
+            "locked@example.com",
+            "2222-2222",
+        )
+        .await;
     }
     let (_, used) = app.invite(&mut ada, "used@example.com").await;
     let used_code = code_in(&app.mail_to("used@example.com").await);
@@ -143,16 +166,57 @@ async fn no_answer_tells_whether_an_address_is_invited() {
         .await;
 
     let answers = [
-        ("nobody", type_code(&app, &mut Client::default(), "nobody@example.com", "2222-2222").await),
-        ("wrong code", type_code(&app, &mut Client::default(), "invited@example.com", "2222-2222").await),
-        ("locked, right code", type_code(&app, &mut Client::default(), "locked@example.com", &locked_code).await),
-        ("used, right code", type_code(&app, &mut Client::default(), "used@example.com", &used_code).await),
-        ("coworker", type_code(&app, &mut Client::default(), "ada@example.com", "2222-2222").await),
+        (
+            "nobody",
+            type_code(
+                &app,
+                &mut Client::default(),
+                "nobody@example.com",
+                "2222-2222",
+            )
+            .await,
+        ),
+        (
+            "wrong code",
+            type_code(
+                &app,
+                &mut Client::default(),
+                "invited@example.com",
+                "2222-2222",
+            )
+            .await,
+        ),
+        (
+            "locked, right code",
+            type_code(
+                &app,
+                &mut Client::default(),
+                "locked@example.com",
+                &locked_code,
+            )
+            .await,
+        ),
+        (
+            "used, right code",
+            type_code(&app, &mut Client::default(), "used@example.com", &used_code).await,
+        ),
+        (
+            "coworker",
+            type_code(&app, &mut Client::default(), "ada@example.com", "2222-2222").await,
+        ),
     ];
     let (first_case, first) = &answers[0];
     for (case, page) in &answers {
-        assert_eq!(refusal(page), refusal(first), "{case} differs from {first_case}");
-        assert!(refusal(page).1.starts_with(REFUSED), "{case}: {}", page.html);
+        assert_eq!(
+            refusal(page),
+            refusal(first),
+            "{case} differs from {first_case}"
+        );
+        assert!(
+            refusal(page).1.starts_with(REFUSED),
+            "{case}: {}",
+            page.html
+        );
         assert!(page.header("set-cookie").is_none(), "{case}");
         // The address comes back in the form, and nothing more about it.
         assert!(!page.html.contains("invited you"), "{case}");
@@ -166,25 +230,43 @@ async fn malformed_input_is_refused_by_name_and_changes_nothing() {
     let (id, _) = app.invite(&mut ada, "alice@example.com").await;
     let before = app.table_counts().await;
     for (email, code, message) in [
-        ("alice@example.com", "K7Q4-MX2", "A code is 8 letters and digits"),
-        ("alice@example.com", "K7Q4-MX2U", "A code is 8 letters and digits"),
+        (
+            "alice@example.com",
+            "K7Q4-MX2",
+            "A code is 8 letters and digits",
+        ),
+        (
+            "alice@example.com",
+            "K7Q4-MX2U",
+            "A code is 8 letters and digits",
+        ),
         ("alice@example.com", "", "A code is 8 letters and digits"),
         ("", "K7Q4-MX2P", "Enter an email address."),
         ("alice", "K7Q4-MX2P", "An email address needs an @"),
     ] {
         let page = type_code(&app, &mut Client::default(), email, code).await;
         assert_eq!(page.status, 400, "{email} {code}");
-        assert!(refusal(&page).1.starts_with(message), "{email} {code}: {}", page.html);
+        assert!(
+            refusal(&page).1.starts_with(message),
+            "{email} {code}: {}",
+            page.html
+        );
         // What was typed as the address comes back; the code never does.
-        assert!(page.html.contains(&format!(r#"value="{email}""#)), "{}", page.html);
+        assert!(
+            page.html.contains(&format!(r#"value="{email}""#)),
+            "{}",
+            page.html
+        );
         if !code.is_empty() {
             assert!(!page.html.contains(code), "the code came back");
         }
     }
     assert_eq!(app.table_counts().await, before);
     assert_eq!(
-        app.count(&format!("SELECT code_failures FROM magic_links WHERE id = {id}"))
-            .await,
+        app.count(&format!(
+            "SELECT code_failures FROM magic_links WHERE id = {id}"
+        ))
+        .await,
         0
     );
 }
@@ -231,8 +313,12 @@ async fn a_coworkers_sign_in_mail_carries_a_code_that_signs_in() {
     let app = spawn_app().await;
     app.add_coworker("ada@example.com", "Ada").await;
     let mut phone = Client::default();
-    app.call(&mut phone, "request_signin", &[("email", "ada@example.com")])
-        .await;
+    app.call(
+        &mut phone,
+        "request_signin",
+        &[("email", "ada@example.com")],
+    )
+    .await;
     let mail = app.mail_to("ada@example.com").await;
     assert!(mail.contains("Open the link on this device, or type the code at"));
     let mut laptop = Client::default();

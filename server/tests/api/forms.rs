@@ -7,7 +7,10 @@ use crate::helpers::{http, spawn_app, spawn_app_with, token_in, Client, Page, Se
 /// The /link page's answer carries no hydration (the answer exists only on the server),
 /// is never stored, and has the page policy.
 fn assert_static_answer(page: &Page) {
-    assert!(!page.html.contains("hydrate"), "an answer page must not hydrate");
+    assert!(
+        !page.html.contains("hydrate"),
+        "an answer page must not hydrate"
+    );
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(page
         .header("content-security-policy")
@@ -20,7 +23,9 @@ async fn continue_signs_in_and_redirects_where_the_link_leads() {
     let mut ada = app.coworker_client("ada@example.com", "Ada").await;
     let (id, token) = app.invite(&mut ada, "alice@example.com").await;
     let mut alice = Client::default();
-    let page = app.post_form(&mut alice, "/link", &[("token", &token)]).await;
+    let page = app
+        .post_form(&mut alice, "/link", &[("token", &token)])
+        .await;
     assert_eq!(page.status, 303, "{}", page.html);
     assert_eq!(page.header("location"), Some("/welcome"));
     assert!(page
@@ -61,7 +66,12 @@ async fn each_refusal_reads_as_on_the_page_with_the_wasm() {
     app.expire_link(expired_id).await;
     let (revoked_id, revoked) = app.invite(&mut ada, "revoked@example.com").await;
     let id = revoked_id.to_string();
-    assert_eq!(app.call(&mut ada, "revoke_link", &[("id", &id)]).await.status, 200);
+    assert_eq!(
+        app.call(&mut ada, "revoke_link", &[("id", &id)])
+            .await
+            .status,
+        200
+    );
     let unknown = "A".repeat(43);
 
     let cases: [(&str, &str, u16, &str, bool); 6] = [
@@ -69,15 +79,27 @@ async fn each_refusal_reads_as_on_the_page_with_the_wasm() {
         ("expired", &expired, 410, "This link has expired", true),
         ("revoked", &revoked, 410, "This link was revoked", false),
         ("unknown", &unknown, 404, "This link is not valid", false),
-        ("malformed", "not-a-token", 404, "This link is not valid", false),
+        (
+            "malformed",
+            "not-a-token",
+            404,
+            "This link is not valid",
+            false,
+        ),
         ("empty", "", 404, "This link is not valid", false),
     ];
     for (case, token, status, heading, renewable) in cases {
         let before = app.table_counts().await;
         let mut browser = Client::default();
-        let page = app.post_form(&mut browser, "/link", &[("token", token)]).await;
+        let page = app
+            .post_form(&mut browser, "/link", &[("token", token)])
+            .await;
         assert_eq!(page.status, status, "{case}: {}", page.html);
-        assert!(page.html.contains(&format!("<h1>{heading}</h1>")), "{case}: {}", page.html);
+        assert!(
+            page.html.contains(&format!("<h1>{heading}</h1>")),
+            "{case}: {}",
+            page.html
+        );
         assert_static_answer(&page);
         assert!(page.header("set-cookie").is_none(), "{case}: no session");
         // The renewal form carries the token back, and only where a new link may be had.
@@ -97,7 +119,11 @@ async fn each_refusal_reads_as_on_the_page_with_the_wasm() {
     // The server function gives the same reason (the page writes it with the same words:
     // both render the error's Display).
     let answer = app
-        .call(&mut Client::default(), "redeem_link", &[("token", &revoked)])
+        .call(
+            &mut Client::default(),
+            "redeem_link",
+            &[("token", &revoked)],
+        )
         .await;
     assert_eq!((answer.status, answer.error()), (410, "link_revoked"));
 }
@@ -121,8 +147,16 @@ async fn send_me_a_new_link_mails_the_invitations_own_address() {
         .post_form(&mut Client::default(), "/link/renew", &[("token", &token)])
         .await;
     assert_eq!(page.status, 200, "{}", page.html);
-    assert!(page.html.contains("A new link is on its way to"), "{}", page.html);
-    assert!(page.html.contains("<strong>a…@example.com</strong>"), "{}", page.html);
+    assert!(
+        page.html.contains("A new link is on its way to"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<strong>a…@example.com</strong>"),
+        "{}",
+        page.html
+    );
     assert_static_answer(&page);
     assert_eq!(app.mails_to("alice@example.com").len(), 2);
     let fresh = token_in(&app.mails_to("alice@example.com")[1]);
@@ -153,12 +187,18 @@ async fn the_forms_share_the_link_attempt_budget_with_the_server_functions() {
     let unknown = "A".repeat(43);
     let mut browser = Client::default();
     for _ in 0..2 {
-        let page = app.post_form(&mut browser, "/link", &[("token", &unknown)]).await;
+        let page = app
+            .post_form(&mut browser, "/link", &[("token", &unknown)])
+            .await;
         assert_eq!(page.status, 404);
     }
-    let answer = app.call(&mut browser, "peek_link", &[("token", &unknown)]).await;
+    let answer = app
+        .call(&mut browser, "peek_link", &[("token", &unknown)])
+        .await;
     assert_eq!(answer.status, 404);
-    let page = app.post_form(&mut browser, "/link", &[("token", &unknown)]).await;
+    let page = app
+        .post_form(&mut browser, "/link", &[("token", &unknown)])
+        .await;
     assert_eq!(page.status, 429, "{}", page.html);
     assert!(page.header("retry-after").is_some());
     assert!(page.html.contains("<h1>Too many attempts"));
@@ -167,7 +207,11 @@ async fn the_forms_share_the_link_attempt_budget_with_the_server_functions() {
 #[tokio::test]
 async fn the_link_page_moves_the_token_with_a_script_the_policy_allows() {
     let app = spawn_app().await;
-    let response = http().get(format!("{}/link", app.base)).send().await.unwrap();
+    let response = http()
+        .get(format!("{}/link", app.base))
+        .send()
+        .await
+        .unwrap();
     let csp = response.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -178,7 +222,10 @@ async fn the_link_page_moves_the_token_with_a_script_the_policy_allows() {
         .nth(1)
         .and_then(|rest| rest.split('\'').next())
         .unwrap();
-    assert!(html.contains(r#"<form id="continue" method="post" action="/link">"#), "{html}");
+    assert!(
+        html.contains(r#"<form id="continue" method="post" action="/link">"#),
+        "{html}"
+    );
     let script = html
         .split(&format!(r#"<script nonce="{nonce}">"#))
         .nth(1)
@@ -203,7 +250,10 @@ async fn another_site_cannot_post_the_forms() {
         &[("origin", "null")],
         &[("origin", "null"), ("sec-fetch-site", "cross-site")],
         &[("sec-fetch-site", "same-site")],
-        &[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
     ];
     for path in ["/link", "/link/renew", "/code"] {
         for headers in foreign {

@@ -90,7 +90,10 @@ fn bad_values_are_refused_with_the_variable_named() {
 fn the_code_key_lives_beside_the_database_unless_named() {
     let key_file = |pairs: &[(&str, &str)]| config(pairs).unwrap().code_key_file;
     assert_eq!(
-        key_file(&[("LATCHKEY_DATABASE_URL", "sqlite:///var/lib/latchkey/db.sqlite?mode=rwc")]),
+        key_file(&[(
+            "LATCHKEY_DATABASE_URL",
+            "sqlite:///var/lib/latchkey/db.sqlite?mode=rwc"
+        )]),
         PathBuf::from("/var/lib/latchkey/code.key")
     );
     assert_eq!(

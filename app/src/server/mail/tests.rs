@@ -80,7 +80,10 @@ fn the_invitation_matches_its_snapshot() {
     let (_, text, html) = &letter.parts;
     // One sentence says when to use which, the code is spelled as typed, and /code is named.
     for part in [text, html] {
-        assert!(part.contains("Open the link on this device, or type the code at "), "{part}");
+        assert!(
+            part.contains("Open the link on this device, or type the code at "),
+            "{part}"
+        );
         assert!(part.contains("https://access.acme.example/code"), "{part}");
         assert!(part.contains("K7Q4-MX2P"), "{part}");
     }
