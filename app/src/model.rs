@@ -262,6 +262,12 @@ pub struct LinkPreview {
     pub can_renew: bool,
 }
 
+/// The detail of a refused sign-in when a typed code matched none of the address's live
+/// codes (on the trail of each of them).
+pub const WRONG_CODE: &str = "wrong code";
+/// The detail of the refusal that used up a code's last wrong try.
+pub const CODE_LOCKED: &str = "code locked after 5 wrong tries";
+
 /// What happened to a link, as its audit trail records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

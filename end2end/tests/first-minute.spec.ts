@@ -7,7 +7,10 @@ import {
   expectAccessible,
   extractCode,
   extractLink,
+  gotoReady,
   issueLink,
+  linkRow,
+  searchLinks,
   signInNewCoworker,
   test,
   waitForMail,
@@ -114,6 +117,11 @@ for (const wasm of ['with the WASM', 'with the WASM blocked']) {
     }
     expect(answers[0]).toBe(answers[1]);
     await expectAccessible(laptop, `/code ${wasm}, a refused code`);
+    // The issuer sees the wrong try on the invitation's timeline.
+    await gotoReady(page, '/dashboard');
+    await searchLinks(page, invitee);
+    await linkRow(page, invitee).getByRole('link', { name: invitee }).click();
+    await expect(page.getByText('a wrong code was typed')).toBeVisible();
 
     // A code of the wrong shape is named as such.
     await laptop.getByLabel('Email address').fill(invitee);

@@ -13,7 +13,7 @@ use crate::components::{
 use crate::error::AppError;
 use crate::model::{
     format_utc, ApplicationInfo, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState,
-    SignedIn,
+    SignedIn, CODE_LOCKED, WRONG_CODE,
 };
 use crate::pages::dashboard::IssuedNotice;
 use crate::pages::link_access::Access;
@@ -358,6 +358,10 @@ fn describe(kind: EventKind, detail: &str) -> String {
         (EventKind::SessionEnded, "expired") => "idle or past its lifetime".to_owned(),
         (EventKind::SessionEnded, "link_revoked") => "the link was revoked".to_owned(),
         (EventKind::SessionEnded, "ended_by_coworker") => "ended from this page".to_owned(),
+        (EventKind::RedeemRefused, WRONG_CODE) => "a wrong code was typed".to_owned(),
+        (EventKind::RedeemRefused, CODE_LOCKED) => {
+            "5 wrong codes: the code is locked, the link still works".to_owned()
+        }
         (EventKind::RedeemRefused, reason) => format!("link {reason}"),
         (EventKind::RenewalChanged, "allowed") => "new-link requests allowed".to_owned(),
         (EventKind::RenewalChanged, "off") => "new-link requests turned off".to_owned(),

@@ -12,13 +12,8 @@ use super::super::tokens::TokenHash;
 use super::super::{now, OrInternal};
 use super::redeem::{redeem_hashed, Redemption};
 use crate::error::AppError;
-use crate::model::EventKind;
+use crate::model::{EventKind, CODE_LOCKED, WRONG_CODE};
 use tracing::info;
-
-/// On the trail of each of the address's live links when a typed code matches none.
-pub const WRONG_CODE: &str = "wrong code";
-/// On the trail of a link whose code has just taken its last wrong try.
-pub const CODE_LOCKED: &str = "code locked after 5 wrong tries";
 
 /// Redeems the link of `email` whose code is `code`. A code that matches none of the
 /// address's live codes counts a wrong try against each of them, and answers exactly

@@ -24,7 +24,7 @@ mod redeem;
 mod reissue;
 
 pub use access::set_access;
-pub use code::{redeem_code, CODE_LOCKED, WRONG_CODE};
+pub use code::redeem_code;
 pub use input::{
     optional_text, parse_application_ids, parse_destination, parse_renewal, parse_token,
     InviteForm, ListFilter, NewInvite, MAX_NAME_CHARS,
