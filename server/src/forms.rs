@@ -37,7 +37,7 @@ pub struct TokenForm {
 }
 
 /// The code form. No `Debug`: it holds a secret.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct CodeForm {
     #[serde(default)]
     email: String,
@@ -53,13 +53,7 @@ pub async fn continue_with_code(
     headers: HeaderMap,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response<Body> {
-    let CodeForm { email, code } = form.map_or_else(
-        |_| CodeForm {
-            email: String::new(),
-            code: String::new(),
-        },
-        |Form(form)| form,
-    );
+    let CodeForm { email, code } = form.map(|Form(form)| form).unwrap_or_default();
     let client = client_of(&state, peer.ip(), &headers);
     match arrival::continue_with_code(&state, &client, &session, &email, &code).await {
         Ok(redeemed) => Redirect::to(&redeemed.redirect_to).into_response(),

@@ -23,12 +23,27 @@ async fn type_code(app: &TestApp, browser: &mut Client, email: &str, code: &str)
 
 const REFUSED: &str = "That code does not match.";
 
+/// A well-formed code that is not `code`.
+fn wrong_code(code: &str) -> &'static str {
+    if code == "0000-0000" {
+        "1111-1111"
+    } else {
+        "0000-0000"
+    }
+}
+
+/// A coworker (Ada) and her invitation to `email`: its id, token and code.
+async fn invitation(app: &TestApp, email: &str) -> (Client, i64, String, String) {
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let (id, token) = app.invite(&mut ada, email).await;
+    let code = code_in(&app.mail_to(email).await);
+    (ada, id, token, code)
+}
+
 #[tokio::test]
 async fn a_code_signs_in_as_the_link_would_and_then_both_are_used() {
     let app = spawn_app().await;
-    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
-    let (id, token) = app.invite(&mut ada, "alice@example.com").await;
-    let code = code_in(&app.mail_to("alice@example.com").await);
+    let (mut ada, id, token, code) = invitation(&app, "alice@example.com").await;
     assert_eq!(code.len(), 9, "{code}");
 
     // Typed as people type: any case, no hyphen, the address in capitals.
@@ -54,9 +69,7 @@ async fn a_code_signs_in_as_the_link_would_and_then_both_are_used() {
 #[tokio::test]
 async fn the_link_uses_up_the_code() {
     let app = spawn_app().await;
-    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
-    let (_, token) = app.invite(&mut ada, "alice@example.com").await;
-    let code = code_in(&app.mail_to("alice@example.com").await);
+    let (_, _, token, code) = invitation(&app, "alice@example.com").await;
     let answer = app
         .call(&mut Client::default(), "redeem_link", &[("token", &token)])
         .await;
@@ -69,14 +82,8 @@ async fn the_link_uses_up_the_code() {
 #[tokio::test]
 async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_why() {
     let app = spawn_app().await;
-    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
-    let (id, token) = app.invite(&mut ada, "alice@example.com").await;
-    let code = code_in(&app.mail_to("alice@example.com").await);
-    let wrong = if code == "0000-0000" {
-        "1111-1111"
-    } else {
-        "0000-0000"
-    };
+    let (mut ada, id, token, code) = invitation(&app, "alice@example.com").await;
+    let wrong = wrong_code(&code);
 
     // Four wrong tries leave the code working...
     for _ in 0..4 {
@@ -129,14 +136,8 @@ async fn five_wrong_tries_lock_the_code_the_link_still_works_and_the_trail_says_
 #[tokio::test]
 async fn four_wrong_tries_then_the_right_code_signs_in() {
     let app = spawn_app().await;
-    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
-    app.invite(&mut ada, "alice@example.com").await;
-    let code = code_in(&app.mail_to("alice@example.com").await);
-    let wrong = if code == "0000-0000" {
-        "1111-1111"
-    } else {
-        "0000-0000"
-    };
+    let (_, _, _, code) = invitation(&app, "alice@example.com").await;
+    let wrong = wrong_code(&code);
     for _ in 0..4 {
         type_code(&app, &mut Client::default(), "alice@example.com", wrong).await;
     }
