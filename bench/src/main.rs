@@ -107,9 +107,9 @@ const SMOKE: Sizes = Sizes {
 
 struct Args {
     smoke: bool,
-    /// `--quick redeem|issue|both|gate`: only the redeem (C=32) and/or outbox issue
-    /// phase, or only the gate, for a quick look (or a profile) while tuning; nothing is
-    /// written.
+    /// `--quick redeem|issue|both|gate|first-minute`: only the redeem (C=32) and/or
+    /// outbox issue phase, or only the gate, or only the invitee's first minute, for a
+    /// quick look (or a profile) while tuning; nothing is written.
     quick: Option<String>,
     /// `--profile DIR`: record each timed phase of the server with `perf record -g`.
     profile: Option<PathBuf>,
@@ -138,8 +138,11 @@ fn args() -> Result<Args> {
                 args.quick = Some(
                     given
                         .next()
-                        .filter(|v| ["redeem", "issue", "both", "gate"].contains(&v.as_str()))
-                        .context("--quick needs redeem, issue, both or gate")?,
+                        .filter(|v| {
+                            ["redeem", "issue", "both", "gate", "first-minute"]
+                                .contains(&v.as_str())
+                        })
+                        .context("--quick needs redeem, issue, both, gate or first-minute")?,
                 );
             }
             "--synchronous" => {
@@ -155,7 +158,7 @@ fn args() -> Result<Args> {
             "--site" => args.site = given.next().context("--site needs a path")?.into(),
             "--out" => args.out = given.next().context("--out needs a directory")?.into(),
             other => bail!(
-                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate|first-minute] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
             ),
         }
     }
@@ -213,6 +216,20 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         }));
     }
     let db_path = work.join("latchkey.db");
+    if args.quick.as_deref() == Some("first-minute") {
+        ::server::assets::precompress(&args.site.join("pkg"))?;
+        let seeded = seed::prepare(&db_path, FULL.first_visits).await?;
+        let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+        let first_minute = first_minute::measure(&server.base, &seeded.tokens);
+        server.stop().await?;
+        return Ok(json!({
+            "date": report::today(),
+            "mode": "quick",
+            "machine": report::machine(),
+            "durability": format!("WAL, synchronous={}", args.synchronous.to_uppercase()),
+            "first_minute": first_minute?,
+        }));
+    }
     let redeem_total = sizes.redeems_per_level * sizes.levels.len();
 
     // The front end compressed as `make build-release` leaves it, so no server spends the

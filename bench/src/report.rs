@@ -81,8 +81,8 @@ pub fn table(r: &Value) -> String {
         r["durability"].as_str().unwrap_or("")
     );
     if r.get("peek_ms").is_none() {
-        // `--quick gate`: only the gate.
-        return out + &gate_table(&r["gate"]);
+        // `--quick gate` or `--quick first-minute`: only that part.
+        return out + &gate_table(&r["gate"]) + &first_minute_table(&r["first_minute"]);
     }
     out += "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n";
     for row in r["redeem"].as_array().into_iter().flatten() {
