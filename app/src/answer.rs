@@ -19,6 +19,11 @@ pub enum FormAnswer {
     },
     /// A new link is on its way to `sent_to` (masked).
     Renewed { sent_to: String },
+    /// Signed in, and on the way to `url` on another origin (an application behind the
+    /// gate). A redirect there would be refused by the page's `form-action 'self'`,
+    /// which browsers apply to a form post's redirects too, so the page moves on itself
+    /// (`<meta http-equiv="refresh">`, no script) and offers the link.
+    Leaving { url: String },
     /// The code form was refused; `email` is what was typed, to fill the form again.
     CodeRefused { error: AppError, email: String },
 }

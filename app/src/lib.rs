@@ -33,7 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="referrer" content="no-referrer" />
+                <meta name="referrer" content="same-origin" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 // The server names the front end's directory by its contents (see the
                 // server's assets module); the hydration scripts use the same.

@@ -56,7 +56,7 @@ pub async fn continue_with_code(
     let CodeForm { email, code } = form.map(|Form(form)| form).unwrap_or_default();
     let client = client_of(&state, peer.ip(), &headers);
     match arrival::continue_with_code(&state, &client, &session, &email, &code).await {
-        Ok(redeemed) => Redirect::to(&redeemed.redirect_to).into_response(),
+        Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
         Err(error) => {
             // The address goes back into the form; one no address can be is dropped.
             let email = if email.len() <= 254 {
@@ -81,7 +81,7 @@ pub async fn continue_link(
     let token = form.map(|Form(form)| form.token).unwrap_or_default();
     let client = client_of(&state, peer.ip(), &headers);
     match arrival::continue_with_token(&state, &client, &session, &token).await {
-        Ok(redeemed) => Redirect::to(&redeemed.redirect_to).into_response(),
+        Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
         Err(error) => refused(&state, error, token).await,
     }
 }
@@ -104,6 +104,21 @@ pub async fn renew_link(
         }
         Err(error) => refused(&state, error, token).await,
     }
+}
+
+/// Signed in: a 303 to a page of Latchkey; to another origin (an application), a page
+/// that moves on by itself (see [`FormAnswer::Leaving`]).
+async fn signed_in(state: &AppState, to: String) -> Response<Body> {
+    if to.starts_with('/') && !to.starts_with("//") {
+        return Redirect::to(&to).into_response();
+    }
+    render(
+        state,
+        "/link",
+        FormAnswer::Leaving { url: to },
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The /link page saying why `token` was refused, offering a new link when it may be had.

@@ -48,15 +48,12 @@ pub async fn refuse_cross_origin(
     );
     if !safe {
         let headers = request.headers();
-        let fetch_site = headers.get("sec-fetch-site");
-        // A page's own form posts say `Origin: null` under `Referrer-Policy: no-referrer`;
-        // such a post is believed only when the browser also calls it same-origin.
-        let same_origin_fetch = fetch_site.is_some_and(|site| site == "same-origin");
-        let foreign_origin = headers.get(header::ORIGIN).is_some_and(|origin| {
-            origin.as_bytes() != state.config.public_origin().as_bytes()
-                && !(origin == "null" && same_origin_fetch)
-        });
-        let foreign_fetch = fetch_site.is_some_and(|site| site != "same-origin" && site != "none");
+        let foreign_origin = headers
+            .get(header::ORIGIN)
+            .is_some_and(|origin| origin.as_bytes() != state.config.public_origin().as_bytes());
+        let foreign_fetch = headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site != "same-origin" && site != "none");
         if foreign_origin || foreign_fetch {
             tracing::warn!("cross-origin request refused");
             return (StatusCode::FORBIDDEN, axum::Json(AppError::Forbidden)).into_response();
@@ -107,7 +104,11 @@ pub async fn security_headers(
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: under `no-referrer` a page's own form posts
+        // carry `Origin: null`, which the cross-origin check cannot tell from another
+        // site's (and plain-HTTP origins get no `Sec-Fetch-Site`). No other site ever
+        // receives a `Referer`; links carry their token in the fragment, never sent.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if immutable {

@@ -18,6 +18,7 @@ use crate::components::Header;
 use crate::error::AppError;
 use crate::model::{LinkPreview, Purpose};
 use leptos::prelude::*;
+use leptos_meta::Meta;
 
 /// Moves the token into the Continue form; see the file for what else it does.
 const MOVE_TOKEN: &str = include_str!("link.js");
@@ -30,6 +31,18 @@ pub fn LinkPage() -> impl IntoView {
             {renewal.map(|token| view! { <RenewalForm token=token.0 /> })}
         }
         .into_any(),
+        Some(FormAnswer::Leaving { url }) => {
+            let refresh = format!("0;url={url}");
+            let href = url.clone();
+            view! {
+                <Meta http_equiv="refresh" content=refresh />
+                <h1>"You are signed in"</h1>
+                <p class="lead">
+                    "Taking you there now. If nothing happens, " <a href=href>"continue to " {url}</a> "."
+                </p>
+            }
+            .into_any()
+        }
         Some(FormAnswer::Renewed { sent_to }) => view! {
             <h1>"A new link is on its way"</h1>
             <p class="notice" role="status">

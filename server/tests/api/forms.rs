@@ -244,10 +244,12 @@ async fn another_site_cannot_post_the_forms() {
     let mut ada = app.coworker_client("ada@example.com", "Ada").await;
     let (id, token) = app.invite(&mut ada, "alice@example.com").await;
     // Login CSRF: another site posting its own link would sign this browser in as
-    // someone else. `Origin: null` is believed only with `Sec-Fetch-Site: same-origin`.
-    let foreign: [&[(&str, &str)]; 5] = [
+    // someone else. `Origin: null` (a sandboxed frame, a `no-referrer` page) is never
+    // believed, even beside `Sec-Fetch-Site: same-origin`.
+    let foreign: [&[(&str, &str)]; 6] = [
         &[("origin", "https://evil.example")],
         &[("origin", "null")],
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
         &[("origin", "null"), ("sec-fetch-site", "cross-site")],
         &[("sec-fetch-site", "same-site")],
         &[
@@ -275,4 +277,38 @@ async fn another_site_cannot_post_the_forms() {
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn continue_to_an_application_moves_on_by_itself() {
+    // A redirect to another origin after a form post is refused by the page's
+    // `form-action 'self'` (browsers check a form post's redirects too): signed in, the
+    // answer is a page that refreshes to the application, without script.
+    let app = spawn_app().await;
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    let added = app
+        .call(
+            &mut ada,
+            "add_application",
+            &[("name", "Wiki"), ("url", "https://wiki.example.com")],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let (_, token) = app.invite(&mut ada, "alice@example.com").await;
+    let mut alice = Client::default();
+    let page = app
+        .post_form(&mut alice, "/link", &[("token", &token)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html
+            .contains(r#"<meta http-equiv="refresh" content="0;url=https://wiki.example.com/">"#),
+        "{}",
+        page.html
+    );
+    assert!(page
+        .html
+        .contains(r#"<a href="https://wiki.example.com/">"#));
+    assert_static_answer(&page);
+    assert_eq!(app.role(&mut alice).await, "invitee");
 }

@@ -31,7 +31,7 @@ async fn pages_allow_only_their_own_nonced_scripts() {
         let policy = header(&response, "content-security-policy").to_owned();
         assert_eq!(header(&response, "cache-control"), "no-store", "{path}");
         assert_eq!(header(&response, "x-content-type-options"), "nosniff");
-        assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+        assert_eq!(header(&response, "referrer-policy"), "same-origin");
         assert_eq!(header(&response, "x-frame-options"), "DENY", "{path}");
         assert_eq!(
             header(&response, "cross-origin-opener-policy"),

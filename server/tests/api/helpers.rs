@@ -230,13 +230,11 @@ impl TestApp {
     }
 
     /// POSTs a plain HTML form to `path` as a browser without the WASM would, from a
-    /// page of this site (`Origin: null` under `Referrer-Policy: no-referrer`, with
-    /// `Sec-Fetch-Site: same-origin`). Keeps the session cookie the answer sets.
+    /// page of this site (its `Origin`). Keeps the session cookie the answer sets.
     pub async fn post_form(&self, client: &mut Client, path: &str, form: &[(&str, &str)]) -> Page {
         let mut request = http()
             .post(format!("{}{path}", self.base))
-            .header("origin", "null")
-            .header("sec-fetch-site", "same-origin")
+            .header("origin", &self.base)
             .header(ACCEPT, "text/html")
             .form(form);
         if let Some(cookie) = &client.cookie {
