@@ -1,10 +1,12 @@
 //! The invitee's plain HTML forms, which work before (and without) the WASM:
 //!
-//! - `POST /link` (`token`): Continue. Signed in: 303 to where the link leads. Refused:
-//!   the /link page with the reason, and "Send me a new link" when that is offered.
+//! - `POST /link` (`token`): Continue. Signed in: 303 to where the link leads on
+//!   Latchkey, or a page that moves on to an application on another origin (see
+//!   [`FormAnswer::Leaving`]). Refused: the /link page with the reason, and "Send me a
+//!   new link" when that is offered.
 //! - `POST /link/renew` (`token`): "Send me a new link". The /link page says where the
 //!   new link went, or why there is none.
-//! - `POST /code` (`email`, `code`): another device's way in. Signed in: 303 as for
+//! - `POST /code` (`email`, `code`): another device's way in. Signed in: as for
 //!   `/link`. Refused: the /code page with the reason and the address filled in.
 //!
 //! Each does what its server function does (`app::server::arrival`), and a refusal
