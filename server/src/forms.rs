@@ -20,10 +20,12 @@ use app::error::AppError;
 use app::server::arrival;
 use app::server::request::client_of;
 use app::server::state::AppState;
+use app::server::store::events::Client;
 use axum::body::Body;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 use leptos::prelude::provide_context;
@@ -47,16 +49,46 @@ pub struct CodeForm {
     code: String,
 }
 
+/// Who posts one of these forms: the shared state, the client as the limits and the
+/// trail see it, and the browser's session.
+pub struct Visitor {
+    state: AppState,
+    client: Client,
+    session: Session,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            client: client_of(state, peer.ip(), &parts.headers),
+            state: state.clone(),
+            session,
+        })
+    }
+}
+
 /// `POST /code`.
 pub async fn continue_with_code(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    session: Session,
-    headers: HeaderMap,
+    visitor: Visitor,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response<Body> {
+    let Visitor {
+        state,
+        client,
+        session,
+    } = visitor;
     let CodeForm { email, code } = form.map(|Form(form)| form).unwrap_or_default();
-    let client = client_of(&state, peer.ip(), &headers);
     match arrival::continue_with_code(&state, &client, &session, &email, &code).await {
         Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
         Err(error) => {
@@ -74,14 +106,15 @@ pub async fn continue_with_code(
 
 /// `POST /link`.
 pub async fn continue_link(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    session: Session,
-    headers: HeaderMap,
+    visitor: Visitor,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response<Body> {
+    let Visitor {
+        state,
+        client,
+        session,
+    } = visitor;
     let token = form.map(|Form(form)| form.token).unwrap_or_default();
-    let client = client_of(&state, peer.ip(), &headers);
     match arrival::continue_with_token(&state, &client, &session, &token).await {
         Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
         Err(error) => refused(&state, error, token).await,
@@ -90,13 +123,11 @@ pub async fn continue_link(
 
 /// `POST /link/renew`.
 pub async fn renew_link(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    visitor: Visitor,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response<Body> {
+    let Visitor { state, client, .. } = visitor;
     let token = form.map(|Form(form)| form.token).unwrap_or_default();
-    let client = client_of(&state, peer.ip(), &headers);
     match arrival::renew_with_token(&state, &client, &token).await {
         Ok(renewed) => {
             let answer = FormAnswer::Renewed {
