@@ -83,14 +83,14 @@ pub async fn continue_with_code(
     visitor: Visitor,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response<Body> {
+    let CodeForm { email, code } = form.map(|Form(form)| form).unwrap_or_default();
     let Visitor {
         state,
         client,
         session,
-    } = visitor;
-    let CodeForm { email, code } = form.map(|Form(form)| form).unwrap_or_default();
-    match arrival::continue_with_code(&state, &client, &session, &email, &code).await {
-        Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
+    } = &visitor;
+    match arrival::continue_with_code(state, client, session, &email, &code).await {
+        Ok(redeemed) => signed_in(state, redeemed.redirect_to).await,
         Err(error) => {
             // The address goes back into the form; one no address can be is dropped.
             let email = if email.len() <= 254 {
@@ -99,7 +99,7 @@ pub async fn continue_with_code(
                 String::new()
             };
             let answer = |error| FormAnswer::CodeRefused { error, email };
-            refusal(&state, "/code", error, answer).await
+            refusal(state, "/code", error, answer).await
         }
     }
 }
@@ -109,15 +109,12 @@ pub async fn continue_link(
     visitor: Visitor,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response<Body> {
-    let Visitor {
-        state,
-        client,
-        session,
-    } = visitor;
     let token = form.map(|Form(form)| form.token).unwrap_or_default();
-    match arrival::continue_with_token(&state, &client, &session, &token).await {
-        Ok(redeemed) => signed_in(&state, redeemed.redirect_to).await,
-        Err(error) => refused(&state, error, token).await,
+    let state = &visitor.state;
+    let signed = arrival::continue_with_token(state, &visitor.client, &visitor.session, &token);
+    match signed.await {
+        Ok(redeemed) => signed_in(state, redeemed.redirect_to).await,
+        Err(error) => refused(state, error, token).await,
     }
 }
 
