@@ -225,7 +225,12 @@ pub async fn list(
         let (url, coworker, filter) = (url.clone(), coworker.clone(), filter.clone());
         async move {
             let response = post(&http, &url, Some(&coworker), &filter).await?;
-            let ok = response.status() == 200 && response.text().await?.contains(r#""links":["#);
+            let status = response.status();
+            let ok = status == 200 && response.text().await?.contains(r#""links":["#);
+            if !ok {
+                // The status only: the body lists addresses.
+                eprintln!("list_links answered {status}");
+            }
             Ok((ok, None))
         }
     })
