@@ -18,6 +18,7 @@ use crate::page_context;
 use app::answer::{FormAnswer, FormToken};
 use app::error::AppError;
 use app::server::arrival;
+use app::server::email::MAX_EMAIL_LEN;
 use app::server::request::client_of;
 use app::server::state::AppState;
 use app::server::store::events::Client;
@@ -93,7 +94,7 @@ pub async fn continue_with_code(
         Ok(redeemed) => signed_in(state, redeemed.redirect_to).await,
         Err(error) => {
             // The address goes back into the form; one no address can be is dropped.
-            let email = if email.len() <= 254 {
+            let email = if email.len() <= MAX_EMAIL_LEN {
                 email
             } else {
                 String::new()

@@ -37,6 +37,13 @@ impl Durability {
     }
 }
 
+/// The file a `sqlite://` URL names (without its `?options`), or `None` for another
+/// scheme.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite://")?;
+    Some(path.split('?').next().unwrap_or(path))
+}
+
 /// Opens (creating if missing) the database at `url` and brings its schema up to date.
 /// A statement that finds the database locked by another writer retries (SQLite's busy
 /// handler) for up to `busy_timeout`, then fails with an error [`is_busy`] recognises.
@@ -45,10 +52,7 @@ pub async fn connect(
     busy_timeout: Duration,
     durability: Durability,
 ) -> Result<SqlitePool> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .context("the database URL must start with sqlite://")?;
-    let path = path.split('?').next().unwrap_or(path);
+    let path = sqlite_path(url).context("the database URL must start with sqlite://")?;
     if let Some(parent) = Path::new(path)
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -359,8 +359,7 @@ mod tests;
 
 /// `name` in the directory of the SQLite database `database_url` names.
 fn beside_database(database_url: &str, name: &str) -> PathBuf {
-    let path = database_url.trim_start_matches("sqlite://");
-    let path = path.split('?').next().unwrap_or(path);
+    let path = super::db::sqlite_path(database_url).unwrap_or_default();
     std::path::Path::new(path)
         .parent()
         .unwrap_or_else(|| std::path::Path::new(""))
