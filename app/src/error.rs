@@ -31,7 +31,8 @@ pub enum AppError {
     /// code took too many wrong tries: no answer tells whether an address is invited.
     #[error(
         "That code does not match. Check the email address and the code in the mail; after \
-         5 wrong tries a code stops working, and the link in the mail still does."
+         {} wrong tries a code stops working, and the link in the mail still does.",
+        crate::model::MAX_CODE_FAILURES
     )]
     CodeRefused,
     #[error("New links for this invitation are turned off. Ask the person who invited you.")]

@@ -262,10 +262,13 @@ pub struct LinkPreview {
     pub can_renew: bool,
 }
 
+/// Wrong tries after which an invitation's code stops working (its link still works).
+pub const MAX_CODE_FAILURES: i64 = 5;
 /// The detail of a refused sign-in when a typed code matched none of the address's live
 /// codes (on the trail of each of them).
 pub const WRONG_CODE: &str = "wrong code";
-/// The detail of the refusal that used up a code's last wrong try.
+/// The detail of the refusal that used up a code's last wrong try (it names
+/// [`MAX_CODE_FAILURES`]; a test holds them together).
 pub const CODE_LOCKED: &str = "code locked after 5 wrong tries";
 
 /// What happened to a link, as its audit trail records it.
@@ -575,6 +578,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_lock_on_the_trail_names_the_number_of_tries() {
+        assert!(super::CODE_LOCKED.contains(&format!(" {} ", super::MAX_CODE_FAILURES)));
+    }
+
     use super::*;
 
     #[test]

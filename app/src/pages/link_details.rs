@@ -13,7 +13,7 @@ use crate::components::{
 use crate::error::AppError;
 use crate::model::{
     format_utc, ApplicationInfo, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState,
-    SignedIn, CODE_LOCKED, WRONG_CODE,
+    SignedIn, CODE_LOCKED, MAX_CODE_FAILURES, WRONG_CODE,
 };
 use crate::pages::dashboard::IssuedNotice;
 use crate::pages::link_access::Access;
@@ -360,7 +360,7 @@ fn describe(kind: EventKind, detail: &str) -> String {
         (EventKind::SessionEnded, "ended_by_coworker") => "ended from this page".to_owned(),
         (EventKind::RedeemRefused, WRONG_CODE) => "a wrong code was typed".to_owned(),
         (EventKind::RedeemRefused, CODE_LOCKED) => {
-            "5 wrong codes: the code is locked, the link still works".to_owned()
+            format!("{MAX_CODE_FAILURES} wrong codes: the code is locked, the link still works")
         }
         (EventKind::RedeemRefused, reason) => format!("link {reason}"),
         (EventKind::RenewalChanged, "allowed") => "new-link requests allowed".to_owned(),
