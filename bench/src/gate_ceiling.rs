@@ -134,14 +134,20 @@ async fn through_sqlx(
     Ok((decisions as f64 / started.elapsed().as_secs_f64()).round())
 }
 
-/// Today's reads; answers the invitee's address when the invitation opens the wiki.
-async fn decide_today(pool: &SqlitePool, session: &GateSession, wiki: i64) -> Result<String> {
+/// The session layer's read of the record, which both ways start with.
+async fn load_record(pool: &SqlitePool, session: &GateSession) -> Result<()> {
     let record: Option<Vec<u8>> = sqlx::query_scalar(RECORD)
         .bind(&session.record_id)
         .bind(time::OffsetDateTime::now_utc())
         .fetch_optional(pool)
         .await?;
     ensure!(record.is_some(), "no session record");
+    Ok(())
+}
+
+/// Today's reads; answers the invitee's address when the invitation opens the wiki.
+async fn decide_today(pool: &SqlitePool, session: &GateSession, wiki: i64) -> Result<String> {
+    load_record(pool, session).await?;
     let applications = sqlx::query(APPLICATIONS).fetch_all(pool).await?;
     ensure!(applications.len() == 3, "the applications");
     let row = sqlx::query(SESSION)
@@ -163,12 +169,7 @@ async fn decide_today(pool: &SqlitePool, session: &GateSession, wiki: i64) -> Re
 }
 
 async fn decide_fused(pool: &SqlitePool, session: &GateSession) -> Result<String> {
-    let record: Option<Vec<u8>> = sqlx::query_scalar(RECORD)
-        .bind(&session.record_id)
-        .bind(time::OffsetDateTime::now_utc())
-        .fetch_optional(pool)
-        .await?;
-    ensure!(record.is_some(), "no session record");
+    load_record(pool, session).await?;
     let rows = sqlx::query(FUSED)
         .bind(&session.auth_id)
         .bind("http")
