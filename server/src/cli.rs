@@ -57,6 +57,10 @@ Environment (none is required; the README's Configuration section says more):
                                      so gated applications receive it [default: host-only]
   LATCHKEY_IPV6_PREFIX               IPv6 clients counted per network [default: 64]
   LATCHKEY_READY_FILE                serve writes the address it listens on here
+  LATCHKEY_METRICS                   true: Prometheus metrics at /metrics [default: false]
+  LATCHKEY_METRICS_ADDR              serve /metrics on this address only, e.g.
+                                     127.0.0.1:9100 (implies LATCHKEY_METRICS)
+  LATCHKEY_LOG_FORMAT                text or json (one object per line) [default: text]
   LEPTOS_SITE_ADDR                   listen address [default: 127.0.0.1:3000]
   LEPTOS_SITE_ROOT                   the built front end [default: target/site]
   RUST_LOG                           log filter [default: info]";
@@ -98,6 +102,13 @@ pub enum Command {
         /// The coworker's email address
         #[arg(value_name = "EMAIL", value_parser = email)]
         email: EmailAddress,
+    },
+    /// Write a consistent copy of the SQLite database to a new FILE while Latchkey runs
+    #[command(after_help = SAME_ENVIRONMENT)]
+    Backup {
+        /// The copy to write; it must not exist yet
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
     },
     /// Write the brotli and gzip files of the built front end
     Precompress,
@@ -185,8 +196,22 @@ pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Serve => {
             let config = Config::from_env()?;
-            crate::init_tracing();
+            crate::init_tracing(config.log_format);
             crate::serve(config).await
+        }
+        Command::Backup { file } => {
+            let config = Config::from_env()?;
+            let pool = connect(&config).await?;
+            let result = db::backup(&pool, &file).await;
+            pool.close().await;
+            let bytes = result?;
+            println!("wrote {} ({bytes} bytes)", file.display());
+            println!(
+                "The code key {} is not in it: keep a copy of that file with the backup \
+                 (without it, codes already mailed stop working; their links still work).",
+                config.code_key_file.display()
+            );
+            Ok(())
         }
         Command::Precompress => {
             let files = crate::precompress_site()?;

@@ -55,9 +55,22 @@ async fn answer(
     headers: &HeaderMap,
     protocol: Protocol,
 ) -> Response<Body> {
+    let (counted_as, response) = decide(state, peer, session, headers, protocol).await;
+    app::server::metrics::gate_decision(counted_as);
+    response
+}
+
+/// The answer, and what it counts as in the metrics.
+async fn decide(
+    state: &AppState,
+    peer: SocketAddr,
+    session: &Session,
+    headers: &HeaderMap,
+    protocol: Protocol,
+) -> (&'static str, Response<Body>) {
     if !state.config.trusts_proxy(peer.ip()) {
         tracing::warn!(peer = %peer.ip(), "gate request refused: the peer is not a trusted proxy");
-        return forbidden_page(None);
+        return ("untrusted_proxy", forbidden_page(None));
     }
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (url, method) = match protocol {
@@ -79,7 +92,7 @@ async fn answer(
     };
     let Some(url) = url else {
         tracing::warn!("gate request refused: no URL of an http(s) request in its headers");
-        return forbidden_page(None);
+        return ("no_url", forbidden_page(None));
     };
     let decided = match auth::auth_id(session).await {
         Ok(auth_id) => {
@@ -94,17 +107,20 @@ async fn answer(
         }
         Err(error) => Err(error),
     };
-    match decided {
-        Ok(Decision::Allow(identity)) => allowed(&identity),
-        Ok(Decision::SignIn { location } | Decision::Ended { location }) => {
-            let navigation =
-                matches!(method.unwrap_or("GET"), "GET" | "HEAD") && !asks_for_json(headers);
-            if protocol == Protocol::ForwardAuth && navigation {
-                redirect(StatusCode::FOUND, &location)
-            } else {
-                redirect(StatusCode::UNAUTHORIZED, &location)
-            }
+    // To Latchkey's sign-in or "ended" page: a browser's navigation through Caddy or
+    // Traefik follows a 302; nginx (and anything not a navigation) needs the 401.
+    let navigation = matches!(method.unwrap_or("GET"), "GET" | "HEAD") && !asks_for_json(headers);
+    let to_latchkey = |location: &str| {
+        if protocol == Protocol::ForwardAuth && navigation {
+            redirect(StatusCode::FOUND, location)
+        } else {
+            redirect(StatusCode::UNAUTHORIZED, location)
         }
+    };
+    match decided {
+        Ok(Decision::Allow(identity)) => ("allow", allowed(&identity)),
+        Ok(Decision::SignIn { location }) => ("sign_in", to_latchkey(&location)),
+        Ok(Decision::Ended { location }) => ("ended", to_latchkey(&location)),
         Ok(Decision::Forbidden { application }) => {
             tracing::info!(
                 reason = if application.is_some() {
@@ -114,9 +130,9 @@ async fn answer(
                 },
                 "gate refused a request"
             );
-            forbidden_page(application.as_deref())
+            ("forbidden", forbidden_page(application.as_deref()))
         }
-        Err(error) => failed(&error),
+        Err(error) => ("error", failed(&error)),
     }
 }
 

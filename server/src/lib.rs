@@ -5,11 +5,12 @@ pub mod assets;
 pub mod cli;
 mod forms;
 mod gate;
+pub mod metrics;
 mod middleware;
 mod session_store;
 
 use anyhow::{Context, Result};
-use app::server::config::Config;
+use app::server::config::{Config, LogFormat, Metrics};
 use app::server::db;
 use app::server::group::GroupCommit;
 use app::server::limits::Limits;
@@ -186,7 +187,11 @@ pub async fn build(
         .precompressed_br()
         .precompressed_gzip()
         .fallback(not_found.with_state(state.clone()));
-    let router = Router::new()
+    let counting = state.config.metrics != Metrics::Off;
+    if counting {
+        metrics::recorder();
+    }
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/gate/auth-request", get(gate::auth_request))
         .route("/gate/forward-auth", get(gate::forward_auth))
@@ -218,6 +223,12 @@ pub async fn build(
                 .on_response(middleware::log_response),
         )
         .with_state(state.clone());
+    if state.config.metrics == Metrics::WithTheApp {
+        router = router.merge(metrics::router(state.clone()));
+    }
+    if counting {
+        router = router.layer(axum::middleware::from_fn(metrics::count_request));
+    }
     Ok((router, state))
 }
 
@@ -287,7 +298,26 @@ pub async fn serve(mut config: Config) -> Result<()> {
         .context("reading the address listened on")?;
     config.take_listening_port(addr.port());
     let ready_file = config.ready_file.clone();
-    let (router, _state) = build(config, options).await?;
+    let metrics_listener = match config.metrics {
+        Metrics::Apart(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {addr}"))?,
+        ),
+        Metrics::Off | Metrics::WithTheApp => None,
+    };
+    let (router, state) = build(config, options).await?;
+    if let Some(listener) = metrics_listener {
+        let addr = listener
+            .local_addr()
+            .context("reading the metrics address")?;
+        tracing::info!("metrics at http://{addr}/metrics");
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics::router(state)).await {
+                tracing::error!(%error, "serving metrics stopped");
+            }
+        });
+    }
     if let Some(path) = ready_file {
         write_ready_file(&path, addr)?;
     }
@@ -331,14 +361,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Logs to stderr, `RUST_LOG` or `info` by default.
-pub fn init_tracing() {
+/// Logs to stderr, `RUST_LOG` or `info` by default: lines for people, or one JSON object
+/// per line (tracing-subscriber's formatter: `timestamp`, `level`, `fields`, `target`,
+/// `span`, `spans`).
+pub fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => subscriber
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => subscriber.json().try_init(),
+    };
 }

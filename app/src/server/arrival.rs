@@ -4,12 +4,14 @@
 //!
 //! Each step counts against the caller's network's attempt limit before anything is
 //! parsed or looked up, and a successful redeem attaches the new session to the browser's
-//! session cookie before answering.
+//! session cookie before answering. Each attempt to sign in is counted once, redeemed or
+//! refused by reason, for the operators' metrics.
 
 use super::auth;
 use super::codes::PlainCode;
 use super::email::EmailAddress;
 use super::links::{self, Redemption};
+use super::metrics;
 use super::request;
 use super::state::AppState;
 use super::store::events::Client;
@@ -26,9 +28,14 @@ pub async fn continue_with_token(
     session: &Session,
     token: &str,
 ) -> Result<Redeemed, AppError> {
-    let token = request::attempt(state, client, token)?;
-    let redemption = links::redeem(state, &token, client).await?;
-    sign_in(state, session, redemption).await
+    let result = async {
+        let token = request::attempt(state, client, token)?;
+        let redemption = links::redeem(state, &token, client).await?;
+        sign_in(state, session, redemption).await
+    }
+    .await;
+    metrics::redeem_attempt("link", &result);
+    result
 }
 
 /// Redeems the link whose code `code` the person typed with its address `email`, and
@@ -40,11 +47,16 @@ pub async fn continue_with_code(
     email: &str,
     code: &str,
 ) -> Result<Redeemed, AppError> {
-    state.limits.link_attempt(client.network)?;
-    let email = EmailAddress::parse("email", email)?;
-    let code = PlainCode::parse(code)?;
-    let redemption = links::redeem_code(state, &email, &code, client).await?;
-    sign_in(state, session, redemption).await
+    let result = async {
+        state.limits.link_attempt(client.network)?;
+        let email = EmailAddress::parse("email", email)?;
+        let code = PlainCode::parse(code)?;
+        let redemption = links::redeem_code(state, &email, &code, client).await?;
+        sign_in(state, session, redemption).await
+    }
+    .await;
+    metrics::redeem_attempt("code", &result);
+    result
 }
 
 /// The holder of an expired or used invitation asks for a new link.

@@ -139,6 +139,40 @@ pub async fn ping(pool: &SqlitePool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
+/// Writes a consistent copy of the database to the new file `to` while it stays in use
+/// (`VACUUM INTO`: one read transaction, so the copy is the database as of one moment,
+/// compacted). The copy is made under a temporary name beside `to`, private like the
+/// database, and put in place only when whole: a failed backup leaves no file at `to`.
+/// An existing `to` is refused, never overwritten.
+pub async fn backup(pool: &SqlitePool, to: &Path) -> Result<u64> {
+    if to.exists() {
+        anyhow::bail!("{} already exists; name a new file", to.display());
+    }
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    // An empty file is one VACUUM INTO may write into; made here, it is private.
+    super::files::write_private(&partial, &[])
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let copied = async {
+        let name = partial
+            .to_str()
+            .context("the backup's file name must be UTF-8")?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(name)
+            .execute(pool)
+            .await
+            .context("copying the database")?;
+        // A link, unlike a rename, refuses a file that appeared at `to` meanwhile.
+        std::fs::hard_link(&partial, to)
+            .with_context(|| format!("putting the copy at {}", to.display()))?;
+        Ok(std::fs::metadata(to)?.len())
+    }
+    .await;
+    let _ = std::fs::remove_file(&partial);
+    copied
+}
+
 /// Opens a write transaction that takes SQLite's write lock at once, so two writers never
 /// both read first and then deadlock upgrading.
 pub async fn begin_write(

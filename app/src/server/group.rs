@@ -35,6 +35,8 @@ pub trait Job: Send + 'static {
     type Row: JobRow + Send + Unpin + 'static + for<'r> FromRow<'r, SqliteRow>;
     /// What is being done, for the log when a batch fails.
     const DOING: &'static str;
+    /// The queue's name in the metrics.
+    const QUEUE: &'static str;
 
     /// Its statements as job `number` of a batch, with plain `?` parameters: sqlx binds a
     /// numbered `?NNN` by its number but counts the numbers a statement skips towards
@@ -178,6 +180,7 @@ async fn commit<J: Job>(writer: &SqlitePool, jobs: Vec<(J, Answer<J>)>) {
     // A fault is logged once; every request of the batch gets the same answer.
     match db::batch(writer, query).await.or_internal(J::DOING) {
         Ok(rows) => {
+            super::metrics::batch_committed(J::QUEUE, answers.len());
             let mut each: Vec<Vec<J::Row>> = answers.iter().map(|_| Vec::new()).collect();
             for row in rows {
                 if let Some(mine) = each.get_mut(row.job()) {

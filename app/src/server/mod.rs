@@ -21,6 +21,7 @@
 //! signins.rs       the bounded queue of /login requests, worked off the request path
 //! housekeeping.rs  the periodic sweep of dead sessions, token hashes and outbox files
 //! mail.rs          composing and sending the letters
+//! metrics.rs       what is counted for the operators (names, labels), once
 //! tokens.rs        256-bit tokens and their SHA-256 hashes
 //! codes.rs         one-time codes (another device's way in) and the key they are kept under
 //! email.rs         parsing and masking addresses
@@ -47,6 +48,7 @@ pub mod housekeeping;
 pub mod limits;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod network;
 pub mod request;
 pub mod signins;

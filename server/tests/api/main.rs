@@ -17,6 +17,7 @@ mod links;
 mod managed;
 mod matrix;
 mod migrations;
+mod operate;
 mod plans;
 mod process;
 mod roles;

@@ -117,11 +117,24 @@ fn the_scan_finds_each_form_of_a_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_log_line_holds_a_token_a_link_or_a_session_id() {
+    no_secret_in_the_log_or_the_metrics("text").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_json_log_line_holds_a_token_a_link_or_a_session_id() {
+    no_secret_in_the_log_or_the_metrics("json").await;
+}
+
+/// Runs every flow that handles a token, a code or a session id on a server logging in
+/// `format` at debug level with its metrics on, then scans the log and the metrics.
+async fn no_secret_in_the_log_or_the_metrics(format: &str) {
     // A server of its own, so its log holds this flow and nothing else.
     let dir = tempfile::tempdir().unwrap();
     let mut env = Server::env(dir.path(), None);
     env.retain(|(key, _)| key != "RUST_LOG");
     env.push(("RUST_LOG".into(), "debug".into()));
+    env.push(("LATCHKEY_LOG_FORMAT".into(), format.into()));
+    env.push(("LATCHKEY_METRICS".into(), "true".into()));
     let log = dir.path().join("log");
     let server = Server::start(env, log.clone()).await;
     let mut bob = server.coworker("bob@example.com").await;
@@ -199,19 +212,41 @@ async fn no_log_line_holds_a_token_a_link_or_a_session_id() {
         assert_eq!(response.status().as_u16(), status);
     }
 
-    let logs = std::fs::read(&log).unwrap();
+    let metrics = http()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("latchkey_links_redeemed_total"),
+        "{metrics}"
+    );
+    let mut logs = std::fs::read(&log).unwrap();
+    if format == "json" {
+        let lines = String::from_utf8_lossy(&logs);
+        let first = lines.lines().next().unwrap_or_default();
+        assert!(first.starts_with('{'), "not a JSON log: {first}");
+    }
+    // The metrics are scanned with the log: what is said of the one holds for both.
+    logs.extend(metrics.as_bytes());
     let text = String::from_utf8_lossy(&logs);
-    assert_no_code_in(&logs, &[code], "the log");
+    assert_no_code_in(&logs, &[code], "the log or the metrics");
     // The flow was logged, at debug level, by this server.
     for line in ["link redeemed", "redeem refused", "link revoked"] {
         assert!(text.contains(line), "{line:?} is not in the log:\n{text}");
     }
     tokens.push(token_in(&carol_mail));
-    assert_no_token_in(&logs, &tokens, "the log");
+    assert_no_token_in(&logs, &tokens, "the log or the metrics");
     for client in [&bob, &alice] {
         let cookie = client.cookie.as_deref().expect("a session to look for");
         let id = cookie.split_once('=').unwrap().1;
         assert!(id.len() >= 16, "{cookie}");
-        assert!(!text.contains(id), "a session id reached the log");
+        assert!(
+            !text.contains(id),
+            "a session id reached the log or the metrics"
+        );
     }
 }

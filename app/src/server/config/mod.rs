@@ -57,6 +57,29 @@ pub struct Config {
     /// The domain the session cookie is set for (`LATCHKEY_COOKIE_DOMAIN`), so that
     /// applications on sibling hosts receive it; `None` keeps it host-only.
     pub cookie_domain: Option<String>,
+    /// Where `GET /metrics` is served, if anywhere.
+    pub metrics: Metrics,
+    /// `LATCHKEY_LOG_FORMAT`: lines for people (`text`, the default) or one JSON object
+    /// per line (`json`).
+    pub log_format: LogFormat,
+}
+
+/// Where the Prometheus metrics are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// Not at all, and nothing is counted (the default).
+    Off,
+    /// At `/metrics` beside the app (`LATCHKEY_METRICS=true`).
+    WithTheApp,
+    /// At `/metrics` on a listener of their own (`LATCHKEY_METRICS_ADDR`), so that the
+    /// public address never answers them.
+    Apart(std::net::SocketAddr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// `url` without its user name and password.
@@ -234,6 +257,19 @@ impl Config {
             },
             cookie_domain: lookup("LATCHKEY_COOKIE_DOMAIN")
                 .map(|domain| domain.trim().trim_start_matches('.').to_ascii_lowercase()),
+            metrics: match (lookup("LATCHKEY_METRICS").as_deref(), lookup("LATCHKEY_METRICS_ADDR")) {
+                (_, Some(addr)) => Metrics::Apart(addr.parse().with_context(|| {
+                    format!("LATCHKEY_METRICS_ADDR must be an address and port such as 127.0.0.1:9100, not {addr:?}")
+                })?),
+                (None | Some("false" | "0"), None) => Metrics::Off,
+                (Some("true" | "1"), None) => Metrics::WithTheApp,
+                (Some(_), None) => bail!("LATCHKEY_METRICS must be true or false"),
+            },
+            log_format: match lookup("LATCHKEY_LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(_) => bail!("LATCHKEY_LOG_FORMAT must be text or json"),
+            },
             outbox_retention: match lookup("LATCHKEY_OUTBOX_RETENTION_MINUTES") {
                 None => max_link_lifetime,
                 Some(_) => minutes("LATCHKEY_OUTBOX_RETENTION_MINUTES", 0)?,
@@ -350,6 +386,8 @@ impl std::fmt::Debug for Config {
             .field("ready_file", &self.ready_file)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cookie_domain", &self.cookie_domain)
+            .field("metrics", &self.metrics)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }

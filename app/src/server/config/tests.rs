@@ -105,3 +105,35 @@ fn the_code_key_lives_beside_the_database_unless_named() {
         PathBuf::from("/run/secrets/latchkey-code")
     );
 }
+
+#[test]
+fn metrics_are_off_unless_asked_for_and_apart_wins() {
+    assert_eq!(config(&[]).unwrap().metrics, Metrics::Off);
+    assert_eq!(
+        config(&[("LATCHKEY_METRICS", "true")]).unwrap().metrics,
+        Metrics::WithTheApp
+    );
+    assert_eq!(
+        config(&[
+            ("LATCHKEY_METRICS", "true"),
+            ("LATCHKEY_METRICS_ADDR", "127.0.0.1:9100")
+        ])
+        .unwrap()
+        .metrics,
+        Metrics::Apart("127.0.0.1:9100".parse().unwrap())
+    );
+    for (key, value) in [
+        ("LATCHKEY_METRICS", "yes"),
+        ("LATCHKEY_METRICS_ADDR", "localhost"),
+        ("LATCHKEY_LOG_FORMAT", "xml"),
+    ] {
+        let error = config(&[(key, value)]).unwrap_err().to_string();
+        assert!(error.contains(key), "{error}");
+    }
+    assert_eq!(
+        config(&[("LATCHKEY_LOG_FORMAT", "json")])
+            .unwrap()
+            .log_format,
+        LogFormat::Json
+    );
+}

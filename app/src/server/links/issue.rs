@@ -3,6 +3,7 @@
 
 use super::super::codes::{CodeKey, PlainCode};
 use super::super::db;
+use super::super::metrics::{self, Issued};
 use super::super::signins::SigninRequest;
 use super::super::state::AppState;
 use super::super::store::coworkers::{self, Coworker};
@@ -77,6 +78,7 @@ pub async fn issue(
         code: Some(code),
         expires_at: at + spec.lifetime_secs,
     };
+    metrics::link_issued(Issued::Invitation);
     info!(link_id = created.id, to = %invite.email.masked(), "link issued");
     mail_invitation(
         state,
@@ -147,6 +149,7 @@ async fn store_signin(
         .await
         .or_internal("recording a sign-in link")?;
     tx.commit().await.or_internal("committing a sign-in link")?;
+    metrics::link_issued(Issued::SigninLink);
     Ok(Some(created))
 }
 

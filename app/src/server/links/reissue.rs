@@ -3,6 +3,7 @@
 
 use super::super::db;
 use super::super::mail::RenewalNotice;
+use super::super::metrics::{self, Issued};
 use super::super::state::AppState;
 use super::super::store::applications;
 use super::super::store::coworkers::Coworker;
@@ -65,6 +66,7 @@ pub async fn resend(
         .await
         .or_internal("recording a resend")?;
     tx.commit().await.or_internal("committing a resend")?;
+    metrics::link_issued(Issued::Resent);
     info!(new_link_id = created.id, "link resent");
     // The new link is the same invitation: it names whoever issued the first one (the
     // trail records who resent it).
@@ -134,6 +136,7 @@ pub async fn renew(
         .await
         .or_internal("recording a renewal")?;
     tx.commit().await.or_internal("committing a renewal")?;
+    metrics::link_issued(Issued::Renewed);
     info!(link_id = old.id, new_link_id = created.id, "link renewed");
 
     let issued =

@@ -142,13 +142,15 @@ impl Postman {
             Mailer::Smtp(_) => "The mail server did not answer",
             Mailer::Outbox(_) => "The outbox did not take the mail",
         };
-        match tokio::time::timeout(self.timeout, sending).await {
+        let result = match tokio::time::timeout(self.timeout, sending).await {
             Ok(result) => result,
             Err(_) => Err(format!(
                 "{waited} within {} seconds.",
                 self.timeout.as_secs()
             )),
-        }
+        };
+        super::metrics::mail_handed_over(result.is_ok());
+        result
     }
 
     /// The invitation an outside person receives.

@@ -24,6 +24,7 @@ impl Job for DeliveryOutcome {
     /// Nothing comes back.
     type Row = (i64,);
     const DOING: &'static str = "recording deliveries";
+    const QUEUE: &'static str = "deliveries";
 
     fn statements(_: usize) -> String {
         "

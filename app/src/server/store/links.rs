@@ -144,6 +144,7 @@ impl Job for NewLink {
     /// The job's number and the new link's id.
     type Row = (i64, i64);
     const DOING: &'static str = "storing magic links";
+    const QUEUE: &'static str = "issues";
 
     fn statements(number: usize) -> String {
         // Assembled from fixed fragments only: the insert and the job's number.

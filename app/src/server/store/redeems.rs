@@ -26,6 +26,7 @@ impl Job for Redeem {
     /// invitation.
     type Row = (i64, i64, Option<String>, i64);
     const DOING: &'static str = "redeeming invitations";
+    const QUEUE: &'static str = "redeems";
 
     /// Mark the link used if it is a pending invitation, open the invitee's session if
     /// that changed a row, and store the session layer's record if that did.
