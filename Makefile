@@ -48,16 +48,19 @@ deps-rust:
 	fi
 
 # nginx and Caddy are the real proxies the gate's Playwright specs run behind
-# (end2end/gate-setup.ts starts its own unprivileged instances on loopback ports).
-# Installing them must not start a system-wide server on port 80: while apt-get runs, a
-# policy-rc.d that answers 101 ("action forbidden") tells invoke-rc.d and
-# deb-systemd-invoke to start nothing; one that is already there (as in containers) is
-# left alone.
+# (end2end/gate-setup.ts starts its own unprivileged instances on loopback ports), and
+# PostgreSQL is the server testkit::postgres starts throwaway clusters of (its binaries
+# live in /usr/lib/postgresql/VERSION/bin, which is what the guard looks for; pgbench
+# comes with it). Installing them must not start a system-wide server (nginx and Caddy
+# on port 80, PostgreSQL's own cluster on 5432): while apt-get runs, a policy-rc.d that
+# answers 101 ("action forbidden") tells invoke-rc.d and deb-systemd-invoke to start
+# nothing; one that is already there (as in containers) is left alone.
 deps-system:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	[ -x /usr/bin/caddy ] || missing="$$missing caddy"; \
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing with apt-get"; \
 	  policy=""; \

@@ -1,6 +1,7 @@
 //! The SQLite database: opening it with the pragmas Latchkey relies on, and migrating it.
 
 use anyhow::{Context, Result};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use std::path::Path;
@@ -37,6 +38,9 @@ impl Durability {
     }
 }
 
+/// The SQLite schema's migrations (`migrations/sqlite/`), built into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+
 /// The file a `sqlite://` URL names (without its `?options`), or `None` for another
 /// scheme.
 pub fn sqlite_path(url: &str) -> Option<&str> {
@@ -72,7 +76,7 @@ pub async fn connect(
     let mut migrating = SqliteConnection::connect_with(&options.clone().foreign_keys(false))
         .await
         .with_context(|| format!("opening the database {path}"))?;
-    sqlx::migrate!("../migrations")
+    MIGRATOR
         .run(&mut migrating)
         .await
         .context("running database migrations")?;

@@ -17,6 +17,7 @@
 //! coworkers.rs     adding, removing and changing roles of coworkers
 //! store/           every SQL statement, one module per table (see its map)
 //! db.rs            connecting, migrating, write transactions, batches
+//! postgres.rs      PostgreSQL: connecting and migrating (not yet serving)
 //! group.rs         group commit: writes that arrive together share a transaction
 //! signins.rs       the bounded queue of /login requests, worked off the request path
 //! housekeeping.rs  the periodic sweep of dead sessions, token hashes and outbox files
@@ -50,6 +51,7 @@ pub mod links;
 pub mod mail;
 pub mod metrics;
 pub mod network;
+pub mod postgres;
 pub mod request;
 pub mod signins;
 pub mod state;

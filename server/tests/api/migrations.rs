@@ -12,7 +12,7 @@ async fn a_first_version_database_upgrades_with_its_rows_and_references_intact()
 
     // The schema as the first release left it, with a coworker, a used link and the
     // session it opened.
-    let mut first = sqlx::migrate!("../migrations");
+    let mut first = sqlx::migrate!("../migrations/sqlite");
     first.migrations = Cow::Owned(first.migrations[..1].to_vec());
     let mut old = SqliteConnection::connect(&format!("{url}?mode=rwc"))
         .await
