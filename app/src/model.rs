@@ -482,6 +482,7 @@ pub struct CoworkerInfo {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::store::flag::Flag"))]
     pub is_admin: bool,
     pub created_at: i64,
     /// Set once the coworker was deactivated.

@@ -11,15 +11,7 @@
 -- BOOLEAN here: Rust binds and reads them as `bool` on both engines, and the statements
 -- test them as truth values (`NOT is_admin`), which PostgreSQL allows only of a BOOLEAN.
 --
--- Not here: tower-sessions' table. On SQLite it is not in the migrations either: the
--- session store's own `migrate()` creates it (table `tower_sessions`). On PostgreSQL,
--- tower-sessions-sqlx-store 0.15.0's `PostgresStore::migrate()` creates, outside these
--- migrations,
---     create schema if not exists "tower_sessions";
---     create table if not exists "tower_sessions"."session"
---         (id text primary key not null, data bytea not null,
---          expiry_date timestamptz not null);
--- (note `timestamptz`, where SQLite's store has an integer).
+-- Not here: tower-sessions' table, which 0002 adds (as SQLite's 0008 does).
 
 -- Searching invitations by any part of the address: SQLite keeps an FTS5 trigram table
 -- (magic_links_search) in step by triggers; here a trigram index of the same name on the

@@ -12,7 +12,7 @@ use app::server::db;
 use app::server::email::EmailAddress;
 use app::server::links;
 use clap::{Parser, Subcommand, ValueEnum};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 /// Every variable [`Config`] reads, and the ones the web framework and the log read.
 const ENVIRONMENT: &str = "\
@@ -242,7 +242,7 @@ pub async fn run(command: Command) -> Result<()> {
     }
 }
 
-async fn connect(config: &Config) -> Result<SqlitePool> {
+async fn connect(config: &Config) -> Result<AnyPool> {
     db::connect(
         &config.database_url,
         config.db_busy_timeout,
@@ -251,7 +251,7 @@ async fn connect(config: &Config) -> Result<SqlitePool> {
     .await
 }
 
-async fn coworker(pool: &SqlitePool, command: CoworkerCommand) -> Result<()> {
+async fn coworker(pool: &AnyPool, command: CoworkerCommand) -> Result<()> {
     match command {
         CoworkerCommand::Add { email, name, admin } => {
             let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
@@ -292,7 +292,7 @@ async fn coworker(pool: &SqlitePool, command: CoworkerCommand) -> Result<()> {
     Ok(())
 }
 
-async fn app(pool: &SqlitePool, command: AppCommand) -> Result<()> {
+async fn app(pool: &AnyPool, command: AppCommand) -> Result<()> {
     // The domain's refusals are written for people; say them as they are.
     let said = |error: app::error::AppError| anyhow::anyhow!("{error}");
     match command {
@@ -314,7 +314,7 @@ async fn app(pool: &SqlitePool, command: AppCommand) -> Result<()> {
     Ok(())
 }
 
-async fn signin_link(pool: &SqlitePool, config: &Config, email: &EmailAddress) -> Result<()> {
+async fn signin_link(pool: &AnyPool, config: &Config, email: &EmailAddress) -> Result<()> {
     let lifetime = config.signin_link_lifetime.as_secs() as i64;
     match links::create_signin(pool, &config.public_url, lifetime, email)
         .await

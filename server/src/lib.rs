@@ -74,15 +74,10 @@ pub async fn build(
     .await?;
     let prepared_records = PreparedRecords::default();
     let store = SplitStore::new(db.clone(), writer.clone(), prepared_records.clone());
-    store
-        .writer()
-        .migrate()
-        .await
-        .context("creating the session table")?;
     // Expired sessions are refused on every request anyway; this keeps the table small.
     tokio::spawn({
         use tower_sessions::ExpiredDeletion;
-        let store = store.writer().clone();
+        let store = store.clone();
         async move {
             if let Err(error) = store
                 .continuously_delete_expired(std::time::Duration::from_secs(600))

@@ -1,80 +1,111 @@
-//! The session store: tower-sessions' SQLite store, reading through the read pool and
-//! writing through the single writer connection (see `db::connect_writer`).
+//! The session store: tower-sessions' records in the `tower_sessions` table, on either
+//! engine (the SQL is in `app::server::store::session_records`), reading through the
+//! read pool and writing through the writer pool (see `db::connect_writer`).
 
-use app::server::store::session_records::PreparedRecords;
+use app::server::store::session_records::{self as records, PreparedRecords};
 use async_trait::async_trait;
+use sqlx::AnyPool;
+use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
 #[derive(Clone, Debug)]
 pub struct SplitStore {
-    read: SqliteStore,
-    write: SqliteStore,
-    writer_pool: sqlx::SqlitePool,
+    read: AnyPool,
+    write: AnyPool,
     /// Records a redeem already wrote in its own transaction.
     prepared: PreparedRecords,
 }
 
 impl SplitStore {
-    pub fn new(read: sqlx::SqlitePool, write: sqlx::SqlitePool, prepared: PreparedRecords) -> Self {
+    pub fn new(read: AnyPool, write: AnyPool, prepared: PreparedRecords) -> Self {
         Self {
-            read: SqliteStore::new(read),
-            write: SqliteStore::new(write.clone()),
-            writer_pool: write,
+            read,
+            write,
             prepared,
         }
     }
+}
 
-    /// The store that writes: for migrating and purging.
-    pub fn writer(&self) -> &SqliteStore {
-        &self.write
-    }
+fn backend(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
+    rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[async_trait]
 impl SessionStore for SplitStore {
-    /// One statement instead of the SQLite store's transaction around it: redeeming
-    /// writes a new session record every time, through the one writer connection.
+    /// Redeeming writes a new session record every time, through the writer pool, unless
+    /// the redeem stored it already.
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self.prepared.claim(record) {
             // The redeem stored this very record (with the id `claim` gave it).
             Some(true) => return Ok(()),
             // It stored one under this id, and the session has gained keys since.
-            Some(false) => return self.write.save(record).await,
+            Some(false) => return self.save(record).await,
             None => {}
         }
         loop {
-            let data = rmp_serde::to_vec(&*record)
-                .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-            let inserted = sqlx::query(
-                "INSERT OR ABORT INTO tower_sessions (id, data, expiry_date) VALUES (?1, ?2, ?3)",
+            let inserted = records::insert(
+                &self.write,
+                &record.id.to_string(),
+                encode(record)?,
+                record.expiry_date.unix_timestamp(),
             )
-            .bind(record.id.to_string())
-            .bind(data)
-            .bind(record.expiry_date)
-            .execute(&self.writer_pool)
             .await;
             match inserted {
-                Ok(_) => return Ok(()),
+                Ok(()) => return Ok(()),
                 // 128 random bits met an existing id: draw again.
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                     record.id = Id::default();
                 }
-                Err(e) => return Err(session_store::Error::Backend(e.to_string())),
+                Err(e) => return Err(backend(e)),
             }
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write.save(record).await
+        records::save(
+            &self.write,
+            &record.id.to_string(),
+            encode(record)?,
+            record.expiry_date.unix_timestamp(),
+        )
+        .await
+        .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        self.read.load(id).await
+        match records::load(&self.read, &id.to_string(), now())
+            .await
+            .map_err(backend)?
+        {
+            Some(data) => rmp_serde::from_slice(&data)
+                .map(Some)
+                .map_err(|e| session_store::Error::Decode(e.to_string())),
+            None => Ok(None),
+        }
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.write.delete(id).await
+        records::delete(&self.write, &id.to_string())
+            .await
+            .map_err(backend)
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SplitStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        records::delete_expired(&self.write, now())
+            .await
+            .map(drop)
+            .map_err(backend)
     }
 }

@@ -6,7 +6,7 @@ use super::store::applications::{self as store, Application};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
 use crate::model::{ApplicationInfo, ReturnAddress};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use url::Url;
 
 /// The longest application name.
@@ -118,7 +118,7 @@ pub fn safe_return(rd: &str, public_url: &str, applications: &[Application]) -> 
 
 /// `rd` checked by [`safe_return`] against the registered applications: its normalised
 /// form, or a refusal that says why.
-pub async fn return_to(db: &SqlitePool, config: &Config, rd: &str) -> Result<String, AppError> {
+pub async fn return_to(db: &AnyPool, config: &Config, rd: &str) -> Result<String, AppError> {
     let applications = store::all(db).await.or_internal("reading applications")?;
     safe_return(rd, &config.public_url, &applications)
         .map(String::from)
@@ -133,7 +133,7 @@ pub async fn return_to(db: &SqlitePool, config: &Config, rd: &str) -> Result<Str
 /// What `rd` leads to, for a page that offers to go back there: nothing when it is not
 /// somewhere Latchkey may send a browser.
 pub async fn describe_return(
-    db: &SqlitePool,
+    db: &AnyPool,
     config: &Config,
     rd: &str,
 ) -> Result<ReturnAddress, AppError> {
@@ -153,7 +153,7 @@ pub async fn describe_return(
 /// The applications a session opens: its invitation's (`link_id`), or every one for a
 /// coworker's session.
 pub async fn of_caller(
-    db: &SqlitePool,
+    db: &AnyPool,
     link_id: Option<i64>,
 ) -> Result<Vec<ApplicationInfo>, AppError> {
     let opens = match link_id {
@@ -187,7 +187,7 @@ pub fn parse_name(input: &str) -> Result<String, AppError> {
 }
 
 /// Registers an application; a name or base URL already registered is refused.
-pub async fn add(writer: &SqlitePool, name: &str, url: &str) -> Result<ApplicationInfo, AppError> {
+pub async fn add(writer: &AnyPool, name: &str, url: &str) -> Result<ApplicationInfo, AppError> {
     let name = parse_name(name)?;
     let base = BaseUrl::parse(url)?;
     let mut tx = db::begin_write(writer)
@@ -223,7 +223,7 @@ pub async fn add(writer: &SqlitePool, name: &str, url: &str) -> Result<Applicati
 }
 
 /// Every registered application, in the order they were registered.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<ApplicationInfo>, AppError> {
+pub async fn list(pool: &AnyPool) -> Result<Vec<ApplicationInfo>, AppError> {
     Ok(store::all(pool)
         .await
         .or_internal("listing applications")?
@@ -234,7 +234,7 @@ pub async fn list(pool: &SqlitePool) -> Result<Vec<ApplicationInfo>, AppError> {
 
 /// Removes application `name`: no session reaches it any more, and invitations that
 /// opened it no longer do.
-pub async fn remove(writer: &SqlitePool, name: &str) -> Result<(), AppError> {
+pub async fn remove(writer: &AnyPool, name: &str) -> Result<(), AppError> {
     if store::remove(writer, name.trim())
         .await
         .or_internal("removing an application")?

@@ -11,7 +11,7 @@ use super::store::sessions::{self, EndReason};
 use super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::SignedIn;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tower_sessions::Session;
@@ -54,7 +54,7 @@ impl Principal {
 /// on use. Its idle limit is the `auth_sessions` row's `last_seen_at`, which every
 /// request checks (see [`current`]).
 pub async fn attach(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     session: &Session,
     auth_id: String,
     ends_at: i64,
@@ -120,8 +120,8 @@ pub enum Lookup {
 /// Reads through `db`, writes through `writer`. With `application`, also answers what
 /// the session may do there, in the same query.
 pub async fn look_up(
-    db: &SqlitePool,
-    writer: &SqlitePool,
+    db: &AnyPool,
+    writer: &AnyPool,
     config: &Config,
     auth_id: &str,
     application: Option<i64>,
@@ -179,7 +179,7 @@ fn principal_of(row: sessions::Found) -> Option<Principal> {
             id,
             email: row.c_email?,
             name: row.c_name,
-            is_admin: row.c_is_admin?,
+            is_admin: row.c_is_admin?.into(),
             created_at: row.c_created_at?,
         })),
         None if row.l_revoked_at.is_none() => {
@@ -208,8 +208,8 @@ pub async fn auth_id(session: &Session) -> Result<Option<String>, AppError> {
 /// The caller, if their session is alive. A browser whose session has ended loses its
 /// record of it.
 pub async fn current(
-    db: &SqlitePool,
-    writer: &SqlitePool,
+    db: &AnyPool,
+    writer: &AnyPool,
     config: &Config,
     session: &Session,
 ) -> Result<Option<Caller>, AppError> {
@@ -226,7 +226,7 @@ pub async fn current(
 }
 
 /// Signs the browser out: ends the row and deletes the session record.
-pub async fn sign_out(writer: &SqlitePool, session: &Session) -> Result<(), AppError> {
+pub async fn sign_out(writer: &AnyPool, session: &Session) -> Result<(), AppError> {
     if let Some(auth_id) = auth_id(session).await? {
         end(writer, session, &auth_id, EndReason::SignedOut).await?;
     } else {
@@ -237,7 +237,7 @@ pub async fn sign_out(writer: &SqlitePool, session: &Session) -> Result<(), AppE
 
 /// Ends session `auth_id` for `reason` and deletes the browser's record of it.
 async fn end(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     session: &Session,
     auth_id: &str,
     reason: EndReason,

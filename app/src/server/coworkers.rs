@@ -4,7 +4,7 @@
 use super::email::EmailAddress;
 use super::store::{self, links, sessions};
 use super::{db, now};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 pub use super::store::coworkers::{active_id, all, find_active, list, Coworker};
 
@@ -66,7 +66,7 @@ pub enum Added {
 
 /// Adds a coworker, or reactivates one that was removed. The first coworker is an admin.
 pub async fn add(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     email: &EmailAddress,
     name: Option<&str>,
 ) -> sqlx::Result<Added> {
@@ -76,7 +76,7 @@ pub async fn add(
 /// [`add`] with the role given (the first coworker is an admin whatever the role). A
 /// deactivated coworker comes back with that role, not the one they had.
 pub async fn add_as(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     email: &EmailAddress,
     name: Option<&str>,
     role: Role,
@@ -99,7 +99,7 @@ pub async fn add_as(
 }
 
 /// Deactivates a coworker and ends every session they have, in one transaction.
-pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Changed> {
+pub async fn remove(pool: &AnyPool, email: &EmailAddress) -> sqlx::Result<Changed> {
     match active_id(pool, email).await? {
         Some(id) => deactivate(pool, id, None).await,
         None => Ok(Changed::NotFound),
@@ -108,7 +108,7 @@ pub async fn remove(pool: &SqlitePool, email: &EmailAddress) -> sqlx::Result<Cha
 
 /// Gives active coworker `id` the role `role`, unless that would leave the organisation
 /// without an active admin.
-pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> sqlx::Result<Changed> {
+pub async fn set_role(pool: &AnyPool, id: i64, role: Role) -> sqlx::Result<Changed> {
     let mut tx = db::begin_write(pool).await?;
     let outcome = if store::coworkers::set_admin(&mut tx, id, role.is_admin()).await? {
         Changed::Done
@@ -120,7 +120,7 @@ pub async fn set_role(pool: &SqlitePool, id: i64, role: Role) -> sqlx::Result<Ch
 }
 
 /// Why a conditional change to active coworker `id` changed nothing.
-async fn why_unchanged(tx: &mut sqlx::SqliteConnection, id: i64) -> sqlx::Result<Changed> {
+async fn why_unchanged(tx: &mut sqlx::AnyConnection, id: i64) -> sqlx::Result<Changed> {
     Ok(if store::coworkers::is_active(tx, id).await? {
         Changed::LastAdmin
     } else {
@@ -131,7 +131,7 @@ async fn why_unchanged(tx: &mut sqlx::SqliteConnection, id: i64) -> sqlx::Result
 /// Deactivates coworker `id` (by admin `by`, when an admin did it), ends their sessions
 /// and revokes their unused sign-in links, in one transaction; never the organisation's
 /// last active admin.
-pub async fn deactivate(pool: &SqlitePool, id: i64, by: Option<i64>) -> sqlx::Result<Changed> {
+pub async fn deactivate(pool: &AnyPool, id: i64, by: Option<i64>) -> sqlx::Result<Changed> {
     let at = now();
     let mut tx = db::begin_write(pool).await?;
     if !store::coworkers::deactivate(&mut tx, id, at).await? {

@@ -1,9 +1,11 @@
-//! The SQLite database: opening it with the pragmas Latchkey relies on, and migrating it.
+//! The database: SQLite (embedded, the default) or PostgreSQL, chosen by the URL's scheme;
+//! opening it with the settings Latchkey relies on, migrating it, write transactions.
 
 use anyhow::{Context, Result};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, SqliteConnection};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,6 +38,13 @@ impl Durability {
             Self::Full => SqliteSynchronous::Full,
         }
     }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
 }
 
 /// The SQLite schema's migrations (`migrations/sqlite/`), built into the binary.
@@ -48,14 +57,101 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
     Some(path.split('?').next().unwrap_or(path))
 }
 
-/// Opens (creating if missing) the database at `url` and brings its schema up to date.
-/// A statement that finds the database locked by another writer retries (SQLite's busy
-/// handler) for up to `busy_timeout`, then fails with an error [`is_busy`] recognises.
+/// The database engine a URL names: SQLite (`sqlite://`, embedded, the default) or
+/// PostgreSQL (`postgres://` or `postgresql://`, for several instances on one database).
+/// Queries run through sqlx's `Any` driver and are written once wherever the SQL is the
+/// same on both; the few places it differs ask [`Engine::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine `url` names, if any.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if super::postgres::is_postgres_url(url) {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// The engine behind `pool`.
+    pub fn of(pool: &AnyPool) -> Self {
+        match pool.connect_options().database_url.scheme() {
+            "sqlite" => Self::Sqlite,
+            _ => Self::Postgres,
+        }
+    }
+
+    /// The engine behind `connection`.
+    pub fn of_connection(connection: &AnyConnection) -> Self {
+        match connection.backend_name() {
+            "SQLite" => Self::Sqlite,
+            _ => Self::Postgres,
+        }
+    }
+}
+
+/// Opens the database at `url`, bringing its schema up to date first, with a pool for
+/// reading. On SQLite (created if missing) a statement that finds the database locked by
+/// another writer retries (SQLite's busy handler) for up to `busy_timeout`, then fails
+/// with an error [`is_busy`] recognises; on PostgreSQL, several Latchkey instances may
+/// migrate at once (the migrator holds an advisory lock).
 pub async fn connect(
     url: &str,
     busy_timeout: Duration,
     durability: Durability,
-) -> Result<SqlitePool> {
+) -> Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    match Engine::of_url(url) {
+        Some(Engine::Sqlite) => {
+            migrate_sqlite(url, busy_timeout, durability).await?;
+            // Readers: a few side by side are plenty on a small machine; each keeps its
+            // own SQLite page cache, so more cost memory without adding throughput.
+            sqlite_pool(url, 4, busy_timeout, durability)
+                .await
+                .context("opening the database")
+        }
+        Some(Engine::Postgres) => {
+            super::postgres::connect(url, 1, busy_timeout)
+                .await?
+                .close()
+                .await;
+            postgres_pool(url, busy_timeout).await
+        }
+        None => anyhow::bail!(
+            "the database URL must start with sqlite://, postgres:// or postgresql://"
+        ),
+    }
+}
+
+/// The pool every write goes through. On SQLite, one connection: writers then queue in
+/// order in the pool instead of meeting in SQLite's lock, where the busy handler makes
+/// the losers sleep (1, 2, 5, 10… ms) and some starve; reads keep the pool [`connect`]
+/// opened. On PostgreSQL, which takes writes side by side, a pool of its own as large as
+/// the readers'.
+pub async fn connect_writer(
+    url: &str,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> Result<AnyPool> {
+    sqlx::any::install_default_drivers();
+    match Engine::of_url(url) {
+        Some(Engine::Sqlite) => sqlite_pool(url, 1, busy_timeout, durability)
+            .await
+            .context("opening the database for writing"),
+        _ => postgres_pool(url, busy_timeout).await,
+    }
+}
+
+/// Creates the SQLite file (private) if missing and applies the migrations, on a
+/// connection of its own with foreign keys off, as SQLite's table rebuilds require; every
+/// reference is checked before anything else opens.
+async fn migrate_sqlite(url: &str, busy_timeout: Duration, durability: Durability) -> Result<()> {
     let path = sqlite_path(url).context("the database URL must start with sqlite://")?;
     if let Some(parent) = Path::new(path)
         .parent()
@@ -69,11 +165,14 @@ pub async fn connect(
         super::files::private_database(Path::new(path))
             .with_context(|| format!("making the database {path} private"))?;
     }
-
-    let options = options(url, busy_timeout, durability)?;
-    // Migrations run on a connection of their own with foreign keys off, as SQLite's
-    // table rebuilds require; every reference is checked before anything else opens.
-    let mut migrating = SqliteConnection::connect_with(&options.clone().foreign_keys(false))
+    let options = SqliteConnectOptions::from_str(url)
+        .context("parsing LATCHKEY_DATABASE_URL")?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(durability.synchronous())
+        .foreign_keys(false)
+        .busy_timeout(busy_timeout);
+    let mut migrating = SqliteConnection::connect_with(&options)
         .await
         .with_context(|| format!("opening the database {path}"))?;
     MIGRATOR
@@ -91,102 +190,69 @@ pub async fn connect(
         );
     }
     migrating.close().await.ok();
+    Ok(())
+}
 
-    // Readers: a few side by side are plenty on a small machine; each keeps its own
-    // SQLite page cache, so more cost memory without adding throughput.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
+/// A pool of `size` connections to the SQLite database at `url`, each set up with the
+/// pragmas Latchkey relies on.
+async fn sqlite_pool(
+    url: &str,
+    size: u32,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> sqlx::Result<AnyPool> {
+    let pragmas = format!(
+        // Fixed text and numbers only.
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+         PRAGMA busy_timeout = {};",
+        durability.pragma(),
+        busy_timeout.as_millis()
+    );
+    AnyPoolOptions::new()
+        .max_connections(size)
         // A connection to a local file does not go stale between uses; the default
         // check costs a thread hand-off (a `ping`) on every acquire.
         .test_before_acquire(false)
         // Waiting for a pooled connection is bounded like waiting for the lock.
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
-        .connect_with(options)
+        .after_connect(move |connection, _| {
+            let pragmas = pragmas.clone();
+            Box::pin(async move { connection.execute(pragmas.as_str()).await.map(drop) })
+        })
+        .connect(url)
         .await
-        .with_context(|| format!("opening the database {path}"))?;
-    Ok(pool)
 }
 
-/// A pool of one connection for every write. Writers then queue in order in the pool
-/// instead of meeting in SQLite's lock, where the busy handler makes the losers sleep
-/// (1, 2, 5, 10… ms) and some starve. Reads keep the pool [`connect`] opened.
-pub async fn connect_writer(
-    url: &str,
-    busy_timeout: Duration,
-    durability: Durability,
-) -> Result<SqlitePool> {
-    SqlitePoolOptions::new()
-        .max_connections(1)
-        .test_before_acquire(false)
+/// The most connections one instance opens to PostgreSQL, for reading and for writing
+/// each: several instances share the server's `max_connections` (100 by default).
+pub const POSTGRES_CONNECTIONS: u32 = 16;
+
+async fn postgres_pool(url: &str, busy_timeout: Duration) -> Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
-        .connect_with(options(url, busy_timeout, durability)?)
+        .connect(url)
         .await
-        .context("opening the database for writing")
-}
-
-fn options(
-    url: &str,
-    busy_timeout: Duration,
-    durability: Durability,
-) -> Result<SqliteConnectOptions> {
-    Ok(SqliteConnectOptions::from_str(url)
-        .context("parsing LATCHKEY_DATABASE_URL")?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(durability.synchronous())
-        .foreign_keys(true)
-        .busy_timeout(busy_timeout))
+        .context("connecting to PostgreSQL")
 }
 
 /// Whether the database answers a trivial query (the health check).
-pub async fn ping(pool: &SqlitePool) -> sqlx::Result<()> {
+pub async fn ping(pool: &AnyPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
-/// Writes a consistent copy of the database to the new file `to` while it stays in use
-/// (`VACUUM INTO`: one read transaction, so the copy is the database as of one moment,
-/// compacted). The copy is made under a temporary name beside `to`, private like the
-/// database, and put in place only when whole: a failed backup leaves no file at `to`.
-/// An existing `to` is refused, never overwritten.
-pub async fn backup(pool: &SqlitePool, to: &Path) -> Result<u64> {
-    if to.exists() {
-        anyhow::bail!("{} already exists; name a new file", to.display());
+/// Opens a write transaction. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so two writers never both read first and then deadlock
+/// upgrading.
+pub async fn begin_write(pool: &AnyPool) -> sqlx::Result<sqlx::Transaction<'static, Any>> {
+    match Engine::of(pool) {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Engine::Postgres => pool.begin().await,
     }
-    let mut partial = to.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    // An empty file is one VACUUM INTO may write into; made here, it is private.
-    super::files::write_private(&partial, &[])
-        .with_context(|| format!("creating {}", partial.display()))?;
-    let copied = async {
-        let name = partial
-            .to_str()
-            .context("the backup's file name must be UTF-8")?;
-        sqlx::query("VACUUM INTO ?1")
-            .bind(name)
-            .execute(pool)
-            .await
-            .context("copying the database")?;
-        // A link, unlike a rename, refuses a file that appeared at `to` meanwhile.
-        std::fs::hard_link(&partial, to)
-            .with_context(|| format!("putting the copy at {}", to.display()))?;
-        Ok(std::fs::metadata(to)?.len())
-    }
-    .await;
-    let _ = std::fs::remove_file(&partial);
-    copied
-}
-
-/// Opens a write transaction that takes SQLite's write lock at once, so two writers never
-/// both read first and then deadlock upgrading.
-pub async fn begin_write(
-    pool: &SqlitePool,
-) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// Runs `query`, a batch of statements that begins with `BEGIN IMMEDIATE` and ends with
-/// `COMMIT`, on the writer connection in one round trip, and answers the rows its
+/// `COMMIT`, on the SQLite writer connection in one round trip, and answers the rows its
 /// statements returned. Sending a transaction's statements together, rather than one by
 /// one as [`begin_write`] does, saves the writer connection a thread hand-off for each
 /// statement, which on a small machine costs more than the statements themselves.
@@ -201,11 +267,11 @@ pub async fn begin_write(
 /// `?`s bound in order (every [`super::group::Job`]); the test below is short enough for
 /// a numbered one.
 pub async fn batch<O>(
-    writer: &SqlitePool,
-    query: sqlx::query::QueryAs<'static, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'static>>,
+    writer: &AnyPool,
+    query: sqlx::query::QueryAs<'static, Any, O, AnyArguments<'static>>,
 ) -> sqlx::Result<Vec<O>>
 where
-    O: Send + Unpin + 'static + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    O: Send + Unpin + 'static + for<'r> sqlx::FromRow<'r, AnyRow>,
 {
     let writer = writer.clone();
     tokio::spawn(async move {
@@ -233,6 +299,46 @@ pub fn is_busy(error: &sqlx::Error) -> bool {
             .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
         _ => false,
     }
+}
+
+/// Writes a consistent copy of the database to the new file `to` while it stays in use
+/// (`VACUUM INTO`: one read transaction, so the copy is the database as of one moment,
+/// compacted). The copy is made under a temporary name beside `to`, private like the
+/// database, and put in place only when whole: a failed backup leaves no file at `to`.
+/// An existing `to` is refused, never overwritten.
+pub async fn backup(pool: &AnyPool, to: &Path) -> Result<u64> {
+    if Engine::of(pool) == Engine::Postgres {
+        anyhow::bail!(
+            "latchkey backup copies a SQLite database; back up PostgreSQL with pg_dump \
+             (see the README)"
+        );
+    }
+    if to.exists() {
+        anyhow::bail!("{} already exists; name a new file", to.display());
+    }
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    // An empty file is one VACUUM INTO may write into; made here, it is private.
+    super::files::write_private(&partial, &[])
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let copied = async {
+        let name = partial
+            .to_str()
+            .context("the backup's file name must be UTF-8")?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(name)
+            .execute(pool)
+            .await
+            .context("copying the database")?;
+        // A link, unlike a rename, refuses a file that appeared at `to` meanwhile.
+        std::fs::hard_link(&partial, to)
+            .with_context(|| format!("putting the copy at {}", to.display()))?;
+        Ok(std::fs::metadata(to)?.len())
+    }
+    .await;
+    let _ = std::fs::remove_file(&partial);
+    copied
 }
 
 #[cfg(test)]

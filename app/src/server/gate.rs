@@ -16,7 +16,7 @@ use super::store::events::Event;
 use super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::{EventKind, SignedIn};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use url::Url;
 
 /// Who the proxied request is from, for the identity headers.
@@ -46,8 +46,8 @@ pub enum Decision {
 
 /// Decides for a request to `url` from a browser whose session record names `auth_id`.
 pub async fn decide(
-    db: &SqlitePool,
-    writer: &SqlitePool,
+    db: &AnyPool,
+    writer: &AnyPool,
     config: &Config,
     auth_id: Option<&str>,
     url: &Url,
@@ -112,7 +112,7 @@ pub async fn decide(
 /// Puts "Reached NAME" on the link's trail the first time a session reaches an
 /// application (later requests only read, in the session's lookup).
 async fn record_reach(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     auth_id: &str,
     link_id: i64,
     application: &Application,

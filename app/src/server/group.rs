@@ -11,8 +11,8 @@
 
 use super::{db, OrInternal};
 use crate::error::AppError;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{FromRow, Sqlite, SqlitePool};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{FromRow, Any, AnyPool};
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
@@ -27,12 +27,12 @@ pub const MOST_WAITING: usize = 4096;
 pub const MOST_PER_TRANSACTION: usize = 32;
 
 /// A query being built for a batch of jobs.
-pub type Query<R> = sqlx::query::QueryAs<'static, Sqlite, R, SqliteArguments<'static>>;
+pub type Query<R> = sqlx::query::QueryAs<'static, Any, R, AnyArguments<'static>>;
 
 /// One kind of write.
 pub trait Job: Send + 'static {
     /// What its statements return; each row starts with the job's number in the batch.
-    type Row: JobRow + Send + Unpin + 'static + for<'r> FromRow<'r, SqliteRow>;
+    type Row: JobRow + Send + Unpin + 'static + for<'r> FromRow<'r, AnyRow>;
     /// What is being done, for the log when a batch fails.
     const DOING: &'static str;
     /// The queue's name in the metrics.
@@ -119,12 +119,12 @@ impl<J: Job> std::fmt::Debug for GroupCommit<J> {
 
 impl<J: Job> GroupCommit<J> {
     /// Starts the task that commits queued jobs through `writer`.
-    pub fn start(writer: SqlitePool) -> Self {
+    pub fn start(writer: AnyPool) -> Self {
         Self::with_room(writer, MOST_WAITING)
     }
 
     /// [`GroupCommit::start`] with room for `waiting` queued jobs.
-    pub fn with_room(writer: SqlitePool, waiting: usize) -> Self {
+    pub fn with_room(writer: AnyPool, waiting: usize) -> Self {
         let (sender, receiver) = mpsc::channel(waiting);
         tokio::spawn(run::<J>(writer, receiver));
         Self(sender)
@@ -148,7 +148,7 @@ impl<J: Job> GroupCommit<J> {
     }
 }
 
-async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::Receiver<(J, Answer<J>)>) {
+async fn run<J: Job>(writer: AnyPool, mut receiver: mpsc::Receiver<(J, Answer<J>)>) {
     let mut waiting = VecDeque::new();
     loop {
         if waiting.is_empty() {
@@ -170,7 +170,7 @@ async fn run<J: Job>(writer: SqlitePool, mut receiver: mpsc::Receiver<(J, Answer
     }
 }
 
-async fn commit<J: Job>(writer: &SqlitePool, jobs: Vec<(J, Answer<J>)>) {
+async fn commit<J: Job>(writer: &AnyPool, jobs: Vec<(J, Answer<J>)>) {
     let mut query = sqlx::query_as::<_, J::Row>(J::batch_sql(jobs.len()));
     let mut answers = Vec::with_capacity(jobs.len());
     for (job, answer) in jobs {

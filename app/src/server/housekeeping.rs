@@ -10,7 +10,7 @@ use super::config::Config;
 use super::db::begin_write;
 use super::store::{links, sessions};
 use super::{files, now};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub struct Swept {
 }
 
 /// Sweeps as of unix time `at`, in one transaction.
-pub async fn sweep(pool: &SqlitePool, config: &Config, at: i64) -> sqlx::Result<Swept> {
+pub async fn sweep(pool: &AnyPool, config: &Config, at: i64) -> sqlx::Result<Swept> {
     let retention = config.dead_link_retention.as_secs() as i64;
     let mut tx = begin_write(pool).await?;
     let sessions_ended = sessions::end_past_limits(
@@ -48,7 +48,7 @@ pub async fn sweep(pool: &SqlitePool, config: &Config, at: i64) -> sqlx::Result<
 
 /// Sweeps every [`INTERVAL`] through `writer` until it is closed; prunes the outbox when
 /// mail goes there (its files carry links: none outlives the longest link, by default).
-pub async fn run(writer: SqlitePool, config: Arc<Config>) {
+pub async fn run(writer: AnyPool, config: Arc<Config>) {
     let mut every = tokio::time::interval(INTERVAL);
     loop {
         every.tick().await;

@@ -14,17 +14,17 @@ use super::store::redeems::Redeem;
 use super::store::session_records::PreparedRecords;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// For reads: several connections, reading side by side.
-    pub db: SqlitePool,
+    pub db: AnyPool,
     /// For writes: one connection (see [`super::db::connect_writer`]).
     #[from_ref(skip)]
-    pub writer: SqlitePool,
+    pub writer: AnyPool,
     pub postman: Postman,
     pub config: Arc<Config>,
     pub limits: Arc<Limits>,

@@ -5,7 +5,7 @@ use app::server::coworkers;
 use app::server::email::EmailAddress;
 use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use serde_json::Value;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub struct TestApp {
     pub base: String,
     /// The server's sign-in queue, to wait until it has worked every request.
     pub signins: app::server::signins::SigninQueue,
-    pub db: SqlitePool,
+    pub db: AnyPool,
     pub db_path: PathBuf,
     pub outbox: PathBuf,
     /// The front end's files would be here; tests put what they serve in it.
@@ -535,8 +535,7 @@ impl TestApp {
         .await
         .unwrap();
         sqlx::query(
-            "UPDATE tower_sessions
-                SET expiry_date = strftime('%Y-%m-%dT%H:%M:%SZ', expiry_date, printf('-%d seconds', ?1))",
+            "UPDATE tower_sessions SET expiry_date = expiry_date - $1",
         )
         .bind(secs)
         .execute(&self.db)

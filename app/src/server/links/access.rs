@@ -11,7 +11,7 @@ use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;
 use crate::model::EventKind;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tracing::info;
 
 /// The applications an invitation will open: `chosen` (each must be registered), or
@@ -21,7 +21,7 @@ pub async fn resolve<'e, E>(
     chosen: Option<&[i64]>,
 ) -> Result<Vec<Application>, AppError>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let all = applications::all(executor)
         .await
@@ -59,7 +59,7 @@ pub fn check_destination(destination: Option<&str>, opens: &[Application]) -> Re
 /// what was added (widening) and what was taken away (narrowing). A session already
 /// open loses an application at its very next request.
 pub async fn set_access(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     coworker: &Coworker,
     id: i64,
     chosen: &[i64],

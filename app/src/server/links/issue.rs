@@ -17,7 +17,7 @@ use super::input::NewInvite;
 use crate::error::AppError;
 use crate::model::{EventKind, IssuedLink, Purpose};
 use crate::server::email::EmailAddress;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tracing::{info, instrument, warn};
 
 /// Issues an invitation and mails it. A failed delivery is recorded on the link and
@@ -92,7 +92,7 @@ pub async fn issue(
 /// Creates a coworker's sign-in link without a code (the CLI prints it; nothing mails
 /// it): its URL, id and expiry, or `None` when no active coworker has this address.
 pub async fn create_signin(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     public_url: &str,
     lifetime_secs: i64,
     email: &EmailAddress,
@@ -113,7 +113,7 @@ pub async fn create_signin(
 /// [`crate::server::applications::safe_return`]). `None` when no active coworker has
 /// this address.
 async fn store_signin(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     lifetime_secs: i64,
     email: &EmailAddress,
     return_to: Option<&str>,

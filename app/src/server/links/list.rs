@@ -5,7 +5,7 @@ use super::super::{now, OrInternal};
 use super::input::ListFilter;
 use crate::error::AppError;
 use crate::model::{LinkCounts, LinkPage, LinkSummary};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 /// Links per page of the dashboard table.
 pub const PAGE_SIZE: i64 = 50;
@@ -17,7 +17,7 @@ pub const PAGE_SIZE: i64 = 50;
 /// search walks the trigram index of addresses (migration 0003) newest first instead,
 /// so finding "acme.com" among a million links reads only the links that contain it.
 /// A filter on a state that holds few links reads that state's own index.
-pub async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<LinkPage, AppError> {
+pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<LinkPage, AppError> {
     let at = now();
     let trigram = filter
         .query
@@ -58,7 +58,7 @@ pub async fn list(pool: &SqlitePool, filter: &ListFilter) -> Result<LinkPage, Ap
 }
 
 /// One invitation's summary, or 404.
-pub async fn summary(pool: &SqlitePool, id: i64) -> Result<LinkSummary, AppError> {
+pub async fn summary(pool: &AnyPool, id: i64) -> Result<LinkSummary, AppError> {
     link_list::summary(pool, id, now())
         .await
         .or_internal("reading a link")?
@@ -67,7 +67,7 @@ pub async fn summary(pool: &SqlitePool, id: i64) -> Result<LinkSummary, AppError
 }
 
 /// Counts invitations per state.
-pub async fn counts(pool: &SqlitePool) -> Result<LinkCounts, AppError> {
+pub async fn counts(pool: &AnyPool) -> Result<LinkCounts, AppError> {
     let [pending, redeemed, expired, revoked] = link_list::counts(pool, now())
         .await
         .or_internal("counting links")?;

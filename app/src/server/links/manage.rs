@@ -12,14 +12,14 @@ use super::list::summary;
 use super::redeem::WELCOME;
 use crate::error::AppError;
 use crate::model::{EventKind, LinkDetails, LinkSummary, SessionLifetime};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tracing::{info, instrument};
 
 /// Revokes an invitation and ends every session it opened, in one transaction.
 /// Revoking a revoked link changes nothing and answers its current state.
 #[instrument(skip_all, fields(link_id = id, coworker = coworker.id))]
 pub async fn revoke(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     coworker: &Coworker,
     id: i64,
 ) -> Result<LinkSummary, AppError> {
@@ -49,7 +49,7 @@ pub async fn revoke(
 /// Everything about one invitation: options, sessions and a page of its trail (newest
 /// first, before event `before` when given).
 pub async fn details(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     before: Option<i64>,
 ) -> Result<LinkDetails, AppError> {
@@ -89,7 +89,7 @@ pub async fn details(
 /// ended is fine; an unknown number (or a coworker's own session) is not.
 #[instrument(skip_all, fields(session = number, coworker = coworker.id))]
 pub async fn end_session(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     coworker: &Coworker,
     number: i64,
 ) -> Result<(), AppError> {
@@ -108,7 +108,7 @@ pub async fn end_session(
 
 /// Turns new-link requests for an invitation on or off.
 pub async fn set_renewal(
-    writer: &SqlitePool,
+    writer: &AnyPool,
     coworker: &Coworker,
     id: i64,
     allowed: bool,

@@ -55,6 +55,7 @@ async fn migrations_apply_on_an_empty_database_and_a_second_start_finds_nothing_
             "link_events",
             "magic_links",
             "session_applications",
+            "tower_sessions",
         ]
     );
     // The schema works: a redeem's session writes its trail event through the trigger.
@@ -126,7 +127,7 @@ async fn three_instances_starting_at_once_all_start_and_migrate_once() {
     .await
     .unwrap();
     assert_eq!((triggers, extensions), (1, 1));
-    assert_eq!(tables(pool).await.len(), 8);
+    assert_eq!(tables(pool).await.len(), 9);
     for pool in &pools {
         sqlx::query("SELECT count(*) FROM magic_links")
             .execute(pool)

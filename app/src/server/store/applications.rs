@@ -3,7 +3,7 @@
 
 use crate::model::ApplicationInfo;
 use crate::server::applications::BaseUrl;
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use sqlx::{Executor, Any, AnyConnection};
 
 /// A registered application.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ const COLUMNS: &str = "a.id, a.name, a.scheme, a.host, a.port, a.path_prefix";
 /// Every application, in the order they were registered.
 pub async fn all<'e, E>(executor: E) -> sqlx::Result<Vec<Application>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         // Assembled from a fixed fragment only.
@@ -67,7 +67,7 @@ where
 /// The applications invitation `link_id` opens, in the order they were registered.
 pub async fn of_link<'e, E>(executor: E, link_id: i64) -> sqlx::Result<Vec<Application>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         // Assembled from a fixed fragment only.
@@ -89,7 +89,7 @@ pub const NAMES_OF_LINK_SQL: &str = "(SELECT group_concat(name, char(10)) FROM
 
 /// Registers an application; answers its id.
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     name: &str,
     base: &BaseUrl,
     at: i64,
@@ -111,7 +111,7 @@ pub async fn insert(
 /// Removes the application named `name` (any case); answers whether there was one.
 pub async fn remove<'e, E>(executor: E, name: &str) -> sqlx::Result<bool>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     let removed = sqlx::query("DELETE FROM applications WHERE lower(name) = lower(?1)")
         .bind(name)
@@ -123,7 +123,7 @@ where
 
 /// Sets the applications invitation `link_id` opens to `ids`.
 pub async fn set_for_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link_id: i64,
     ids: &[i64],
 ) -> sqlx::Result<()> {
@@ -142,7 +142,7 @@ pub async fn set_for_link(
 }
 
 /// Copies the applications link `from` opens to link `to` (a resend or a renewal).
-pub async fn copy_to(conn: &mut SqliteConnection, from: i64, to: i64) -> sqlx::Result<()> {
+pub async fn copy_to(conn: &mut AnyConnection, from: i64, to: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO link_applications (link_id, application_id)
          SELECT ?2, application_id FROM link_applications WHERE link_id = ?1",
@@ -162,7 +162,7 @@ pub async fn reached<'e, E>(
     application_id: i64,
 ) -> sqlx::Result<bool>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO session_applications (session_id, application_id) VALUES (?1, ?2)",

@@ -2,7 +2,7 @@
 
 use crate::model::CoworkerInfo;
 use crate::server::email::EmailAddress;
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use sqlx::{Executor, Any, AnyConnection};
 
 /// A coworker as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -10,6 +10,7 @@ pub struct Coworker {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub is_admin: bool,
     pub created_at: i64,
 }
@@ -32,7 +33,7 @@ macro_rules! not_last_admin_sql {
 
 /// The coworker with this address, active or not: their id and when they were removed.
 pub async fn by_email(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     email: &EmailAddress,
 ) -> sqlx::Result<Option<(i64, Option<i64>)>> {
     sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
@@ -43,7 +44,7 @@ pub async fn by_email(
 
 /// Brings removed coworker `id` back, with `admin` as their role and `name` if given.
 pub async fn reactivate(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     name: Option<&str>,
     admin: bool,
@@ -62,7 +63,7 @@ pub async fn reactivate(
 
 /// Adds a coworker; the organisation's first is an admin whatever `admin` says.
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     email: &EmailAddress,
     name: Option<&str>,
     admin: bool,
@@ -84,7 +85,7 @@ pub async fn insert(
 /// Active coworkers, oldest first.
 pub async fn list<'e, E>(executor: E) -> sqlx::Result<Vec<Coworker>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(
         "SELECT id, email, name, is_admin, created_at FROM coworkers
@@ -97,7 +98,7 @@ where
 /// The active coworker with this address, if any.
 pub async fn find_active<'e, E>(executor: E, email: &EmailAddress) -> sqlx::Result<Option<Coworker>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(
         "SELECT id, email, name, is_admin, created_at FROM coworkers
@@ -111,7 +112,7 @@ where
 /// Every coworker, active ones first, then by when they were added.
 pub async fn all<'e, E>(executor: E) -> sqlx::Result<Vec<CoworkerInfo>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(
         "SELECT id, email, name, is_admin, created_at, deactivated_at FROM coworkers
@@ -124,7 +125,7 @@ where
 /// The id of the active coworker with this address.
 pub async fn active_id<'e, E>(executor: E, email: &EmailAddress) -> sqlx::Result<Option<i64>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
         .bind(email.as_str())
@@ -133,7 +134,7 @@ where
 }
 
 /// Whether coworker `id` is active.
-pub async fn is_active(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<bool> {
+pub async fn is_active(conn: &mut AnyConnection, id: i64) -> sqlx::Result<bool> {
     let active: Option<i64> =
         sqlx::query_scalar("SELECT id FROM coworkers WHERE id = ?1 AND deactivated_at IS NULL")
             .bind(id)
@@ -145,7 +146,7 @@ pub async fn is_active(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<boo
 /// Makes active coworker `id` an admin or not, unless that would demote the last active
 /// admin; answers whether it changed. One conditional statement, so two admins demoting
 /// each other at once cannot both succeed.
-pub async fn set_admin(conn: &mut SqliteConnection, id: i64, admin: bool) -> sqlx::Result<bool> {
+pub async fn set_admin(conn: &mut AnyConnection, id: i64, admin: bool) -> sqlx::Result<bool> {
     let changed = sqlx::query(concat!(
         "UPDATE coworkers SET is_admin = ?2
          WHERE id = ?1 AND deactivated_at IS NULL AND (?2 OR ",
@@ -162,7 +163,7 @@ pub async fn set_admin(conn: &mut SqliteConnection, id: i64, admin: bool) -> sql
 
 /// Marks active coworker `id` removed at `at`, unless they are the last active admin;
 /// answers whether it changed.
-pub async fn deactivate(conn: &mut SqliteConnection, id: i64, at: i64) -> sqlx::Result<bool> {
+pub async fn deactivate(conn: &mut AnyConnection, id: i64, at: i64) -> sqlx::Result<bool> {
     let changed = sqlx::query(concat!(
         "UPDATE coworkers SET deactivated_at = ?2
          WHERE id = ?1 AND deactivated_at IS NULL AND ",

@@ -7,7 +7,7 @@
 use crate::error::AppError;
 use crate::model::{EventKind, LinkEvent};
 use crate::server::OrInternal;
-use sqlx::{Executor, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor, Any, AnyConnection, AnyPool};
 use std::net::IpAddr;
 
 /// Looks and refused redeems of one link from one client network within this many
@@ -89,7 +89,7 @@ impl<'a> Event<'a> {
     /// Appends the event to link `link_id`'s trail.
     pub async fn record<'e, E>(self, executor: E, link_id: i64, at: i64) -> sqlx::Result<()>
     where
-        E: Executor<'e, Database = Sqlite>,
+        E: Executor<'e, Database = Any>,
     {
         sqlx::query(
             "INSERT INTO link_events
@@ -121,7 +121,7 @@ impl<'a> Event<'a> {
     /// newest of them takes the count instead of a new row.
     pub async fn record_repeatable(
         self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         link_id: i64,
         at: i64,
     ) -> sqlx::Result<()> {
@@ -190,7 +190,7 @@ pub const TRAIL_SQL: &str =
 /// A page of link `link_id`'s trail, newest first: the [`TRAIL_PAGE`] events before
 /// event `before` (from the newest when `None`), and the cursor of the next older page.
 pub async fn trail(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     link_id: i64,
     before: Option<i64>,
 ) -> Result<(Vec<LinkEvent>, Option<i64>), AppError> {
@@ -227,7 +227,7 @@ pub async fn trail(
 
 /// When link `link_id`'s trail last recorded an event of `kind`.
 pub async fn last_of_kind(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link_id: i64,
     kind: EventKind,
 ) -> sqlx::Result<Option<i64>> {

@@ -2,7 +2,7 @@
 //! may type, and the count of wrong tries.
 
 use super::link_state::pending_sql;
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use sqlx::{Executor, Any, AnyConnection};
 
 /// Typing a code tries at most this many of an address's live codes, the newest first.
 pub const MOST_CODES_PER_ADDRESS: i64 = 20;
@@ -30,7 +30,7 @@ pub async fn live_codes<'e, E>(
     most_failures: i64,
 ) -> sqlx::Result<Vec<StoredCode>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(concat!(
         "SELECT l.id, l.token_hash, l.code_hash FROM magic_links l
@@ -50,7 +50,7 @@ where
 /// Counts a wrong try against each of `ids` whose code still takes tries; answers each
 /// counted link with its wrong tries so far.
 pub async fn count_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     ids: &[i64],
     most_failures: i64,
 ) -> sqlx::Result<Vec<(i64, i64)>> {

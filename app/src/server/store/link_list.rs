@@ -5,7 +5,7 @@
 use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
 use crate::model::{Delivery, LinkState, LinkSummary};
-use sqlx::{Executor, Sqlite, SqlitePool};
+use sqlx::{Executor, Any, AnyPool};
 
 /// One invitation as the list and a link's page show it.
 #[derive(sqlx::FromRow)]
@@ -80,7 +80,7 @@ pub const FEW_IN_STATE: i64 = 10_000;
 
 /// Whether `state` holds fewer than [`FEW_IN_STATE`] invitations; counts at most that
 /// many entries of its index.
-pub async fn few_in_state(pool: &SqlitePool, state: LinkState, at: i64) -> sqlx::Result<bool> {
+pub async fn few_in_state(pool: &AnyPool, state: LinkState, at: i64) -> sqlx::Result<bool> {
     // Assembled from fixed fragments only: the state's index name and condition.
     let counted: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM (SELECT 1 FROM magic_links l INDEXED BY {}
@@ -141,7 +141,7 @@ pub fn list_sql(plan: ListPlan) -> String {
 /// A page of invitations by `plan`: at most `limit`, below id `before`, whose address
 /// contains `query`, in `state`.
 pub async fn page(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     plan: ListPlan,
     at: i64,
     before: Option<i64>,
@@ -160,7 +160,7 @@ pub async fn page(
 }
 
 /// Invitation `id`'s summary as of `at`.
-pub async fn summary(pool: &SqlitePool, id: i64, at: i64) -> sqlx::Result<Option<SummaryRow>> {
+pub async fn summary(pool: &AnyPool, id: i64, at: i64) -> sqlx::Result<Option<SummaryRow>> {
     sqlx::query_as(&format!(
         concat!(
             "SELECT ",
@@ -180,7 +180,7 @@ pub async fn summary(pool: &SqlitePool, id: i64, at: i64) -> sqlx::Result<Option
 }
 
 /// The invitations in each state as of `at`, in [`LinkState::ALL`]'s order.
-pub async fn counts(pool: &SqlitePool, at: i64) -> sqlx::Result<[i64; 4]> {
+pub async fn counts(pool: &AnyPool, at: i64) -> sqlx::Result<[i64; 4]> {
     let row: (i64, i64, i64, i64) = sqlx::query_as(link_state::COUNTS_SQL)
         .bind(at)
         .fetch_one(pool)
@@ -202,6 +202,7 @@ pub struct Options {
     pub message: Option<String>,
     pub destination: Option<String>,
     pub session_minutes: Option<i64>,
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub renewal_allowed: bool,
     pub replaces: Option<i64>,
     pub replaced_by: Option<i64>,
@@ -210,7 +211,7 @@ pub struct Options {
 /// Link `id`'s options and chain.
 pub async fn options<'e, E>(executor: E, id: i64) -> sqlx::Result<Option<Options>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(DETAIL_SQL)
         .bind(id)

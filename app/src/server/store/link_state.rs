@@ -90,13 +90,18 @@ pub fn index(state: LinkState) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::SqlitePool;
 
     /// Every combination of a row's times, the state it is in, checked against the CASE,
     /// each state's condition and the counts.
     #[tokio::test]
     async fn every_query_agrees_on_each_rows_state() {
-        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::any::install_default_drivers();
+        // One connection: each has a memory database of its own.
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
         sqlx::query(
             "CREATE TABLE magic_links (purpose TEXT, redeemed_at INTEGER, revoked_at INTEGER,
                                        expires_at INTEGER)",
@@ -133,13 +138,13 @@ mod tests {
                     .unwrap();
             assert_eq!(named, want.as_str());
             for state in LinkState::ALL {
-                let held: bool =
+                let held: crate::server::store::flag::Flag =
                     sqlx::query_scalar(&format!("SELECT {} FROM magic_links l", condition(state)))
                         .bind(now)
                         .fetch_one(&pool)
                         .await
                         .unwrap();
-                assert_eq!(held, state == want, "{state:?} for a {want:?} row");
+                assert_eq!(held.0, state == want, "{state:?} for a {want:?} row");
             }
             let counts: (i64, i64, i64, i64) = sqlx::query_as(COUNTS_SQL)
                 .bind(now)

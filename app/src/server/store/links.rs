@@ -6,7 +6,7 @@ use crate::model::{EventKind, LinkState, Purpose};
 use crate::server::codes::{CodeKey, PlainCode};
 use crate::server::group::{self, Job, Query};
 use crate::server::tokens::{PlainToken, TokenHash};
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use sqlx::{Executor, Any, AnyConnection};
 use std::sync::OnceLock;
 
 /// The stored code of a link's purpose.
@@ -178,7 +178,7 @@ impl Job for NewLink {
 /// Stores a new link with a fresh token inside a write transaction, and a fresh one-time
 /// code when `code_key` is given (a link that is mailed).
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     spec: &LinkSpec<'_>,
     at: i64,
     code_key: Option<&CodeKey>,
@@ -217,9 +217,11 @@ pub struct StoredLink {
     pub state: LinkState,
     pub destination: Option<String>,
     pub session_minutes: Option<i64>,
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub renewal_allowed: bool,
     pub inviter_email: String,
     pub inviter_name: Option<String>,
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub inviter_active: bool,
 }
 
@@ -289,7 +291,7 @@ pub async fn by_hash<'e, E>(
     at: i64,
 ) -> sqlx::Result<Option<StoredLink>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(stored_link_sql!("WHERE l.token_hash = ?2"))
         .bind(at)
@@ -301,7 +303,7 @@ where
 /// Link `id`, in its state at `at`.
 pub async fn by_id<'e, E>(executor: E, id: i64, at: i64) -> sqlx::Result<Option<StoredLink>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(stored_link_sql!("WHERE l.id = ?2"))
         .bind(at)
@@ -313,7 +315,7 @@ where
 /// Marks invitation `id` revoked by coworker `by`, unless it already is; answers whether
 /// it changed. With `invites_only` false, any link (a resend revokes the one it replaces).
 pub async fn mark_revoked(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     by: i64,
     at: i64,
@@ -334,7 +336,7 @@ pub async fn mark_revoked(
 /// Revokes coworker `coworker_id`'s unused sign-in links: a removed coworker's must not
 /// let them back in.
 pub async fn revoke_unused_signins(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     coworker_id: i64,
     at: i64,
 ) -> sqlx::Result<()> {
@@ -352,7 +354,7 @@ pub async fn revoke_unused_signins(
 
 /// Turns new-link requests for invitation `id` on or off; answers whether it changed.
 pub async fn set_renewal(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     allowed: bool,
 ) -> sqlx::Result<bool> {
@@ -379,7 +381,7 @@ pub struct Won {
 /// Marks the link whose token hashes to `hash` used at `at` if it is pending, whatever
 /// its purpose. Run [`super::sessions::open`] next, on the same connection.
 pub async fn mark_redeemed(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     hash: &TokenHash,
     at: i64,
 ) -> sqlx::Result<Option<Won>> {
@@ -397,7 +399,7 @@ pub async fn mark_redeemed(
 /// Forgets the token and code hashes of links dead (used, revoked or expired, whichever came
 /// first) at or before `before`; the rows stay.
 pub async fn forget_dead_token_hashes(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     before: i64,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(

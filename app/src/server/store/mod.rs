@@ -10,6 +10,7 @@
 //! link_codes.rs       magic_links' one-time codes: an address's live codes, wrong tries
 //! sessions.rs         auth_sessions: the one insert, touch, every end and its reason
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
+//! flag.rs             a truth value as either engine keeps it
 //! events.rs           link_events: the audit trail, its repeat folding and paging
 //! coworkers.rs        coworkers
 //! applications.rs     applications, the ones each invitation opens, the ones reached
@@ -24,6 +25,7 @@ pub mod applications;
 pub mod coworkers;
 pub mod deliveries;
 pub mod events;
+pub mod flag;
 pub mod link_codes;
 pub mod link_list;
 pub mod link_state;

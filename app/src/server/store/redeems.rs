@@ -41,7 +41,7 @@ impl Job for Redeem {
              RETURNING {number}, id, destination, {};
             {};
             INSERT INTO tower_sessions (id, data, expiry_date)
-            SELECT ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', expires_at, 'unixepoch')
+            SELECT ?, ?, expires_at
               FROM auth_sessions WHERE id = ? AND changes() = 1;",
             session_end_sql!(),
             open_sql!(),

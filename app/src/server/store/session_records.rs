@@ -1,9 +1,12 @@
-//! The `tower_sessions` records a redeem writes itself, in its own transaction, for the
-//! session layer's store (`server/src/session_store.rs`) to claim when the response
-//! leaves. The record holds only the id of an `auth_sessions` row, under [`AUTH_KEY`].
+//! The `tower_sessions` table: the session layer's records, read and written for its
+//! store (`server/src/session_store.rs`), and the records a redeem writes itself, in its
+//! own transaction, for that store to claim when the response leaves. A record holds
+//! only the id of an `auth_sessions` row, under [`AUTH_KEY`]; `expiry_date` is unix
+//! seconds.
 
 use super::super::OrInternal;
 use crate::error::AppError;
+use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,6 +90,57 @@ impl PreparedRecords {
         record.id = id;
         Some(record.data.len() == 1)
     }
+}
+
+/// The encoded record `id`, unless it expired before `now`.
+pub async fn load(pool: &AnyPool, id: &str, now: i64) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar("SELECT data FROM tower_sessions WHERE id = $1 AND expiry_date > $2")
+        .bind(id)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Stores a new record; an id already taken is a unique violation.
+pub async fn insert(pool: &AnyPool, id: &str, data: Vec<u8>, expiry: i64) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(data)
+        .bind(expiry)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Stores record `id`, replacing what it held.
+pub async fn save(pool: &AnyPool, id: &str, data: Vec<u8>, expiry: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date",
+    )
+    .bind(id)
+    .bind(data)
+    .bind(expiry)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+pub async fn delete(pool: &AnyPool, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM tower_sessions WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Forgets the records that expired before `now`; answers how many.
+pub async fn delete_expired(pool: &AnyPool, now: i64) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM tower_sessions WHERE expiry_date <= $1")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::model::LinkSession;
 use crate::server::group::Query;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
-use sqlx::{Executor, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor, Any, AnyConnection, AnyPool};
 
 /// Why a session ended, as `auth_sessions.end_reason` (and so the trail) records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +131,7 @@ impl Opening {
 
 /// Opens the session a redeem just won, inside the redeem's transaction; answers when it
 /// ends (unix seconds), or `None` when the statement before changed nothing.
-pub async fn open(conn: &mut SqliteConnection, opening: Opening) -> sqlx::Result<Option<i64>> {
+pub async fn open(conn: &mut AnyConnection, opening: Opening) -> sqlx::Result<Option<i64>> {
     let row: Option<(i64,)> = opening
         .bind(sqlx::query_as(concat!(
             open_sql!(),
@@ -145,7 +145,7 @@ pub async fn open(conn: &mut SqliteConnection, opening: Opening) -> sqlx::Result
 /// Records that session `id` was used at `at`.
 pub async fn touch<'e, E>(executor: E, id: &str, at: i64) -> sqlx::Result<()>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query("UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1")
         .bind(id)
@@ -158,7 +158,7 @@ where
 /// Ends session `id`, if it is live, for `reason` (one its holder or its limits caused).
 pub async fn end<'e, E>(executor: E, id: &str, reason: EndReason, at: i64) -> sqlx::Result<()>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query(
         "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?3
@@ -175,7 +175,7 @@ where
 /// Ends every live session link `link_id` opened, by coworker `by` revoking it; answers
 /// how many.
 pub async fn end_for_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     link_id: i64,
     by: i64,
     at: i64,
@@ -195,7 +195,7 @@ pub async fn end_for_link(
 
 /// Ends every live session of coworker `coworker_id`, who was removed (by admin `by`).
 pub async fn end_for_coworker(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     coworker_id: i64,
     by: Option<i64>,
     at: i64,
@@ -225,7 +225,7 @@ pub enum Numbered {
 /// Ends the invitee session numbered `number` (its rowid, as a link's page lists it),
 /// by coworker `by`.
 pub async fn end_numbered(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     number: i64,
     by: i64,
     at: i64,
@@ -256,7 +256,7 @@ pub async fn end_numbered(
 
 /// Ends every live session past its absolute or idle limit as of `at`.
 pub async fn end_past_limits(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     at: i64,
     coworker_idle_secs: i64,
     invitee_idle_secs: i64,
@@ -277,7 +277,7 @@ pub async fn end_past_limits(
 }
 
 /// Deletes sessions that ended at or before `before`.
-pub async fn forget_ended(conn: &mut SqliteConnection, before: i64) -> sqlx::Result<u64> {
+pub async fn forget_ended(conn: &mut AnyConnection, before: i64) -> sqlx::Result<u64> {
     Ok(
         sqlx::query("DELETE FROM auth_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?1")
             .bind(before)
@@ -297,7 +297,7 @@ pub struct Found {
     pub ended_at: Option<i64>,
     pub c_email: Option<String>,
     pub c_name: Option<String>,
-    pub c_is_admin: Option<bool>,
+    pub c_is_admin: Option<crate::server::store::flag::Flag>,
     pub c_created_at: Option<i64>,
     pub c_deactivated_at: Option<i64>,
     pub l_email: Option<String>,
@@ -307,8 +307,10 @@ pub struct Found {
     pub i_email: Option<String>,
     pub i_name: Option<String>,
     /// Whether its invitation opens the application asked about.
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub opens_application: bool,
     /// Whether it has reached that application before.
+    #[sqlx(try_from = "crate::server::store::flag::Flag")]
     pub reached_application: bool,
 }
 
@@ -320,7 +322,7 @@ pub async fn find<'e, E>(
     application: Option<i64>,
 ) -> sqlx::Result<Option<Found>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(
         "SELECT s.coworker_id, s.link_id, s.expires_at, s.last_seen_at, s.ended_at,
@@ -350,7 +352,7 @@ where
 /// The sessions link `link_id` opened, newest first.
 pub async fn of_link<'e, E>(executor: E, link_id: i64) -> sqlx::Result<Vec<LinkSession>>
 where
-    E: Executor<'e, Database = Sqlite>,
+    E: Executor<'e, Database = Any>,
 {
     sqlx::query_as(
         "SELECT rowid AS number, created_at AS started_at, last_seen_at, expires_at, ended_at,
