@@ -5,7 +5,8 @@
 //!   once, a success counted only when the session cookie is set and then works;
 //! - issue throughput with the file outbox, and with SMTP to a catcher on loopback;
 //! - peek latency, and the links list with 100,000 and 1,000,000 links;
-//! - the raw SQLite ceiling for the same durable work (mark used + insert session);
+//! - the raw SQLite ceiling for the same durable work (mark used + insert session), and
+//!   the raw PostgreSQL one beside it (pgbench on a throwaway cluster, `pg_ceiling`);
 //! - the gate: decisions per second at C=32 over 100,000 live sessions, and nginx in
 //!   front of a static page alone, with `auth_request` to `return 204`, and with
 //!   `auth_request` to Latchkey;
@@ -23,6 +24,7 @@ mod gate_ceiling;
 mod gate_phase;
 mod load;
 mod nginx;
+mod pg_ceiling;
 mod raw;
 mod report;
 mod seed;
@@ -107,9 +109,10 @@ const SMOKE: Sizes = Sizes {
 
 struct Args {
     smoke: bool,
-    /// `--quick redeem|issue|both|gate|first-minute`: only the redeem (C=32) and/or
-    /// outbox issue phase, or only the gate, or only the invitee's first minute, for a
-    /// quick look (or a profile) while tuning; nothing is written.
+    /// `--quick redeem|issue|both|gate|first-minute|pg-ceiling`: only the redeem (C=32)
+    /// and/or outbox issue phase, or only the gate, or only the invitee's first minute, or
+    /// only the raw PostgreSQL ceiling (no server needed), for a quick look (or a profile)
+    /// while tuning; nothing is written.
     quick: Option<String>,
     /// `--profile DIR`: record each timed phase of the server with `perf record -g`.
     profile: Option<PathBuf>,
@@ -139,10 +142,12 @@ fn args() -> Result<Args> {
                     given
                         .next()
                         .filter(|v| {
-                            ["redeem", "issue", "both", "gate", "first-minute"]
+                            ["redeem", "issue", "both", "gate", "first-minute", "pg-ceiling"]
                                 .contains(&v.as_str())
                         })
-                        .context("--quick needs redeem, issue, both, gate or first-minute")?,
+                        .context(
+                            "--quick needs redeem, issue, both, gate, first-minute or pg-ceiling",
+                        )?,
                 );
             }
             "--synchronous" => {
@@ -158,7 +163,7 @@ fn args() -> Result<Args> {
             "--site" => args.site = given.next().context("--site needs a path")?.into(),
             "--out" => args.out = given.next().context("--out needs a directory")?.into(),
             other => bail!(
-                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate|first-minute] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate|first-minute|pg-ceiling] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
             ),
         }
     }
@@ -213,6 +218,24 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             "machine": report::machine(),
             "durability": format!("WAL, synchronous={}", args.synchronous.to_uppercase()),
             "gate": gate,
+        }));
+    }
+    if args.quick.as_deref() == Some("pg-ceiling") {
+        // The full run's size (the smoke run's with --smoke): the ceiling alone.
+        let transactions = if args.smoke {
+            sizes.ceiling_transactions
+        } else {
+            FULL.ceiling_transactions
+        };
+        let postgres = pg_ceiling::ceiling(work, transactions).await?;
+        return Ok(json!({
+            "date": report::today(),
+            "mode": "quick",
+            "machine": report::machine(),
+            "durability": "PostgreSQL: see postgres_ceiling_settings",
+            "postgres_ceiling_per_second": postgres["per_second"],
+            "postgres_ceiling_latency_ms": postgres["latency_ms"],
+            "postgres_ceiling_settings": postgres["settings"],
         }));
     }
     let db_path = work.join("latchkey.db");
@@ -369,11 +392,14 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         }));
     }
 
-    // --- the raw SQLite ceiling -------------------------------------------------------------
-    let ceiling = if args.quick.is_some() {
-        json!({})
+    // --- the raw SQLite and PostgreSQL ceilings --------------------------------------------
+    let (ceiling, postgres) = if args.quick.is_some() {
+        (json!({}), json!({}))
     } else {
-        seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?
+        (
+            seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?,
+            pg_ceiling::ceiling(work, sizes.ceiling_transactions).await?,
+        )
     };
     let c32 = redeem
         .iter()
@@ -395,6 +421,9 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         "gate": gate,
         "first_minute": first_minute,
         "sqlite_ceiling_per_second": ceiling,
+        "postgres_ceiling_per_second": postgres["per_second"],
+        "postgres_ceiling_latency_ms": postgres["latency_ms"],
+        "postgres_ceiling_settings": postgres["settings"],
         "redeem_c32_share_of_ceiling": match ceiling[args.synchronous.as_str()].as_f64() {
             Some(ceiling) if ceiling > 0.0 => c32 / ceiling,
             _ => 0.0,

@@ -81,8 +81,11 @@ pub fn table(r: &Value) -> String {
         r["durability"].as_str().unwrap_or("")
     );
     if r.get("peek_ms").is_none() {
-        // `--quick gate` or `--quick first-minute`: only that part.
-        return out + &gate_table(&r["gate"]) + &first_minute_table(&r["first_minute"]);
+        // `--quick gate`, `--quick first-minute` or `--quick pg-ceiling`: only that part.
+        return out
+            + &gate_table(&r["gate"])
+            + &first_minute_table(&r["first_minute"])
+            + &postgres_table(r);
     }
     out += "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n";
     for row in r["redeem"].as_array().into_iter().flatten() {
@@ -142,6 +145,7 @@ pub fn table(r: &Value) -> String {
         "| the same through sqlx, one batch per transaction, NORMAL | {} | | | |\n",
         f(&ceiling["normal_through_sqlx"])
     );
+    out += &postgres_rows(r);
     out += &format!(
         "\nredeem at C=32 is {:.0}% of the raw SQLite ceiling with the server's setting ({}); server peak RSS {:.1} MB\n",
         r["redeem_c32_share_of_ceiling"].as_f64().unwrap_or(0.0) * 100.0,
@@ -165,6 +169,35 @@ pub fn table(r: &Value) -> String {
                 s["raw"], s["gzip"], s["brotli"]
             );
         }
+    }
+    out
+}
+
+/// The raw PostgreSQL ceiling's rows (none when it did not run), under their own header.
+fn postgres_table(r: &Value) -> String {
+    let rows = postgres_rows(r);
+    if rows.is_empty() {
+        return rows;
+    }
+    "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n".to_owned()
+        + &rows
+}
+
+fn postgres_rows(r: &Value) -> String {
+    let mut out = String::new();
+    for (key, what) in [("on", "on (default)"), ("off", "off")] {
+        let per_second = &r["postgres_ceiling_per_second"][key];
+        if per_second.is_null() {
+            continue;
+        }
+        let latency = &r["postgres_ceiling_latency_ms"][key];
+        out += &format!(
+            "| raw PostgreSQL (pgbench, 32 clients): the same, synchronous_commit={what} | {} | {} | {} | {} |\n",
+            f(per_second),
+            f(&latency["p50"]),
+            f(&latency["p95"]),
+            f(&latency["p99"]),
+        );
     }
     out
 }

@@ -5,7 +5,8 @@
 //! features) and the front end `make site` wrote to `target/site`. The smoke run fails on
 //! any wrong answer, never on speed; this test also checks that its report holds the
 //! gate's part (decisions straight at the server and, where nginx is installed, through
-//! nginx) and the invitee's first minute in Chromium, so neither can quietly drop out.
+//! nginx), the invitee's first minute in Chromium and the raw PostgreSQL ceiling, so none
+//! can quietly drop out.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,4 +75,14 @@ fn smoke_run_answers_every_request_correctly() {
     assert_eq!(first["visits"], 1, "{first}");
     assert!(first["bytes_before_continue"].as_u64() > Some(0), "{first}");
     assert!(first["continue_ready_ms"].as_f64() > Some(0.0), "{first}");
+    // The raw PostgreSQL ceiling ran with both durabilities (it fails unless every link
+    // was used once and every session and trail event stored).
+    let postgres = &report["postgres_ceiling_per_second"];
+    for durability in ["on", "off"] {
+        assert!(postgres[durability].as_f64() > Some(0.0), "{postgres}");
+    }
+    assert_eq!(
+        report["postgres_ceiling_settings"]["on"]["fsync"], "on",
+        "the ceiling is measured with durable commits"
+    );
 }
