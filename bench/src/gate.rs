@@ -58,10 +58,6 @@ pub async fn seed(path: &Path, count: usize) -> Result<GateSeeded> {
             .map_err(|e| anyhow::anyhow!("registering {name}: {e:?}"))?;
         ids.push(app.id);
     }
-    // The session store's table, which the server creates when it starts.
-    tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
-        .migrate()
-        .await?;
     pool.close().await;
 
     let path = path.to_owned();
@@ -125,7 +121,7 @@ fn insert_sessions(path: &Path, count: usize, wiki: i64, grafana: i64) -> Result
         let record = PreparedRecords::prepare(&auth_id).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         tx.prepare_cached(
             "INSERT INTO tower_sessions (id, data, expiry_date)
-             VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', ?3, 'unixepoch'))",
+             VALUES (?1, ?2, ?3)",
         )?
         .execute(rusqlite::params![
             record.id.to_string(),

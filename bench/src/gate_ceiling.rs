@@ -18,14 +18,14 @@ use crate::gate::{self, GateSession};
 use anyhow::{ensure, Result};
 use app::server::db;
 use serde_json::{json, Value};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The session layer's read (tower-sessions-sqlx-store's `load`).
-const RECORD: &str = "select data from tower_sessions where id = ? and expiry_date > ?";
+/// `store::session_records::load`.
+const RECORD: &str = "SELECT data FROM tower_sessions WHERE id = $1 AND expiry_date > $2";
 /// `store::applications::all`.
 const APPLICATIONS: &str =
     "SELECT a.id, a.name, a.scheme, a.host, a.port, a.path_prefix FROM applications a ORDER BY a.id";
@@ -99,7 +99,7 @@ pub async fn measure(
 }
 
 async fn through_sqlx(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     sessions: &Arc<Vec<GateSession>>,
     decisions: usize,
     concurrency: usize,
@@ -135,10 +135,10 @@ async fn through_sqlx(
 }
 
 /// The session layer's read of the record, which both ways start with.
-async fn load_record(pool: &SqlitePool, session: &GateSession) -> Result<()> {
+async fn load_record(pool: &AnyPool, session: &GateSession) -> Result<()> {
     let record: Option<Vec<u8>> = sqlx::query_scalar(RECORD)
         .bind(&session.record_id)
-        .bind(time::OffsetDateTime::now_utc())
+        .bind(app::server::now())
         .fetch_optional(pool)
         .await?;
     ensure!(record.is_some(), "no session record");
@@ -146,7 +146,7 @@ async fn load_record(pool: &SqlitePool, session: &GateSession) -> Result<()> {
 }
 
 /// Today's reads; answers the invitee's address when the invitation opens the wiki.
-async fn decide_today(pool: &SqlitePool, session: &GateSession, wiki: i64) -> Result<String> {
+async fn decide_today(pool: &AnyPool, session: &GateSession, wiki: i64) -> Result<String> {
     load_record(pool, session).await?;
     let applications = sqlx::query(APPLICATIONS).fetch_all(pool).await?;
     ensure!(applications.len() == 3, "the applications");
@@ -168,7 +168,7 @@ async fn decide_today(pool: &SqlitePool, session: &GateSession, wiki: i64) -> Re
     Ok(row.try_get("l_email")?)
 }
 
-async fn decide_fused(pool: &SqlitePool, session: &GateSession) -> Result<String> {
+async fn decide_fused(pool: &AnyPool, session: &GateSession) -> Result<String> {
     load_record(pool, session).await?;
     let rows = sqlx::query(FUSED)
         .bind(&session.auth_id)
@@ -189,8 +189,7 @@ async fn decide_fused(pool: &SqlitePool, session: &GateSession) -> Result<String
 
 fn raw(path: &Path, sessions: &[GateSession], decisions: usize, wiki: i64) -> Result<f64> {
     let connection = rusqlite::Connection::open(path)?;
-    let now =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?;
+    let now = app::server::now();
     let started = Instant::now();
     for i in 0..decisions {
         let session = &sessions[gate::spread(i, sessions.len())];

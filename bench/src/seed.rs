@@ -6,7 +6,7 @@ use app::server::email::EmailAddress;
 use app::server::tokens::PlainToken;
 use app::server::{coworkers, db, links, now};
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ pub struct Seeded {
     pub signin_token: String,
 }
 
-async fn open(path: &Path) -> Result<SqlitePool> {
+async fn open(path: &Path) -> Result<AnyPool> {
     db::connect(
         &format!("sqlite://{}", path.display()),
         Duration::from_secs(5),
@@ -44,7 +44,7 @@ pub async fn prepare(path: &Path, count: usize) -> Result<Seeded> {
     })
 }
 
-async fn insert_pending(pool: &SqlitePool, count: usize, tag: &str) -> Result<Vec<String>> {
+async fn insert_pending(pool: &AnyPool, count: usize, tag: &str) -> Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(count);
     let at = now();
     let mut tx = db::begin_write(pool).await?;

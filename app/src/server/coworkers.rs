@@ -65,11 +65,7 @@ pub enum Added {
 }
 
 /// Adds a coworker, or reactivates one that was removed. The first coworker is an admin.
-pub async fn add(
-    pool: &AnyPool,
-    email: &EmailAddress,
-    name: Option<&str>,
-) -> sqlx::Result<Added> {
+pub async fn add(pool: &AnyPool, email: &EmailAddress, name: Option<&str>) -> sqlx::Result<Added> {
     add_as(pool, email, name, Role::Coworker).await
 }
 

@@ -101,11 +101,7 @@ impl Engine {
 /// another writer retries (SQLite's busy handler) for up to `busy_timeout`, then fails
 /// with an error [`is_busy`] recognises; on PostgreSQL, several Latchkey instances may
 /// migrate at once (the migrator holds an advisory lock).
-pub async fn connect(
-    url: &str,
-    busy_timeout: Duration,
-    durability: Durability,
-) -> Result<AnyPool> {
+pub async fn connect(url: &str, busy_timeout: Duration, durability: Durability) -> Result<AnyPool> {
     sqlx::any::install_default_drivers();
     match Engine::of_url(url) {
         Some(Engine::Sqlite) => {

@@ -12,7 +12,7 @@
 use super::{db, OrInternal};
 use crate::error::AppError;
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{FromRow, Any, AnyPool};
+use sqlx::{Any, AnyPool, FromRow};
 use std::collections::VecDeque;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};

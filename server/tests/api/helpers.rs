@@ -534,13 +534,11 @@ impl TestApp {
         .execute(&self.db)
         .await
         .unwrap();
-        sqlx::query(
-            "UPDATE tower_sessions SET expiry_date = expiry_date - $1",
-        )
-        .bind(secs)
-        .execute(&self.db)
-        .await
-        .unwrap();
+        sqlx::query("UPDATE tower_sessions SET expiry_date = expiry_date - $1")
+            .bind(secs)
+            .execute(&self.db)
+            .await
+            .unwrap();
     }
 }
 

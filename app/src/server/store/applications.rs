@@ -3,7 +3,7 @@
 
 use crate::model::ApplicationInfo;
 use crate::server::applications::BaseUrl;
-use sqlx::{Executor, Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Executor};
 
 /// A registered application.
 #[derive(Debug, Clone)]
@@ -122,11 +122,7 @@ where
 }
 
 /// Sets the applications invitation `link_id` opens to `ids`.
-pub async fn set_for_link(
-    conn: &mut AnyConnection,
-    link_id: i64,
-    ids: &[i64],
-) -> sqlx::Result<()> {
+pub async fn set_for_link(conn: &mut AnyConnection, link_id: i64, ids: &[i64]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM link_applications WHERE link_id = ?1")
         .bind(link_id)
         .execute(&mut *conn)

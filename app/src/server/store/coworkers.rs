@@ -2,7 +2,7 @@
 
 use crate::model::CoworkerInfo;
 use crate::server::email::EmailAddress;
-use sqlx::{Executor, Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Executor};
 
 /// A coworker as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

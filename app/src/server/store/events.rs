@@ -7,7 +7,7 @@
 use crate::error::AppError;
 use crate::model::{EventKind, LinkEvent};
 use crate::server::OrInternal;
-use sqlx::{Executor, Any, AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::net::IpAddr;
 
 /// Looks and refused redeems of one link from one client network within this many

@@ -47,10 +47,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(read, (Flag(true), Flag(false), None));
-        assert!(sqlx::query_scalar::<_, bool>("SELECT 1")
-            .fetch_one(&pool)
-            .await
-            .is_err(),
-            "were a plain bool enough, Flag would not be needed");
+        assert!(
+            sqlx::query_scalar::<_, bool>("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .is_err(),
+            "were a plain bool enough, Flag would not be needed"
+        );
     }
 }

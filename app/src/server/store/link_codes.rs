@@ -2,7 +2,7 @@
 //! may type, and the count of wrong tries.
 
 use super::link_state::pending_sql;
-use sqlx::{Executor, Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Executor};
 
 /// Typing a code tries at most this many of an address's live codes, the newest first.
 pub const MOST_CODES_PER_ADDRESS: i64 = 20;

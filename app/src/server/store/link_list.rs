@@ -5,7 +5,7 @@
 use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
 use crate::model::{Delivery, LinkState, LinkSummary};
-use sqlx::{Executor, Any, AnyPool};
+use sqlx::{Any, AnyPool, Executor};
 
 /// One invitation as the list and a link's page show it.
 #[derive(sqlx::FromRow)]

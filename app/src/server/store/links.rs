@@ -6,7 +6,7 @@ use crate::model::{EventKind, LinkState, Purpose};
 use crate::server::codes::{CodeKey, PlainCode};
 use crate::server::group::{self, Job, Query};
 use crate::server::tokens::{PlainToken, TokenHash};
-use sqlx::{Executor, Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Executor};
 use std::sync::OnceLock;
 
 /// The stored code of a link's purpose.
@@ -353,11 +353,7 @@ pub async fn revoke_unused_signins(
 }
 
 /// Turns new-link requests for invitation `id` on or off; answers whether it changed.
-pub async fn set_renewal(
-    conn: &mut AnyConnection,
-    id: i64,
-    allowed: bool,
-) -> sqlx::Result<bool> {
+pub async fn set_renewal(conn: &mut AnyConnection, id: i64, allowed: bool) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE magic_links SET renewal_allowed = ?2
          WHERE id = ?1 AND purpose = 'invite' AND renewal_allowed <> ?2",
@@ -398,10 +394,7 @@ pub async fn mark_redeemed(
 
 /// Forgets the token and code hashes of links dead (used, revoked or expired, whichever came
 /// first) at or before `before`; the rows stay.
-pub async fn forget_dead_token_hashes(
-    conn: &mut AnyConnection,
-    before: i64,
-) -> sqlx::Result<u64> {
+pub async fn forget_dead_token_hashes(conn: &mut AnyConnection, before: i64) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE magic_links SET token_hash = NULL, code_hash = NULL
          WHERE token_hash IS NOT NULL

@@ -8,7 +8,7 @@ use crate::model::LinkSession;
 use crate::server::group::Query;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
-use sqlx::{Executor, Any, AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 /// Why a session ended, as `auth_sessions.end_reason` (and so the trail) records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,12 +224,7 @@ pub enum Numbered {
 
 /// Ends the invitee session numbered `number` (its rowid, as a link's page lists it),
 /// by coworker `by`.
-pub async fn end_numbered(
-    pool: &AnyPool,
-    number: i64,
-    by: i64,
-    at: i64,
-) -> sqlx::Result<Numbered> {
+pub async fn end_numbered(pool: &AnyPool, number: i64, by: i64, at: i64) -> sqlx::Result<Numbered> {
     let ended: Option<i64> = sqlx::query_scalar(
         "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?4, ended_by = ?3
          WHERE rowid = ?1 AND link_id IS NOT NULL AND ended_at IS NULL RETURNING link_id",
