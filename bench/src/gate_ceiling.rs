@@ -17,6 +17,7 @@
 use crate::gate::{self, GateSession};
 use anyhow::{ensure, Result};
 use app::server::db;
+use app::server::store::flag::Flag;
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
 use std::path::Path;
@@ -181,7 +182,7 @@ async fn decide_fused(pool: &AnyPool, session: &GateSession) -> Result<String> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("no application"))?;
     ensure!(
-        row.try_get::<bool, _>("opens")? && row.try_get::<bool, _>("reached")?,
+        row.try_get::<Flag, _>("opens")?.0 && row.try_get::<Flag, _>("reached")?.0,
         "the wiki"
     );
     Ok(row.try_get("l_email")?)
