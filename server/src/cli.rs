@@ -17,7 +17,8 @@ use sqlx::AnyPool;
 /// Every variable [`Config`] reads, and the ones the web framework and the log read.
 const ENVIRONMENT: &str = "\
 Environment (none is required; the README's Configuration section says more):
-  LATCHKEY_DATABASE_URL              sqlite://relative/path.db or sqlite:///absolute/path.db
+  LATCHKEY_DATABASE_URL              sqlite://relative/path.db, sqlite:///absolute/path.db
+                                     or postgres://user:password@host/database
                                      [default: sqlite://data/latchkey.db]
   LATCHKEY_PUBLIC_URL                where people reach Latchkey; links point here
                                      [default: http://127.0.0.1:3000]

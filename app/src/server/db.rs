@@ -232,18 +232,51 @@ async fn postgres_pool(url: &str, busy_timeout: Duration) -> Result<AnyPool> {
         .context("connecting to PostgreSQL")
 }
 
+/// `sql` with each plain `?` numbered in order (`$1`, `$2`, …). Fragments a batch shares
+/// keep plain `?`s (see [`batch`]); a statement made of them that runs on its own, on
+/// either engine, is numbered first. The fragments hold no `?` inside a literal.
+pub fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether the database answers a trivial query (the health check).
 pub async fn ping(pool: &AnyPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
-/// Opens a write transaction. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so two writers never both read first and then deadlock
-/// upgrading.
+/// The PostgreSQL advisory lock every write transaction holds (any fixed number would
+/// do; these are "LATCHKEY" in ASCII, truncated).
+const WRITE_LOCK: i64 = 0x4c41_5443_484b_4559;
+
+/// Opens a write transaction. Write transactions take turns, on every instance: each
+/// reads the state it changes (a link's, how many admins are left) and decides on it,
+/// and taking turns keeps those decisions true. On SQLite the transaction takes the
+/// write lock at once (`BEGIN IMMEDIATE`), so two writers never both read first and then
+/// deadlock upgrading; on PostgreSQL it holds one advisory lock until it ends. The hot
+/// writes (issue, redeem, delivery) are single statements outside these (see `group`).
 pub async fn begin_write(pool: &AnyPool) -> sqlx::Result<sqlx::Transaction<'static, Any>> {
     match Engine::of(pool) {
         Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        Engine::Postgres => pool.begin().await,
+        Engine::Postgres => {
+            let mut tx = pool.begin().await?;
+            // The lock function returns `void`, which the Any driver cannot read.
+            sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                .bind(WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
     }
 }
 
@@ -284,15 +317,28 @@ where
     .map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
-/// Whether `error` means "another connection held the lock for the whole busy timeout"
-/// (SQLITE_BUSY or SQLITE_LOCKED, with any extended code), or no connection was free.
+/// Whether `error` means the database could not take the work now, so that nothing was
+/// written and trying again later can succeed (answered 503 `busy`): on SQLite, another
+/// connection held the lock for the whole busy timeout (SQLITE_BUSY or SQLITE_LOCKED,
+/// with any extended code); on PostgreSQL, the server is unreachable, shutting down,
+/// starting, out of connections, or broke a transaction off (a serialization failure or
+/// a deadlock); on either, no pooled connection came free in time.
 pub fn is_busy(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::PoolTimedOut => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                code.parse::<i32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+            } else {
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || matches!(&*code, "53300" | "40001" | "40P01")
+            }
+        }
         _ => false,
     }
 }

@@ -48,6 +48,12 @@ pub trait Job: Send + 'static {
 
     /// The batch of `count` jobs (a power of two), made once per kind: see [`batch_sql`].
     fn batch_sql(count: usize) -> &'static str;
+
+    /// The job as one statement of its own, its rows numbered 0, its parameters numbered
+    /// (see [`db::numbered`]) in the order [`Job::bind`] binds them: how PostgreSQL,
+    /// which takes writes side by side, commits each job (a statement is its own
+    /// transaction there). Made once per kind.
+    fn alone_sql() -> &'static str;
 }
 
 /// A row that says which job of the batch it belongs to.
@@ -102,18 +108,25 @@ pub fn batch_sql(
 
 type Answer<J> = oneshot::Sender<Result<Vec<<J as Job>::Row>, AppError>>;
 
-/// The queue for one kind of job; cloning it is cheap.
-pub struct GroupCommit<J: Job>(mpsc::Sender<(J, Answer<J>)>);
+/// The queue for one kind of job (on PostgreSQL, the pool each job is committed through
+/// on its own); cloning it is cheap.
+pub enum GroupCommit<J: Job> {
+    Queued(mpsc::Sender<(J, Answer<J>)>),
+    Alone(AnyPool),
+}
 
 impl<J: Job> Clone for GroupCommit<J> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        match self {
+            Self::Queued(sender) => Self::Queued(sender.clone()),
+            Self::Alone(pool) => Self::Alone(pool.clone()),
+        }
     }
 }
 
 impl<J: Job> std::fmt::Debug for GroupCommit<J> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GroupCommit({})", J::DOING)
+        write!(f, "GroupCommit({})", J::QUEUE)
     }
 }
 
@@ -125,17 +138,24 @@ impl<J: Job> GroupCommit<J> {
 
     /// [`GroupCommit::start`] with room for `waiting` queued jobs.
     pub fn with_room(writer: AnyPool, waiting: usize) -> Self {
+        if db::Engine::of(&writer) == db::Engine::Postgres {
+            return Self::Alone(writer);
+        }
         let (sender, receiver) = mpsc::channel(waiting);
         tokio::spawn(run::<J>(writer, receiver));
-        Self(sender)
+        Self::Queued(sender)
     }
 
     /// Queues `job` and waits until the transaction that holds it has committed; answers
     /// the rows its statements returned. The job stands even if the caller goes away.
     /// With the queue full, answers [`AppError::Busy`] at once and stores nothing.
     pub async fn commit(&self, job: J) -> Result<Vec<J::Row>, AppError> {
+        let queue = match self {
+            Self::Queued(queue) => queue,
+            Self::Alone(pool) => return commit_alone(pool, job).await,
+        };
         let (answer, answered) = oneshot::channel();
-        self.0
+        queue
             .try_send((job, answer))
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(_) => {
@@ -168,6 +188,22 @@ async fn run<J: Job>(writer: AnyPool, mut receiver: mpsc::Receiver<(J, Answer<J>
         let jobs: Vec<(J, Answer<J>)> = waiting.drain(..take).collect();
         commit::<J>(&writer, jobs).await;
     }
+}
+
+/// Commits `job` as one statement, in a task of its own so that a caller going away
+/// cannot stop it half-way.
+async fn commit_alone<J: Job>(pool: &AnyPool, job: J) -> Result<Vec<J::Row>, AppError> {
+    let pool = pool.clone();
+    let rows = tokio::spawn(async move {
+        job.bind(sqlx::query_as::<_, J::Row>(J::alone_sql()))
+            .fetch_all(&pool)
+            .await
+    })
+    .await
+    .map_err(|_| AppError::Internal)?
+    .or_internal(J::DOING)?;
+    super::metrics::batch_committed(J::QUEUE, 1);
+    Ok(rows)
 }
 
 async fn commit<J: Job>(writer: &AnyPool, jobs: Vec<(J, Answer<J>)>) {

@@ -24,6 +24,49 @@ fn init_logs() {
     });
 }
 
+/// The PostgreSQL server the suite runs against instead of SQLite, when it runs under
+/// `with-postgres` (testkit), which sets `LATCHKEY_TEST_POSTGRES`.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("LATCHKEY_TEST_POSTGRES").ok()
+}
+
+/// Whether this run is on PostgreSQL; the few tests about SQLite's files skip then.
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// A database of its own for one test: a new, empty PostgreSQL database when the suite
+/// runs on PostgreSQL, otherwise the SQLite file `latchkey.db` in `dir`.
+pub fn test_database_url(dir: &std::path::Path) -> String {
+    let Some(server) = postgres_server() else {
+        return format!("sqlite://{}", dir.join("latchkey.db").display());
+    };
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let admin = server.clone();
+    let create = format!("CREATE DATABASE {name}");
+    // On a thread of its own: callers may be inside a runtime already.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                use sqlx::{Connection, Executor};
+                let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+                connection.execute(create.as_str()).await.unwrap();
+            });
+    })
+    .join()
+    .unwrap();
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
 /// A running server with its own database and outbox.
 pub struct TestApp {
     pub base: String,
@@ -58,9 +101,10 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let db_path = dir.path().join("latchkey.db");
     let outbox = dir.path().join("outbox");
     let vars = [
+        ("LATCHKEY_DATABASE_URL", test_database_url(dir.path())),
         (
-            "LATCHKEY_DATABASE_URL",
-            format!("sqlite://{}", db_path.display()),
+            "LATCHKEY_CODE_KEY_FILE",
+            dir.path().join("code.key").display().to_string(),
         ),
         ("LATCHKEY_PUBLIC_URL", base.clone()),
         ("LATCHKEY_OUTBOX_DIR", outbox.display().to_string()),

@@ -20,9 +20,10 @@ impl Server {
     /// public URL takes that port.
     pub fn env(dir: &Path, smtp_url: Option<String>) -> Vec<(String, String)> {
         let mut env = vec![
+            ("LATCHKEY_DATABASE_URL".into(), test_database_url(dir)),
             (
-                "LATCHKEY_DATABASE_URL".into(),
-                format!("sqlite://{}", dir.join("latchkey.db").display()),
+                "LATCHKEY_CODE_KEY_FILE".into(),
+                dir.join("code.key").display().to_string(),
             ),
             ("LATCHKEY_PUBLIC_URL".into(), "http://127.0.0.1:0".into()),
             (

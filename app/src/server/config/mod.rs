@@ -9,7 +9,8 @@ use std::time::Duration;
 /// Everything the server and the CLI read from the environment.
 #[derive(Clone)]
 pub struct Config {
-    /// `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
+    /// `sqlite://relative/path.db`, `sqlite:///absolute/path.db`, or `postgres://…`
+    /// (also `postgresql://`).
     pub database_url: String,
     /// Scheme, host and port the links point at, without a trailing slash.
     pub public_url: String,
@@ -185,8 +186,8 @@ impl Config {
             }
         }
         let database_url = text("LATCHKEY_DATABASE_URL", "sqlite://data/latchkey.db");
-        if !database_url.starts_with("sqlite://") {
-            bail!("LATCHKEY_DATABASE_URL must start with sqlite://");
+        if super::db::Engine::of_url(&database_url).is_none() {
+            bail!("LATCHKEY_DATABASE_URL must start with sqlite://, postgres:// or postgresql://");
         }
 
         let max_link_lifetime = minutes("LATCHKEY_MAX_LINK_MINUTES", 7 * 24 * 60)?;
@@ -395,9 +396,10 @@ impl std::fmt::Debug for Config {
 #[cfg(test)]
 mod tests;
 
-/// `name` in the directory of the SQLite database `database_url` names.
+/// `name` in the directory of the SQLite database `database_url` names; for a PostgreSQL
+/// database, in `data/` (where `make run` keeps its files).
 fn beside_database(database_url: &str, name: &str) -> PathBuf {
-    let path = super::db::sqlite_path(database_url).unwrap_or_default();
+    let path = super::db::sqlite_path(database_url).unwrap_or("data/latchkey.db");
     std::path::Path::new(path)
         .parent()
         .unwrap_or_else(|| std::path::Path::new(""))

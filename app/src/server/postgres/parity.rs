@@ -103,6 +103,16 @@ async fn the_schema_matches_sqlite_table_by_table() {
     for trigger in POSTGRES_ONLY_TRIGGERS {
         pg.triggers.remove(trigger).unwrap();
     }
+    // SQLite's hidden rowid of auth_sessions, a column of that name on PostgreSQL
+    // (migrations/postgres/0003), numbered by an identity and unique.
+    let sessions = pg.tables.get_mut("auth_sessions").unwrap();
+    let rowid = sessions
+        .columns
+        .iter()
+        .position(|(name, _, _)| name == "rowid")
+        .expect("auth_sessions.rowid on PostgreSQL");
+    assert_eq!(sessions.columns.remove(rowid), ("rowid".to_owned(), "integer", true));
+    assert!(sessions.unique.remove(&vec!["rowid".to_owned()]));
 
     let names = |schema: &Schema| schema.tables.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(&lite), names(&pg), "the same tables");

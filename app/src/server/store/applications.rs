@@ -72,7 +72,7 @@ where
     let rows: Vec<Row> = sqlx::query_as(&format!(
         // Assembled from a fixed fragment only.
         "SELECT {COLUMNS} FROM link_applications la JOIN applications a ON a.id = la.application_id
-         WHERE la.link_id = ?1 ORDER BY a.id"
+         WHERE la.link_id = $1 ORDER BY a.id"
     ))
     .bind(link_id)
     .fetch_all(executor)
@@ -82,10 +82,12 @@ where
 
 /// The names of the applications a link opens, one per line, for the list's rows: over
 /// `magic_links l`.
-/// Read in the primary key's order (`application_id`), so no sort is needed.
-pub const NAMES_OF_LINK_SQL: &str = "(SELECT group_concat(name, char(10)) FROM
+/// Read in the primary key's order (`application_id`), so no sort is needed. (The
+/// separator is a newline character inside the literal: SQLite's `char(10)` has no
+/// PostgreSQL spelling that SQLite also takes.)
+pub const NAMES_OF_LINK_SQL: &str = "(SELECT group_concat(name, '\n') FROM
         (SELECT a.name FROM link_applications la JOIN applications a ON a.id = la.application_id
-          WHERE la.link_id = l.id ORDER BY la.application_id))";
+          WHERE la.link_id = l.id ORDER BY la.application_id) AS opened)";
 
 /// Registers an application; answers its id.
 pub async fn insert(
@@ -96,7 +98,7 @@ pub async fn insert(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO applications (name, scheme, host, port, path_prefix, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(name)
     .bind(&base.scheme)
@@ -113,7 +115,7 @@ pub async fn remove<'e, E>(executor: E, name: &str) -> sqlx::Result<bool>
 where
     E: Executor<'e, Database = Any>,
 {
-    let removed = sqlx::query("DELETE FROM applications WHERE lower(name) = lower(?1)")
+    let removed = sqlx::query("DELETE FROM applications WHERE lower(name) = lower($1)")
         .bind(name)
         .execute(executor)
         .await?
@@ -123,12 +125,12 @@ where
 
 /// Sets the applications invitation `link_id` opens to `ids`.
 pub async fn set_for_link(conn: &mut AnyConnection, link_id: i64, ids: &[i64]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM link_applications WHERE link_id = ?1")
+    sqlx::query("DELETE FROM link_applications WHERE link_id = $1")
         .bind(link_id)
         .execute(&mut *conn)
         .await?;
     for id in ids {
-        sqlx::query("INSERT INTO link_applications (link_id, application_id) VALUES (?1, ?2)")
+        sqlx::query("INSERT INTO link_applications (link_id, application_id) VALUES ($1, $2)")
             .bind(link_id)
             .bind(id)
             .execute(&mut *conn)
@@ -141,7 +143,7 @@ pub async fn set_for_link(conn: &mut AnyConnection, link_id: i64, ids: &[i64]) -
 pub async fn copy_to(conn: &mut AnyConnection, from: i64, to: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO link_applications (link_id, application_id)
-         SELECT ?2, application_id FROM link_applications WHERE link_id = ?1",
+         SELECT $2, application_id FROM link_applications WHERE link_id = $1",
     )
     .bind(from)
     .bind(to)
@@ -161,7 +163,8 @@ where
     E: Executor<'e, Database = Any>,
 {
     let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO session_applications (session_id, application_id) VALUES (?1, ?2)",
+        "INSERT INTO session_applications (session_id, application_id) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING",
     )
     .bind(session_id)
     .bind(application_id)

@@ -22,12 +22,12 @@ impl Coworker {
     }
 }
 
-/// SQL that holds while coworker `?1` is not the organisation's last active admin.
+/// SQL that holds while coworker `$1` is not the organisation's last active admin.
 /// A fixed fragment, spliced into the statements that could remove that admin.
 macro_rules! not_last_admin_sql {
     () => {
         "(NOT is_admin OR EXISTS (SELECT 1 FROM coworkers o
-                                  WHERE o.is_admin AND o.deactivated_at IS NULL AND o.id != ?1))"
+                                  WHERE o.is_admin AND o.deactivated_at IS NULL AND o.id != $1))"
     };
 }
 
@@ -36,7 +36,7 @@ pub async fn by_email(
     conn: &mut AnyConnection,
     email: &EmailAddress,
 ) -> sqlx::Result<Option<(i64, Option<i64>)>> {
-    sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = ?1")
+    sqlx::query_as("SELECT id, deactivated_at FROM coworkers WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(conn)
         .await
@@ -50,8 +50,8 @@ pub async fn reactivate(
     admin: bool,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE coworkers SET deactivated_at = NULL, name = COALESCE(?2, name), is_admin = ?3
-         WHERE id = ?1",
+        "UPDATE coworkers SET deactivated_at = NULL, name = COALESCE($2, name), is_admin = $3
+         WHERE id = $1",
     )
     .bind(id)
     .bind(name)
@@ -71,7 +71,7 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO coworkers (email, name, is_admin, created_at)
-         VALUES (?1, ?2, ?4 OR NOT EXISTS (SELECT 1 FROM coworkers), ?3)",
+         VALUES ($1, $2, $4 OR NOT EXISTS (SELECT 1 FROM coworkers), $3)",
     )
     .bind(email.as_str())
     .bind(name)
@@ -102,7 +102,7 @@ where
 {
     sqlx::query_as(
         "SELECT id, email, name, is_admin, created_at FROM coworkers
-         WHERE email = ?1 AND deactivated_at IS NULL",
+         WHERE email = $1 AND deactivated_at IS NULL",
     )
     .bind(email.as_str())
     .fetch_optional(executor)
@@ -127,7 +127,7 @@ pub async fn active_id<'e, E>(executor: E, email: &EmailAddress) -> sqlx::Result
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query_scalar("SELECT id FROM coworkers WHERE email = ?1 AND deactivated_at IS NULL")
+    sqlx::query_scalar("SELECT id FROM coworkers WHERE email = $1 AND deactivated_at IS NULL")
         .bind(email.as_str())
         .fetch_optional(executor)
         .await
@@ -136,7 +136,7 @@ where
 /// Whether coworker `id` is active.
 pub async fn is_active(conn: &mut AnyConnection, id: i64) -> sqlx::Result<bool> {
     let active: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM coworkers WHERE id = ?1 AND deactivated_at IS NULL")
+        sqlx::query_scalar("SELECT id FROM coworkers WHERE id = $1 AND deactivated_at IS NULL")
             .bind(id)
             .fetch_optional(conn)
             .await?;
@@ -148,8 +148,8 @@ pub async fn is_active(conn: &mut AnyConnection, id: i64) -> sqlx::Result<bool> 
 /// each other at once cannot both succeed.
 pub async fn set_admin(conn: &mut AnyConnection, id: i64, admin: bool) -> sqlx::Result<bool> {
     let changed = sqlx::query(concat!(
-        "UPDATE coworkers SET is_admin = ?2
-         WHERE id = ?1 AND deactivated_at IS NULL AND (?2 OR ",
+        "UPDATE coworkers SET is_admin = $2
+         WHERE id = $1 AND deactivated_at IS NULL AND ($2 OR ",
         not_last_admin_sql!(),
         ")"
     ))
@@ -165,8 +165,8 @@ pub async fn set_admin(conn: &mut AnyConnection, id: i64, admin: bool) -> sqlx::
 /// answers whether it changed.
 pub async fn deactivate(conn: &mut AnyConnection, id: i64, at: i64) -> sqlx::Result<bool> {
     let changed = sqlx::query(concat!(
-        "UPDATE coworkers SET deactivated_at = ?2
-         WHERE id = ?1 AND deactivated_at IS NULL AND ",
+        "UPDATE coworkers SET deactivated_at = $2
+         WHERE id = $1 AND deactivated_at IS NULL AND ",
         not_last_admin_sql!()
     ))
     .bind(id)

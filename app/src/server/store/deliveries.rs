@@ -52,6 +52,11 @@ impl Job for DeliveryOutcome {
             .bind(detail)
     }
 
+    fn alone_sql() -> &'static str {
+        "WITH updated AS (UPDATE magic_links SET delivery = $1, delivery_error = $2 WHERE id = $3)
+         INSERT INTO link_events (link_id, at, kind, detail) VALUES ($4, $5, $6, $7)"
+    }
+
     fn batch_sql(count: usize) -> &'static str {
         static BATCHES: OnceLock<Vec<String>> = OnceLock::new();
         group::batch_sql(&BATCHES, Self::statements, count)

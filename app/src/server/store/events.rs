@@ -20,11 +20,11 @@ pub const MOST_REPEATABLE_PER_HOUR: i64 = 20;
 /// The event a repeat joins: the same kind, network and detail within the window.
 /// Public, like the other trail queries, for the query-plan test.
 pub const SAME_RECENT_EVENT_SQL: &str = "SELECT id FROM link_events
-     WHERE link_id = ?1 AND kind = ?2 AND at > ?3 AND network IS ?4 AND detail IS ?5
+     WHERE link_id = $1 AND kind = $2 AND at > $3 AND network IS $4 AND detail IS $5
      ORDER BY at DESC LIMIT 1";
-/// How many rows of a kind a link's trail gained since `?3`, and the newest.
+/// How many rows of a kind a link's trail gained since `$3`, and the newest.
 pub const RECENT_OF_KIND_SQL: &str = "SELECT count(*), max(id) FROM link_events
-     WHERE link_id = ?1 AND kind = ?2 AND at > ?3";
+     WHERE link_id = $1 AND kind = $2 AND at > $3";
 
 /// How many events a page of a link's trail holds.
 pub const TRAIL_PAGE: i64 = 50;
@@ -94,7 +94,7 @@ impl<'a> Event<'a> {
         sqlx::query(
             "INSERT INTO link_events
                     (link_id, at, kind, coworker_id, ip, user_agent, detail, other_link, network)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(link_id)
         .bind(at)
@@ -151,8 +151,8 @@ impl<'a> Event<'a> {
             Some(id) => {
                 sqlx::query(
                     "UPDATE link_events
-                        SET repeats = repeats + 1, last_at = max(?2, coalesce(last_at, at))
-                      WHERE id = ?1",
+                        SET repeats = repeats + 1, last_at = max($2, coalesce(last_at, at))
+                      WHERE id = $1",
                 )
                 .bind(id)
                 .bind(at)
@@ -179,13 +179,13 @@ struct EventRow {
     other_link: Option<i64>,
 }
 
-/// The SQL of one page of a link's trail: `?1` the link, `?2` the id to read below,
-/// `?3` how many. Public for the query-plan test.
+/// The SQL of one page of a link's trail: `$1` the link, `$2` the id to read below,
+/// `$3` how many. Public for the query-plan test.
 pub const TRAIL_SQL: &str =
     "SELECT e.id, e.at, e.repeats, e.last_at, e.kind, COALESCE(c.name, c.email) AS actor, e.ip,
             e.user_agent, e.detail, e.other_link
      FROM link_events e LEFT JOIN coworkers c ON c.id = e.coworker_id
-     WHERE e.link_id = ?1 AND e.id < ?2 ORDER BY e.id DESC LIMIT ?3";
+     WHERE e.link_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3";
 
 /// A page of link `link_id`'s trail, newest first: the [`TRAIL_PAGE`] events before
 /// event `before` (from the newest when `None`), and the cursor of the next older page.
@@ -231,7 +231,7 @@ pub async fn last_of_kind(
     link_id: i64,
     kind: EventKind,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT max(at) FROM link_events WHERE link_id = ?1 AND kind = ?2")
+    sqlx::query_scalar("SELECT max(at) FROM link_events WHERE link_id = $1 AND kind = $2")
         .bind(link_id)
         .bind(kind.code())
         .fetch_one(conn)

@@ -34,10 +34,10 @@ where
 {
     sqlx::query_as(concat!(
         "SELECT l.id, l.token_hash, l.code_hash FROM magic_links l
-         WHERE l.recipient_email = ?2 AND l.code_hash IS NOT NULL AND l.token_hash IS NOT NULL
-           AND l.code_failures < ?3 AND ",
+         WHERE l.recipient_email = $2 AND l.code_hash IS NOT NULL AND l.token_hash IS NOT NULL
+           AND l.code_failures < $3 AND ",
         pending_sql!(),
-        " ORDER BY l.id DESC LIMIT ?4"
+        " ORDER BY l.id DESC LIMIT $4"
     ))
     .bind(at)
     .bind(email)
@@ -54,17 +54,24 @@ pub async fn count_failure(
     ids: &[i64],
     most_failures: i64,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
-    let ids = format!(
-        "[{}]",
-        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-    );
-    sqlx::query_as(
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Assembled from fixed fragments only: one numbered parameter per id.
+    let list = (2..ids.len() + 2)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "UPDATE magic_links SET code_failures = code_failures + 1
-         WHERE id IN (SELECT value FROM json_each(?1)) AND code_failures < ?2
-         RETURNING id, code_failures",
-    )
-    .bind(ids)
-    .bind(most_failures)
+         WHERE id IN ({list}) AND code_failures < $1
+         RETURNING id, code_failures"
+    );
+    let mut query = sqlx::query_as(&sql).bind(most_failures);
+    for &id in ids {
+        query = query.bind(id);
+    }
+    query
     .fetch_all(conn)
     .await
 }

@@ -5,6 +5,7 @@
 use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
 use crate::model::{Delivery, LinkState, LinkSummary};
+use crate::server::db::Engine;
 use sqlx::{Any, AnyPool, Executor};
 
 /// One invitation as the list and a link's page show it.
@@ -81,11 +82,11 @@ pub const FEW_IN_STATE: i64 = 10_000;
 /// Whether `state` holds fewer than [`FEW_IN_STATE`] invitations; counts at most that
 /// many entries of its index.
 pub async fn few_in_state(pool: &AnyPool, state: LinkState, at: i64) -> sqlx::Result<bool> {
-    // Assembled from fixed fragments only: the state's index name and condition.
+    // Assembled from fixed fragments only: the state's index and condition.
     let counted: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM (SELECT 1 FROM magic_links l INDEXED BY {}
-                                WHERE l.purpose = 'invite' AND {} LIMIT ?2)",
-        link_state::index(state),
+        "SELECT count(*) FROM (SELECT 1 FROM {} WHERE l.purpose = 'invite' AND {} LIMIT $2)
+                           AS some",
+        by_index(Engine::of(pool), state),
         link_state::condition(state),
     ))
     .bind(at)
@@ -95,24 +96,42 @@ pub async fn few_in_state(pool: &AnyPool, state: LinkState, at: i64) -> sqlx::Re
     Ok(counted < FEW_IN_STATE)
 }
 
+/// `magic_links l` read through `state`'s partial index. SQLite is told to
+/// (`INDEXED BY`); PostgreSQL's planner picks it from the condition.
+fn by_index(engine: Engine, state: LinkState) -> String {
+    match engine {
+        Engine::Sqlite => format!("magic_links l INDEXED BY {}", link_state::index(state)),
+        Engine::Postgres => "magic_links l".to_owned(),
+    }
+}
+
 /// The list's query; parameters: now, cursor, search, state, limit. Public so the tests
 /// can check its query plans. Assembled from fixed fragments only.
-pub fn list_sql(plan: ListPlan) -> String {
-    let substring = "(?3 IS NULL OR instr(l.recipient_email, ?3) > 0)";
-    let (from, search, order) = match plan {
-        ListPlan::Search => (
+pub fn list_sql(plan: ListPlan, engine: Engine) -> String {
+    let substring = "($3 IS NULL OR instr(l.recipient_email, $3) > 0)";
+    let (from, search, order) = match (plan, engine) {
+        (ListPlan::Search, Engine::Sqlite) => (
             "magic_links_search s JOIN magic_links l ON l.id = s.rowid".to_owned(),
             // One quoted phrase: the search's characters are matched literally.
-            "s.magic_links_search MATCH '\"' || replace(?3, '\"', '\"\"') || '\"'".to_owned(),
+            "s.magic_links_search MATCH '\"' || replace($3, '\"', '\"\"') || '\"'".to_owned(),
             "s.rowid DESC",
         ),
-        ListPlan::Newest => (
+        // The trigram index (migrations/postgres) serves ILIKE; the search's own `%`, `_`
+        // and `\` are matched literally, and case folds as FTS5's trigrams fold it.
+        (ListPlan::Search, Engine::Postgres) => (
+            "magic_links l".to_owned(),
+            "l.recipient_email ILIKE '%' || replace(replace(replace($3, '\\', '\\\\'),
+                 '%', '\\%'), '_', '\\_') || '%'"
+                .to_owned(),
+            "l.id DESC",
+        ),
+        (ListPlan::Newest, _) => (
             "magic_links l".to_owned(),
             substring.to_owned(),
             "l.id DESC",
         ),
-        ListPlan::ByState(state) => (
-            format!("magic_links l INDEXED BY {}", link_state::index(state)),
+        (ListPlan::ByState(state), _) => (
+            by_index(engine, state),
             format!("{} AND {substring}", link_state::condition(state)),
             "l.id DESC",
         ),
@@ -125,10 +144,10 @@ pub fn list_sql(plan: ListPlan) -> String {
          FROM {from} JOIN coworkers c ON c.id = l.coworker_id
               LEFT JOIN coworkers r ON r.id = l.revoked_by
          WHERE l.purpose = 'invite'
-           AND (?2 IS NULL OR l.id < ?2)
+           AND ($2 IS NULL OR l.id < $2)
            AND {search}
-           AND (?4 IS NULL OR {STATE_SQL} = ?4)
-         ORDER BY {order} LIMIT ?5"
+           AND ($4 IS NULL OR {STATE_SQL} = $4)
+         ORDER BY {order} LIMIT $5"
         ),
         from = from,
         search = search,
@@ -149,7 +168,7 @@ pub async fn page(
     state: Option<LinkState>,
     limit: i64,
 ) -> sqlx::Result<Vec<SummaryRow>> {
-    sqlx::query_as(&list_sql(plan))
+    sqlx::query_as(&list_sql(plan, Engine::of(pool)))
         .bind(at)
         .bind(before)
         .bind(query)
@@ -168,7 +187,7 @@ pub async fn summary(pool: &AnyPool, id: i64, at: i64) -> sqlx::Result<Option<Su
             "
          FROM magic_links l JOIN coworkers c ON c.id = l.coworker_id
               LEFT JOIN coworkers r ON r.id = l.revoked_by
-         WHERE l.id = ?2 AND l.purpose = 'invite'"
+         WHERE l.id = $2 AND l.purpose = 'invite'"
         ),
         STATE_SQL = STATE_SQL,
         APPLICATIONS = NAMES_OF_LINK_SQL,
@@ -194,7 +213,7 @@ pub const DETAIL_SQL: &str =
     "SELECT l.message, l.destination, l.session_minutes, l.renewal_allowed, l.replaces,
             (SELECT n.id FROM magic_links n WHERE n.replaces = l.id ORDER BY n.id DESC LIMIT 1)
                 AS replaced_by
-     FROM magic_links l WHERE l.id = ?1";
+     FROM magic_links l WHERE l.id = $1";
 
 /// What [`DETAIL_SQL`] reads.
 #[derive(sqlx::FromRow)]

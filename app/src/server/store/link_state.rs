@@ -2,7 +2,7 @@
 //! expired or revoked. Every query that shows, counts, lists or checks a state uses
 //! these conditions; Rust never recomputes a state from a row's times.
 //!
-//! Each condition is over a `magic_links` row named `l`, with `?1` being now. They are
+//! Each condition is over a `magic_links` row named `l`, with `$1` being now. They are
 //! written as the partial indexes of migration 0004 are (`magic_links_open`,
 //! `magic_links_redeemed`, `magic_links_revoked`), so SQLite can read a state from its
 //! own index. Revoked wins over redeemed: a revoked link's sessions are gone, whatever
@@ -15,12 +15,12 @@ use crate::model::LinkState;
 
 macro_rules! pending_sql {
     () => {
-        "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > ?1"
+        "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > $1"
     };
 }
 macro_rules! expired_sql {
     () => {
-        "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at <= ?1"
+        "l.redeemed_at IS NULL AND l.revoked_at IS NULL AND l.expires_at <= $1"
     };
 }
 macro_rules! redeemed_sql {
@@ -35,7 +35,7 @@ macro_rules! revoked_sql {
 }
 pub(crate) use {expired_sql, pending_sql, redeemed_sql, revoked_sql};
 
-/// A row's state as its wire name ([`LinkState::as_str`]), `?1` being now.
+/// A row's state as its wire name ([`LinkState::as_str`]), `$1` being now.
 macro_rules! state_sql {
     () => {
         concat!(
@@ -54,7 +54,7 @@ pub(crate) use state_sql;
 /// `state_sql!` as a constant.
 pub const STATE_SQL: &str = state_sql!();
 
-/// The invitations in each state, in [`LinkState::ALL`]'s order; `?1` is now. Each count
+/// The invitations in each state, in [`LinkState::ALL`]'s order; `$1` is now. Each count
 /// reads one partial index, never the table. Public so the tests can check its plan.
 pub const COUNTS_SQL: &str = concat!(
     "SELECT (SELECT count(*) FROM magic_links l WHERE l.purpose = 'invite' AND ",
@@ -123,7 +123,7 @@ mod tests {
                 .execute(&pool)
                 .await
                 .unwrap();
-            sqlx::query("INSERT INTO magic_links VALUES ('invite', ?1, ?2, ?3)")
+            sqlx::query("INSERT INTO magic_links VALUES ('invite', $1, $2, $3)")
                 .bind(redeemed)
                 .bind(revoked)
                 .bind(expires)

@@ -4,6 +4,7 @@
 
 use crate::model::{EventKind, LinkState, Purpose};
 use crate::server::codes::{CodeKey, PlainCode};
+use crate::server::db::numbered;
 use crate::server::group::{self, Job, Query};
 use crate::server::tokens::{PlainToken, TokenHash};
 use sqlx::{Any, AnyConnection, Executor};
@@ -173,6 +174,25 @@ impl Job for NewLink {
         static BATCHES: OnceLock<Vec<String>> = OnceLock::new();
         group::batch_sql(&BATCHES, Self::statements, count)
     }
+
+    /// The same three writes as one statement; the applications come as a JSON array.
+    fn alone_sql() -> &'static str {
+        static ALONE: OnceLock<String> = OnceLock::new();
+        ALONE.get_or_init(|| {
+            numbered(concat!(
+                "WITH link AS (",
+                insert_link_sql!(),
+                " RETURNING id),
+                 opens AS (INSERT INTO link_applications (link_id, application_id)
+                           SELECT link.id, a.id FROM link, applications a
+                            WHERE a.id IN (SELECT value::bigint
+                                             FROM jsonb_array_elements_text(CAST(? AS jsonb)))),
+                 event AS (INSERT INTO link_events (link_id, at, kind, coworker_id)
+                           SELECT id, ?, ?, ? FROM link)
+                 SELECT 0, id FROM link"
+            ))
+        })
+    }
 }
 
 /// Stores a new link with a fresh token inside a write transaction, and a fresh one-time
@@ -189,8 +209,10 @@ pub async fn insert(
     if let (Some(key), Some(code)) = (code_key, &code) {
         row = row.with_code(key, &token, code);
     }
+    static INSERT: OnceLock<String> = OnceLock::new();
+    let sql = INSERT.get_or_init(|| numbered(concat!(insert_link_sql!(), " RETURNING id")));
     let (id,): (i64,) = row
-        .bind_row(sqlx::query_as(concat!(insert_link_sql!(), " RETURNING id")))
+        .bind_row(sqlx::query_as(sql))
         .fetch_one(conn)
         .await?;
     Ok(Created {
@@ -268,7 +290,7 @@ impl StoredLink {
     }
 }
 
-/// A stored link by `WHERE` clause, `?1` being now and `?2` the key.
+/// A stored link by `WHERE` clause, `$1` being now and `$2` the key.
 macro_rules! stored_link_sql {
     ($where:literal) => {
         concat!(
@@ -293,7 +315,7 @@ pub async fn by_hash<'e, E>(
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query_as(stored_link_sql!("WHERE l.token_hash = ?2"))
+    sqlx::query_as(stored_link_sql!("WHERE l.token_hash = $2"))
         .bind(at)
         .bind(hash.as_bytes())
         .fetch_optional(executor)
@@ -305,7 +327,7 @@ pub async fn by_id<'e, E>(executor: E, id: i64, at: i64) -> sqlx::Result<Option<
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query_as(stored_link_sql!("WHERE l.id = ?2"))
+    sqlx::query_as(stored_link_sql!("WHERE l.id = $2"))
         .bind(at)
         .bind(id)
         .fetch_optional(executor)
@@ -321,8 +343,8 @@ pub async fn mark_revoked(
     at: i64,
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
-        "UPDATE magic_links SET revoked_at = ?2, revoked_by = ?3
-         WHERE id = ?1 AND purpose = 'invite' AND revoked_at IS NULL",
+        "UPDATE magic_links SET revoked_at = $2, revoked_by = $3
+         WHERE id = $1 AND purpose = 'invite' AND revoked_at IS NULL",
     )
     .bind(id)
     .bind(at)
@@ -341,8 +363,8 @@ pub async fn revoke_unused_signins(
     at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE magic_links SET revoked_at = ?2
-         WHERE coworker_id = ?1 AND purpose = 'signin' AND redeemed_at IS NULL
+        "UPDATE magic_links SET revoked_at = $2
+         WHERE coworker_id = $1 AND purpose = 'signin' AND redeemed_at IS NULL
            AND revoked_at IS NULL",
     )
     .bind(coworker_id)
@@ -355,8 +377,8 @@ pub async fn revoke_unused_signins(
 /// Turns new-link requests for invitation `id` on or off; answers whether it changed.
 pub async fn set_renewal(conn: &mut AnyConnection, id: i64, allowed: bool) -> sqlx::Result<bool> {
     let changed = sqlx::query(
-        "UPDATE magic_links SET renewal_allowed = ?2
-         WHERE id = ?1 AND purpose = 'invite' AND renewal_allowed <> ?2",
+        "UPDATE magic_links SET renewal_allowed = $2
+         WHERE id = $1 AND purpose = 'invite' AND renewal_allowed <> $2",
     )
     .bind(id)
     .bind(allowed)
@@ -382,8 +404,8 @@ pub async fn mark_redeemed(
     at: i64,
 ) -> sqlx::Result<Option<Won>> {
     sqlx::query_as(
-        "UPDATE magic_links SET redeemed_at = ?2
-         WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+        "UPDATE magic_links SET redeemed_at = $2
+         WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
          RETURNING id, purpose, destination",
     )
     .bind(hash.as_bytes())
@@ -399,7 +421,7 @@ pub async fn forget_dead_token_hashes(conn: &mut AnyConnection, before: i64) -> 
         "UPDATE magic_links SET token_hash = NULL, code_hash = NULL
          WHERE token_hash IS NOT NULL
            AND min(coalesce(redeemed_at, expires_at), coalesce(revoked_at, expires_at), expires_at)
-               <= ?1",
+               <= $1",
     )
     .bind(before)
     .execute(conn)

@@ -3,6 +3,7 @@
 //! one token exactly one wins, whether they share a transaction or not.
 
 use super::sessions::{open_sql, session_end_sql, Opening};
+use crate::server::db::numbered;
 use crate::server::group::{self, Job, Query};
 use std::sync::OnceLock;
 
@@ -39,13 +40,37 @@ impl Job for Redeem {
              WHERE token_hash = ? AND purpose = 'invite'
                AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?
              RETURNING {number}, id, destination, {};
-            {};
+            {} AND changes() = 1;
             INSERT INTO tower_sessions (id, data, expiry_date)
             SELECT ?, ?, expires_at
               FROM auth_sessions WHERE id = ? AND changes() = 1;",
             session_end_sql!(),
-            open_sql!(),
+            open_sql!("magic_links"),
         )
+    }
+
+    /// The same three writes as one statement: the redeem's returned row stands in for
+    /// the link the session is opened from.
+    fn alone_sql() -> &'static str {
+        static ALONE: OnceLock<String> = OnceLock::new();
+        ALONE.get_or_init(|| {
+            numbered(concat!(
+                "WITH won AS (
+                   UPDATE magic_links SET redeemed_at = ?
+                    WHERE token_hash = ? AND purpose = 'invite'
+                      AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+                    RETURNING id, destination, coworker_id, purpose, session_minutes,
+                              token_hash, redeemed_at, ",
+                session_end_sql!(),
+                " AS ends_at),
+                 opened AS (",
+                open_sql!("won"),
+                " RETURNING id, expires_at),
+                 record AS (INSERT INTO tower_sessions (id, data, expiry_date)
+                            SELECT ?, ?, expires_at FROM opened WHERE id = ?)
+                 SELECT 0, id, destination, ends_at FROM won"
+            ))
+        })
     }
 
     fn bind(self, query: Query<Self::Row>) -> Query<Self::Row> {

@@ -5,7 +5,9 @@
 //! function here. The link's trail learns of every end from a trigger (migration 0004).
 
 use crate::model::LinkSession;
+use crate::server::db::numbered;
 use crate::server::group::Query;
+use std::sync::OnceLock;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
@@ -65,12 +67,14 @@ macro_rules! session_end_sql {
 pub(crate) use session_end_sql;
 
 /// Opens the session that link `token_hash`, redeemed at `redeemed_at` by the statement
-/// just before this one on the same connection, grants: a coworker's for a sign-in
+/// just before this one in the same transaction, grants (read from `$from`: `magic_links`,
+/// or what a PostgreSQL statement's redeem returned): a coworker's for a sign-in
 /// link, an invitee's (whose insert puts `redeemed` on the trail, a trigger) for an
-/// invitation. Runs only when that statement changed a row. The only insert into
-/// `auth_sessions`; bound by [`Opening::bind`].
+/// invitation. A batch adds ` AND changes() = 1`, so it runs only when that statement
+/// changed a row. The only insert into `auth_sessions` (but for PostgreSQL's one-statement
+/// redeem, `Redeem::ALONE`); bound by [`Opening::bind`].
 macro_rules! open_sql {
-    () => {
+    ($from:literal) => {
         concat!(
             "INSERT INTO auth_sessions
                     (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
@@ -78,7 +82,9 @@ macro_rules! open_sql {
                        CASE purpose WHEN 'invite' THEN id END, ?, ?, ",
             $crate::server::store::sessions::session_end_sql!(),
             ", ?, ?
-               FROM magic_links WHERE token_hash = ? AND redeemed_at = ? AND changes() = 1"
+               FROM ",
+            $from,
+            " WHERE token_hash = ? AND redeemed_at = ?"
         )
     };
 }
@@ -132,11 +138,10 @@ impl Opening {
 /// Opens the session a redeem just won, inside the redeem's transaction; answers when it
 /// ends (unix seconds), or `None` when the statement before changed nothing.
 pub async fn open(conn: &mut AnyConnection, opening: Opening) -> sqlx::Result<Option<i64>> {
+    static OPEN: OnceLock<String> = OnceLock::new();
+    let sql = OPEN.get_or_init(|| numbered(concat!(open_sql!("magic_links"), " RETURNING expires_at")));
     let row: Option<(i64,)> = opening
-        .bind(sqlx::query_as(concat!(
-            open_sql!(),
-            " RETURNING expires_at"
-        )))
+        .bind(sqlx::query_as(sql))
         .fetch_optional(conn)
         .await?;
     Ok(row.map(|(ends_at,)| ends_at))
@@ -147,7 +152,7 @@ pub async fn touch<'e, E>(executor: E, id: &str, at: i64) -> sqlx::Result<()>
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query("UPDATE auth_sessions SET last_seen_at = ?2 WHERE id = ?1")
+    sqlx::query("UPDATE auth_sessions SET last_seen_at = $2 WHERE id = $1")
         .bind(id)
         .bind(at)
         .execute(executor)
@@ -161,8 +166,8 @@ where
     E: Executor<'e, Database = Any>,
 {
     sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?3
-         WHERE id = ?1 AND ended_at IS NULL",
+        "UPDATE auth_sessions SET ended_at = $2, end_reason = $3
+         WHERE id = $1 AND ended_at IS NULL",
     )
     .bind(id)
     .bind(at)
@@ -181,8 +186,8 @@ pub async fn end_for_link(
     at: i64,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?4, ended_by = ?3
-         WHERE link_id = ?1 AND ended_at IS NULL",
+        "UPDATE auth_sessions SET ended_at = $2, end_reason = $4, ended_by = $3
+         WHERE link_id = $1 AND ended_at IS NULL",
     )
     .bind(link_id)
     .bind(at)
@@ -201,8 +206,8 @@ pub async fn end_for_coworker(
     at: i64,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?4, ended_by = ?3
-         WHERE coworker_id = ?1 AND ended_at IS NULL",
+        "UPDATE auth_sessions SET ended_at = $2, end_reason = $4, ended_by = $3
+         WHERE coworker_id = $1 AND ended_at IS NULL",
     )
     .bind(coworker_id)
     .bind(at)
@@ -226,8 +231,8 @@ pub enum Numbered {
 /// by coworker `by`.
 pub async fn end_numbered(pool: &AnyPool, number: i64, by: i64, at: i64) -> sqlx::Result<Numbered> {
     let ended: Option<i64> = sqlx::query_scalar(
-        "UPDATE auth_sessions SET ended_at = ?2, end_reason = ?4, ended_by = ?3
-         WHERE rowid = ?1 AND link_id IS NOT NULL AND ended_at IS NULL RETURNING link_id",
+        "UPDATE auth_sessions SET ended_at = $2, end_reason = $4, ended_by = $3
+         WHERE rowid = $1 AND link_id IS NOT NULL AND ended_at IS NULL RETURNING link_id",
     )
     .bind(number)
     .bind(at)
@@ -239,7 +244,7 @@ pub async fn end_numbered(pool: &AnyPool, number: i64, by: i64, at: i64) -> sqlx
         return Ok(Numbered::Ended);
     }
     let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM auth_sessions WHERE rowid = ?1 AND link_id IS NOT NULL")
+        sqlx::query_scalar("SELECT 1 FROM auth_sessions WHERE rowid = $1 AND link_id IS NOT NULL")
             .bind(number)
             .fetch_optional(pool)
             .await?;
@@ -257,10 +262,10 @@ pub async fn end_past_limits(
     invitee_idle_secs: i64,
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
-        "UPDATE auth_sessions SET ended_at = ?1, end_reason = ?4
+        "UPDATE auth_sessions SET ended_at = $1, end_reason = $4
          WHERE ended_at IS NULL
-           AND (expires_at <= ?1
-                OR last_seen_at + CASE WHEN coworker_id IS NOT NULL THEN ?2 ELSE ?3 END <= ?1)",
+           AND (expires_at <= $1
+                OR last_seen_at + CASE WHEN coworker_id IS NOT NULL THEN $2 ELSE $3 END <= $1)",
     )
     .bind(at)
     .bind(coworker_idle_secs)
@@ -274,7 +279,7 @@ pub async fn end_past_limits(
 /// Deletes sessions that ended at or before `before`.
 pub async fn forget_ended(conn: &mut AnyConnection, before: i64) -> sqlx::Result<u64> {
     Ok(
-        sqlx::query("DELETE FROM auth_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?1")
+        sqlx::query("DELETE FROM auth_sessions WHERE ended_at IS NOT NULL AND ended_at <= $1")
             .bind(before)
             .execute(conn)
             .await?
@@ -327,16 +332,16 @@ where
                 l.message AS l_message, l.revoked_at AS l_revoked_at,
                 i.email AS i_email, i.name AS i_name,
                 EXISTS (SELECT 1 FROM link_applications la
-                         WHERE la.link_id = s.link_id AND la.application_id = ?2)
+                         WHERE la.link_id = s.link_id AND la.application_id = $2)
                     AS opens_application,
                 EXISTS (SELECT 1 FROM session_applications sa
-                         WHERE sa.session_id = s.id AND sa.application_id = ?2)
+                         WHERE sa.session_id = s.id AND sa.application_id = $2)
                     AS reached_application
          FROM auth_sessions s
          LEFT JOIN coworkers c ON c.id = s.coworker_id
          LEFT JOIN magic_links l ON l.id = s.link_id
          LEFT JOIN coworkers i ON i.id = l.coworker_id
-         WHERE s.id = ?1",
+         WHERE s.id = $1",
     )
     .bind(id)
     .bind(application)
@@ -352,7 +357,7 @@ where
     sqlx::query_as(
         "SELECT rowid AS number, created_at AS started_at, last_seen_at, expires_at, ended_at,
                 user_agent, ip
-         FROM auth_sessions WHERE link_id = ?1 ORDER BY created_at DESC, rowid DESC",
+         FROM auth_sessions WHERE link_id = $1 ORDER BY created_at DESC, rowid DESC",
     )
     .bind(link_id)
     .fetch_all(executor)
