@@ -133,7 +133,7 @@ async fn a_trail_is_paged_newest_first() {
     // 120 more events, written straight into the file.
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)
-         INSERT INTO link_events (link_id, at, kind) SELECT ?1, 1000 + i, 'mail_sent' FROM n",
+         INSERT INTO link_events (link_id, at, kind) SELECT $1, 1000 + i, 'mail_sent' FROM n",
     )
     .bind(id)
     .execute(&app.db)
@@ -451,6 +451,7 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[tokio::test]
 async fn the_database_and_the_outbox_are_private_to_the_server() {
+    crate::sqlite_only!("the modes of the SQLite files and the directory it makes");
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     app.invite(&mut bob, "alice@example.com").await;

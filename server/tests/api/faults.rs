@@ -100,6 +100,7 @@ impl WriteLock {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_database_is_waited_for_within_a_bound_then_answered_busy() {
+    crate::sqlite_only!("SQLite's file lock");
     let app = spawn_app_with(Setup {
         env: vec![("LATCHKEY_DB_BUSY_TIMEOUT_MS", "1500".into())],
         ..Setup::default()
@@ -189,6 +190,7 @@ async fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
+    crate::sqlite_only!("SQLite's write-ahead log and integrity_check");
     let dir = tempfile::tempdir().unwrap();
     let env = Server::env(dir.path(), None);
     let server = Server::start(env.clone(), dir.path().join("log")).await;
@@ -261,7 +263,7 @@ async fn after_kill_9_mid_load_every_acknowledged_link_and_session_survives() {
         .unwrap();
     assert_eq!(integrity, "ok");
     for id in &issued {
-        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE id = ?1")
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE id = $1")
             .bind(id)
             .fetch_one(&mut db)
             .await
@@ -329,6 +331,7 @@ async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
+    crate::sqlite_only!("the group-commit queue is SQLite's one writer's");
     use app::server::group::{GroupCommit, MOST_PER_TRANSACTION};
     use app::server::store::redeems::Redeem;
     use app::server::store::sessions::{Lifetimes, Opening};

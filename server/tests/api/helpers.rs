@@ -11,15 +11,23 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Every in-process test server logs at debug level, so every log statement's formatting
-/// runs in the tests; the lines go nowhere. (The log-scan test runs the real binary with
+/// runs in the tests; the lines go nowhere unless asked for. (The log-scan test runs the real binary with
 /// a log file of its own: see `secrets.rs`.)
 fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
+        // LATCHKEY_TEST_LOG=1 shows the lines (with `--nocapture`), to see a failure's cause.
+        let show = std::env::var_os("LATCHKEY_TEST_LOG").is_some();
         tracing_subscriber::fmt()
             .with_env_filter("debug,sqlx=info,hyper=info,h2=info,tower_sessions=info,lettre=info")
             .with_ansi(false)
-            .with_writer(std::io::sink)
+            .with_writer(move || -> Box<dyn std::io::Write> {
+                if show {
+                    Box::new(std::io::stderr())
+                } else {
+                    Box::new(std::io::sink())
+                }
+            })
             .init();
     });
 }
@@ -33,6 +41,18 @@ pub fn postgres_server() -> Option<String> {
 /// Whether this run is on PostgreSQL; the few tests about SQLite's files skip then.
 pub fn on_postgres() -> bool {
     postgres_server().is_some()
+}
+
+/// Ends a test early, saying why, when the suite runs on PostgreSQL: for the tests of
+/// what only SQLite has (its files, its lock, its query planner, its backup).
+#[macro_export]
+macro_rules! sqlite_only {
+    ($why:literal) => {
+        if $crate::helpers::on_postgres() {
+            eprintln!("skipped on PostgreSQL: {}", $why);
+            return;
+        }
+    };
 }
 
 /// A database of its own for one test: a new, empty PostgreSQL database when the suite
@@ -73,6 +93,9 @@ pub struct TestApp {
     /// The server's sign-in queue, to wait until it has worked every request.
     pub signins: app::server::signins::SigninQueue,
     pub db: AnyPool,
+    /// `LATCHKEY_DATABASE_URL`: the SQLite file at `db_path`, or a PostgreSQL database.
+    pub db_url: String,
+    /// Where the SQLite file is (nothing is there on PostgreSQL).
     pub db_path: PathBuf,
     pub outbox: PathBuf,
     /// The front end's files would be here; tests put what they serve in it.
@@ -100,8 +123,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let base = format!("http://{addr}");
     let db_path = dir.path().join("latchkey.db");
     let outbox = dir.path().join("outbox");
+    let db_url = test_database_url(dir.path());
     let vars = [
-        ("LATCHKEY_DATABASE_URL", test_database_url(dir.path())),
+        ("LATCHKEY_DATABASE_URL", db_url.clone()),
         (
             "LATCHKEY_CODE_KEY_FILE",
             dir.path().join("code.key").display().to_string(),
@@ -155,6 +179,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         base,
         signins: state.signins.clone(),
         db: state.db.clone(),
+        db_url,
         db_path,
         outbox,
         site_root: dir.path().to_owned(),
@@ -477,7 +502,7 @@ impl TestApp {
             ),
             (
                 "event repeats",
-                "SELECT coalesce(sum(repeats), 0) FROM link_events
+                "SELECT CAST(coalesce(sum(repeats), 0) AS BIGINT) FROM link_events
                   WHERE kind NOT IN ('mail_sent', 'mail_failed')",
             ),
         ] {
@@ -523,7 +548,7 @@ impl TestApp {
         sqlx::query(
             "UPDATE magic_links SET created_at = created_at - (expires_at - created_at) - 10,
                                     expires_at = created_at - 10
-             WHERE id = ?1",
+             WHERE id = $1",
         )
         .bind(id)
         .execute(&self.db)
@@ -534,7 +559,7 @@ impl TestApp {
     /// Link `id` reads as never used, so its token signs in one more browser; the
     /// sessions it already opened stay.
     pub async fn mark_unused(&self, id: i64) {
-        sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = ?1")
+        sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = $1")
             .bind(id)
             .execute(&self.db)
             .await
@@ -545,7 +570,7 @@ impl TestApp {
     pub async fn idle_sessions(&self, whose: SessionsOf, secs: i64) {
         let filter = whose.filter();
         sqlx::query(&format!(
-            "UPDATE auth_sessions SET last_seen_at = last_seen_at - ?1 WHERE {filter}"
+            "UPDATE auth_sessions SET last_seen_at = last_seen_at - $1 WHERE {filter}"
         ))
         .bind(secs)
         .execute(&self.db)
@@ -558,7 +583,7 @@ impl TestApp {
     pub async fn end_sessions_sooner(&self, whose: SessionsOf, secs: i64) {
         let filter = whose.filter();
         sqlx::query(&format!(
-            "UPDATE auth_sessions SET expires_at = expires_at - ?1 WHERE {filter}"
+            "UPDATE auth_sessions SET expires_at = expires_at - $1 WHERE {filter}"
         ))
         .bind(secs)
         .execute(&self.db)
@@ -570,9 +595,9 @@ impl TestApp {
     /// the session layer's records moves back by that much.
     pub async fn age_sessions(&self, secs: i64) {
         sqlx::query(
-            "UPDATE auth_sessions SET created_at = created_at - ?1,
-                                      last_seen_at = last_seen_at - ?1,
-                                      expires_at = expires_at - ?1",
+            "UPDATE auth_sessions SET created_at = created_at - $1,
+                                      last_seen_at = last_seen_at - $1,
+                                      expires_at = expires_at - $1",
         )
         .bind(secs)
         .execute(&self.db)

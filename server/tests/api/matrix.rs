@@ -105,7 +105,7 @@ async fn client_for(app: &TestApp, caller: Caller, inviter: &mut Client, n: usiz
         Caller::Admin => {
             let email = format!("admin-{n}@example.com");
             let mut client = app.coworker_client(&email, "Ada").await;
-            sqlx::query("UPDATE coworkers SET is_admin = 1 WHERE email = ?1")
+            sqlx::query("UPDATE coworkers SET is_admin = TRUE WHERE email = $1")
                 .bind(&email)
                 .execute(&app.db)
                 .await

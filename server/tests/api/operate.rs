@@ -223,6 +223,7 @@ async fn json_logs_are_one_object_per_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_invitations_are_issued_is_whole_and_serves_again() {
+    crate::sqlite_only!("latchkey backup copies a SQLite file");
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Server::env(dir.path(), None), dir.path().join("log")).await;
     let mut bob = server.coworker("bob@example.com").await;

@@ -298,7 +298,8 @@ async fn coworker_id(app: &TestApp, admin: &mut Client, email: &str) -> String {
 
 async fn is_admin(app: &TestApp, email: &str) -> bool {
     app.count(&format!(
-        "SELECT is_admin FROM coworkers WHERE email = '{email}' AND deactivated_at IS NULL"
+        "SELECT CASE WHEN is_admin THEN 1 ELSE 0 END FROM coworkers
+          WHERE email = '{email}' AND deactivated_at IS NULL"
     ))
     .await
         == 1

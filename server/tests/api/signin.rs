@@ -162,10 +162,7 @@ async fn the_signin_link_command_prints_a_link_or_exits_1_for_an_unknown_address
     let latchkey = |email: &str| {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
             .args(["signin-link", email])
-            .env(
-                "LATCHKEY_DATABASE_URL",
-                format!("sqlite://{}", app.db_path.display()),
-            )
+            .env("LATCHKEY_DATABASE_URL", &app.db_url)
             .env("LATCHKEY_PUBLIC_URL", &app.base)
             .output()
     };

@@ -20,7 +20,7 @@ pub const MOST_REPEATABLE_PER_HOUR: i64 = 20;
 /// The event a repeat joins: the same kind, network and detail within the window.
 /// Public, like the other trail queries, for the query-plan test.
 pub const SAME_RECENT_EVENT_SQL: &str = "SELECT id FROM link_events
-     WHERE link_id = $1 AND kind = $2 AND at > $3 AND network IS $4 AND detail IS $5
+     WHERE link_id = $1 AND kind = $2 AND at > $3 AND network IS NOT DISTINCT FROM $4 AND detail IS NOT DISTINCT FROM $5
      ORDER BY at DESC LIMIT 1";
 /// How many rows of a kind a link's trail gained since `$3`, and the newest.
 pub const RECENT_OF_KIND_SQL: &str = "SELECT count(*), max(id) FROM link_events
