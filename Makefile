@@ -134,6 +134,10 @@ check: deps-rust
 
 unit: site
 	cargo test --workspace
+	@# The integration suite once more, on PostgreSQL: with-postgres (testkit) starts a
+	@# throwaway cluster on a free loopback port and removes it afterwards, failed or not.
+	cargo build -p testkit --bin with-postgres
+	target/debug/with-postgres cargo test -p server --test api
 
 # Just the front end (WASM, JS, CSS, public/) into target/site, built as `make run` builds
 # it (release, through wasm-opt), so the Playwright suite tests what users get.

@@ -235,7 +235,10 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<ApplicationInfo>, AppError> {
 /// Removes application `name`: no session reaches it any more, and invitations that
 /// opened it no longer do.
 pub async fn remove(writer: &AnyPool, name: &str) -> Result<(), AppError> {
-    if store::remove(writer, name.trim())
+    // A name no application could have been given is refused as such, before the
+    // database (PostgreSQL's text cannot even hold a NUL to compare).
+    let name = parse_name(name)?;
+    if store::remove(writer, &name)
         .await
         .or_internal("removing an application")?
     {

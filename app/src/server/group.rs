@@ -155,15 +155,13 @@ impl<J: Job> GroupCommit<J> {
             Self::Alone(pool) => return commit_alone(pool, job).await,
         };
         let (answer, answered) = oneshot::channel();
-        queue
-            .try_send((job, answer))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => {
-                    tracing::warn!(doing = J::DOING, "the write queue is full; answering busy");
-                    AppError::Busy
-                }
-                mpsc::error::TrySendError::Closed(_) => AppError::Internal,
-            })?;
+        queue.try_send((job, answer)).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => {
+                tracing::warn!(doing = J::DOING, "the write queue is full; answering busy");
+                AppError::Busy
+            }
+            mpsc::error::TrySendError::Closed(_) => AppError::Internal,
+        })?;
         answered.await.map_err(|_| AppError::Internal)?
     }
 }

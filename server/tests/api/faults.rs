@@ -331,10 +331,10 @@ async fn a_coworker_who_leaves_mid_issue_still_gets_the_delivery_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
-    crate::sqlite_only!("the group-commit queue is SQLite's one writer's");
     use app::server::group::{GroupCommit, MOST_PER_TRANSACTION};
     use app::server::store::redeems::Redeem;
     use app::server::store::sessions::{Lifetimes, Opening};
+    crate::sqlite_only!("the group-commit queue is SQLite's one writer's");
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob").await;
     app.invite(&mut bob, "first@example.com").await;

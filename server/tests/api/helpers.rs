@@ -58,10 +58,10 @@ macro_rules! sqlite_only {
 /// A database of its own for one test: a new, empty PostgreSQL database when the suite
 /// runs on PostgreSQL, otherwise the SQLite file `latchkey.db` in `dir`.
 pub fn test_database_url(dir: &std::path::Path) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let Some(server) = postgres_server() else {
         return format!("sqlite://{}", dir.join("latchkey.db").display());
     };
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let name = format!(
         "t{}_{}",
         std::process::id(),
@@ -83,7 +83,9 @@ pub fn test_database_url(dir: &std::path::Path) -> String {
     })
     .join()
     .unwrap();
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    let base = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
     format!("{base}/{name}")
 }
 

@@ -8,15 +8,18 @@ use app::server::store::link_list::{list_sql, ListPlan, FEW_IN_STATE};
 use app::server::store::link_state::COUNTS_SQL;
 
 async fn plan(app: &TestApp, how: ListPlan, search: Option<&str>, state: Option<&str>) -> String {
-    let rows = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", list_sql(how, app::server::db::Engine::Sqlite)))
-        .bind(0_i64)
-        .bind(None::<i64>)
-        .bind(search)
-        .bind(state)
-        .bind(51_i64)
-        .fetch_all(&app.db)
-        .await
-        .unwrap();
+    let rows = sqlx::query_as(&format!(
+        "EXPLAIN QUERY PLAN {}",
+        list_sql(how, app::server::db::Engine::Sqlite)
+    ))
+    .bind(0_i64)
+    .bind(None::<i64>)
+    .bind(search)
+    .bind(state)
+    .bind(51_i64)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
     steps(rows)
 }
 

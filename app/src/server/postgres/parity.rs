@@ -111,7 +111,10 @@ async fn the_schema_matches_sqlite_table_by_table() {
         .iter()
         .position(|(name, _, _)| name == "rowid")
         .expect("auth_sessions.rowid on PostgreSQL");
-    assert_eq!(sessions.columns.remove(rowid), ("rowid".to_owned(), "integer", true));
+    assert_eq!(
+        sessions.columns.remove(rowid),
+        ("rowid".to_owned(), "integer", true)
+    );
     assert!(sessions.unique.remove(&vec!["rowid".to_owned()]));
 
     let names = |schema: &Schema| schema.tables.keys().cloned().collect::<Vec<_>>();

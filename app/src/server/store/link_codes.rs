@@ -71,7 +71,5 @@ pub async fn count_failure(
     for &id in ids {
         query = query.bind(id);
     }
-    query
-    .fetch_all(conn)
-    .await
+    query.fetch_all(conn).await
 }

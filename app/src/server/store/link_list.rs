@@ -85,7 +85,7 @@ pub async fn few_in_state(pool: &AnyPool, state: LinkState, at: i64) -> sqlx::Re
     // Assembled from fixed fragments only: the state's index and condition.
     let counted: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM (SELECT 1 FROM {} WHERE l.purpose = 'invite' AND {} LIMIT $2)
-                           AS some",
+                           AS counted",
         by_index(Engine::of(pool), state),
         link_state::condition(state),
     ))

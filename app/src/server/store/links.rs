@@ -203,18 +203,15 @@ pub async fn insert(
     at: i64,
     code_key: Option<&CodeKey>,
 ) -> sqlx::Result<Created> {
+    static INSERT: OnceLock<String> = OnceLock::new();
     let token = PlainToken::generate();
     let code = code_key.map(|_| PlainCode::generate());
     let mut row = NewLink::new(spec, &token, at);
     if let (Some(key), Some(code)) = (code_key, &code) {
         row = row.with_code(key, &token, code);
     }
-    static INSERT: OnceLock<String> = OnceLock::new();
     let sql = INSERT.get_or_init(|| numbered(concat!(insert_link_sql!(), " RETURNING id")));
-    let (id,): (i64,) = row
-        .bind_row(sqlx::query_as(sql))
-        .fetch_one(conn)
-        .await?;
+    let (id,): (i64,) = row.bind_row(sqlx::query_as(sql)).fetch_one(conn).await?;
     Ok(Created {
         id,
         token,

@@ -7,10 +7,10 @@
 use crate::model::LinkSession;
 use crate::server::db::numbered;
 use crate::server::group::Query;
-use std::sync::OnceLock;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use std::sync::OnceLock;
 
 /// Why a session ended, as `auth_sessions.end_reason` (and so the trail) records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,8 @@ impl Opening {
 /// ends (unix seconds), or `None` when the statement before changed nothing.
 pub async fn open(conn: &mut AnyConnection, opening: Opening) -> sqlx::Result<Option<i64>> {
     static OPEN: OnceLock<String> = OnceLock::new();
-    let sql = OPEN.get_or_init(|| numbered(concat!(open_sql!("magic_links"), " RETURNING expires_at")));
+    let sql =
+        OPEN.get_or_init(|| numbered(concat!(open_sql!("magic_links"), " RETURNING expires_at")));
     let row: Option<(i64,)> = opening
         .bind(sqlx::query_as(sql))
         .fetch_optional(conn)
