@@ -31,7 +31,8 @@ pub async fn request_signin(email: String, rd: Option<String>) -> Result<(), App
     let client = request::client(&state).await?;
     state
         .limits
-        .signin_request(client.network, email.as_str())?;
+        .signin_request(client.network, email.as_str())
+        .await?;
     state.signins.request(SigninRequest { email, return_to });
     Ok(())
 }
@@ -61,7 +62,7 @@ pub async fn issue_link(
         renewal: renewal.as_deref(),
         applications: applications.as_deref(),
     })?;
-    state.limits.issue(coworker.id)?;
+    state.limits.issue(coworker.id).await?;
     links::issue(&state, &coworker, invite).await
 }
 
@@ -107,7 +108,7 @@ pub async fn revoke_link(id: String) -> Result<LinkSummary, AppError> {
 pub async fn resend_link(id: String) -> Result<IssuedLink, AppError> {
     let (state, coworker) = request::require_coworker().await?;
     let id = parse_id("id", &id)?;
-    state.limits.issue(coworker.id)?;
+    state.limits.issue(coworker.id).await?;
     links::resend(&state, &coworker, id).await
 }
 

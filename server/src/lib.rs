@@ -96,7 +96,7 @@ pub async fn build(
         db,
         writer: writer.clone(),
         postman,
-        limits: Arc::new(Limits::new(&config.rates)),
+        limits: Arc::new(Limits::new(&config.rates, &writer)),
         code_key: Arc::new(code_key),
         config: Arc::new(config),
         prepared_records,
@@ -122,7 +122,7 @@ pub async fn build(
             loop {
                 every.tick().await;
                 match limits.upgrade() {
-                    Some(limits) => limits.forget_idle_keys(),
+                    Some(limits) => limits.forget_idle_keys().await,
                     None => break,
                 }
             }

@@ -29,7 +29,7 @@ pub async fn continue_with_token(
     token: &str,
 ) -> Result<Redeemed, AppError> {
     let result = async {
-        let token = request::attempt(state, client, token)?;
+        let token = request::attempt(state, client, token).await?;
         let redemption = links::redeem(state, &token, client).await?;
         sign_in(state, session, redemption).await
     }
@@ -48,7 +48,7 @@ pub async fn continue_with_code(
     code: &str,
 ) -> Result<Redeemed, AppError> {
     let result = async {
-        state.limits.link_attempt(client.network)?;
+        state.limits.link_attempt(client.network).await?;
         let email = EmailAddress::parse("email", email)?;
         let code = PlainCode::parse(code)?;
         let redemption = links::redeem_code(state, &email, &code, client).await?;
@@ -65,7 +65,7 @@ pub async fn renew_with_token(
     client: &Client,
     token: &str,
 ) -> Result<Renewed, AppError> {
-    let token = request::attempt(state, client, token)?;
+    let token = request::attempt(state, client, token).await?;
     links::renew(state, &token, client).await
 }
 

@@ -1,5 +1,5 @@
-//! Rate limits (GCRA, from `governor`), kept in memory per key. Clients are keyed by
-//! their network (see [`super::network`]): an IPv4 address, an IPv6 /64.
+//! Rate limits (GCRA). Clients are keyed by their network (see [`super::network`]): an
+//! IPv4 address, an IPv6 /64.
 //!
 //! - looking up and redeeming links: per client network;
 //! - sign-in requests: per client network, and per address *from* that network. The
@@ -10,85 +10,183 @@
 //!   This one is silent: the request is answered as usual and the mail not sent;
 //! - issuing links: per coworker.
 //!
+//! Where the budgets are kept follows the engine: on SQLite, whose one instance is the
+//! only one, in memory (`governor`); on PostgreSQL, in the database
+//! ([`super::store::rate_limits`]), so that every instance spends the same budget.
+//!
 //! A refusal is [`AppError::RateLimited`], answered as 429 with `Retry-After`.
 
 use super::config::RateConfig;
+use super::db::Engine;
+use super::store::rate_limits;
+use super::OrInternal;
 use crate::error::AppError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use sqlx::AnyPool;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+/// One budget: `count` requests per `period`, all of which may come at once.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    count: u32,
+    period: Duration,
+}
+
+impl Budget {
+    fn new(count: u32, period_secs: u64) -> Self {
+        Self {
+            count: count.max(1),
+            period: Duration::from_secs(period_secs),
+        }
+    }
+
+    fn quota(self) -> Quota {
+        let count = NonZeroU32::new(self.count).expect("at least one");
+        Quota::with_period(self.period / count.get())
+            .expect("a non-zero period")
+            .allow_burst(count)
+    }
+
+    /// Milliseconds each request uses, and the whole budget's.
+    fn millis(self) -> (i64, i64) {
+        let interval = (self.period.as_millis() / u128::from(self.count)).max(1) as i64;
+        (interval, interval * i64::from(self.count))
+    }
+}
+
 pub struct Limits {
-    links: DefaultKeyedRateLimiter<IpAddr>,
-    signin_by_network: DefaultKeyedRateLimiter<IpAddr>,
-    signin_by_address: DefaultKeyedRateLimiter<(String, IpAddr)>,
-    signin_mails: DefaultKeyedRateLimiter<String>,
-    issue_by_coworker: DefaultKeyedRateLimiter<i64>,
+    links: Budget,
+    signin_by_network: Budget,
+    signin_by_address: Budget,
+    signin_mails: Budget,
+    issue_by_coworker: Budget,
+    kept: Kept,
+}
+
+enum Kept {
+    Memory {
+        links: DefaultKeyedRateLimiter<IpAddr>,
+        signin_by_network: DefaultKeyedRateLimiter<IpAddr>,
+        signin_by_address: DefaultKeyedRateLimiter<(String, IpAddr)>,
+        signin_mails: DefaultKeyedRateLimiter<String>,
+        issue_by_coworker: DefaultKeyedRateLimiter<i64>,
+    },
+    Database(AnyPool),
 }
 
 impl Limits {
-    pub fn new(config: &RateConfig) -> Self {
+    /// The limits of `config`, kept where `writer`'s engine keeps them (see the module).
+    pub fn new(config: &RateConfig, writer: &AnyPool) -> Self {
+        let links = Budget::new(config.links_per_minute, 60);
+        let signin_by_network = Budget::new(config.signin_per_ip_per_minute, 60);
+        let signin_by_address = Budget::new(config.signin_per_address_per_hour, 3600);
+        let signin_mails = Budget::new(config.signin_mails_per_address_per_hour, 3600);
+        let issue_by_coworker = Budget::new(config.issue_per_coworker_per_minute, 60);
+        let kept = match Engine::of(writer) {
+            Engine::Sqlite => Kept::Memory {
+                links: DefaultKeyedRateLimiter::keyed(links.quota()),
+                signin_by_network: DefaultKeyedRateLimiter::keyed(signin_by_network.quota()),
+                signin_by_address: DefaultKeyedRateLimiter::keyed(signin_by_address.quota()),
+                signin_mails: DefaultKeyedRateLimiter::keyed(signin_mails.quota()),
+                issue_by_coworker: DefaultKeyedRateLimiter::keyed(issue_by_coworker.quota()),
+            },
+            Engine::Postgres => Kept::Database(writer.clone()),
+        };
         Self {
-            links: DefaultKeyedRateLimiter::keyed(per(config.links_per_minute, 60)),
-            signin_by_network: DefaultKeyedRateLimiter::keyed(per(
-                config.signin_per_ip_per_minute,
-                60,
-            )),
-            signin_by_address: DefaultKeyedRateLimiter::keyed(per(
-                config.signin_per_address_per_hour,
-                3600,
-            )),
-            signin_mails: DefaultKeyedRateLimiter::keyed(per(
-                config.signin_mails_per_address_per_hour,
-                3600,
-            )),
-            issue_by_coworker: DefaultKeyedRateLimiter::keyed(per(
-                config.issue_per_coworker_per_minute,
-                60,
-            )),
+            links,
+            signin_by_network,
+            signin_by_address,
+            signin_mails,
+            issue_by_coworker,
+            kept,
         }
     }
 
     /// One look-up (`peek_link`), redemption (`redeem_link`) or renewal from `network`.
-    pub fn link_attempt(&self, network: IpAddr) -> Result<(), AppError> {
-        check(&self.links, &network)
+    pub async fn link_attempt(&self, network: IpAddr) -> Result<(), AppError> {
+        match &self.kept {
+            Kept::Memory { links, .. } => check(links, &network),
+            Kept::Database(pool) => charge(pool, self.links, &format!("link {network}")).await,
+        }
     }
 
     /// One sign-in request for `address` from `network`; both limits are charged.
-    pub fn signin_request(&self, network: IpAddr, address: &str) -> Result<(), AppError> {
-        check(&self.signin_by_network, &network)?;
-        check(&self.signin_by_address, &(address.to_owned(), network))
+    pub async fn signin_request(&self, network: IpAddr, address: &str) -> Result<(), AppError> {
+        match &self.kept {
+            Kept::Memory {
+                signin_by_network,
+                signin_by_address,
+                ..
+            } => {
+                check(signin_by_network, &network)?;
+                check(signin_by_address, &(address.to_owned(), network))
+            }
+            Kept::Database(pool) => {
+                charge(pool, self.signin_by_network, &format!("signin {network}")).await?;
+                let key = format!("signin {network} {address}");
+                charge(pool, self.signin_by_address, &key).await
+            }
+        }
     }
 
-    /// Whether one more sign-in mail may go to `address` this hour.
-    pub fn signin_mail(&self, address: &str) -> bool {
-        check(&self.signin_mails, &address.to_owned()).is_ok()
+    /// Whether one more sign-in mail may go to `address` this hour. (A database that
+    /// cannot answer sends no mail.)
+    pub async fn signin_mail(&self, address: &str) -> bool {
+        match &self.kept {
+            Kept::Memory { signin_mails, .. } => check(signin_mails, &address.to_owned()).is_ok(),
+            Kept::Database(pool) => {
+                let key = format!("mail {address}");
+                charge(pool, self.signin_mails, &key).await.is_ok()
+            }
+        }
     }
 
     /// One link issued by the coworker `coworker_id`.
-    pub fn issue(&self, coworker_id: i64) -> Result<(), AppError> {
-        check(&self.issue_by_coworker, &coworker_id)
+    pub async fn issue(&self, coworker_id: i64) -> Result<(), AppError> {
+        match &self.kept {
+            Kept::Memory {
+                issue_by_coworker, ..
+            } => check(issue_by_coworker, &coworker_id),
+            Kept::Database(pool) => {
+                let key = format!("issue {coworker_id}");
+                charge(pool, self.issue_by_coworker, &key).await
+            }
+        }
     }
 
-    /// Forgets keys whose budget is full again, so memory follows the recent traffic.
-    pub fn forget_idle_keys(&self) {
-        self.links.retain_recent();
-        self.signin_by_network.retain_recent();
-        self.signin_by_address.retain_recent();
-        self.signin_mails.retain_recent();
-        self.issue_by_coworker.retain_recent();
+    /// Forgets keys whose budget is full again, so what is kept follows recent traffic.
+    pub async fn forget_idle_keys(&self) {
+        match &self.kept {
+            Kept::Memory {
+                links,
+                signin_by_network,
+                signin_by_address,
+                signin_mails,
+                issue_by_coworker,
+            } => {
+                links.retain_recent();
+                signin_by_network.retain_recent();
+                signin_by_address.retain_recent();
+                signin_mails.retain_recent();
+                issue_by_coworker.retain_recent();
+            }
+            Kept::Database(pool) => {
+                if let Err(error) = rate_limits::forget_full(pool, now_millis()).await {
+                    tracing::warn!(%error, "forgetting full rate-limit budgets failed");
+                }
+            }
+        }
     }
 }
 
-/// `count` requests per `period_secs`, all of which may come at once.
-fn per(count: u32, period_secs: u64) -> Quota {
-    let count = NonZeroU32::new(count.max(1)).expect("at least one");
-    Quota::with_period(Duration::from_secs(period_secs) / count.get())
-        .expect("a non-zero period")
-        .allow_burst(count)
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 fn check<K: Hash + Eq + Clone>(
@@ -103,70 +201,151 @@ fn check<K: Hash + Eq + Clone>(
     })
 }
 
+async fn charge(pool: &AnyPool, budget: Budget, key: &str) -> Result<(), AppError> {
+    let (interval, window) = budget.millis();
+    match rate_limits::charge(pool, key, now_millis(), interval, window)
+        .await
+        .or_internal("checking a rate limit")?
+    {
+        None => Ok(()),
+        Some(wait_ms) => Err(AppError::RateLimited {
+            retry_after_secs: (wait_ms as u64).div_ceil(1000),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn limits(links: u32, by_ip: u32, by_address: u32, issue: u32) -> Limits {
-        Limits::new(&RateConfig {
-            links_per_minute: links,
-            signin_per_ip_per_minute: by_ip,
-            signin_per_address_per_hour: by_address,
-            signin_mails_per_address_per_hour: 3,
-            issue_per_coworker_per_minute: issue,
-        })
+        sqlx::any::install_default_drivers();
+        let memory = sqlx::any::AnyPoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .unwrap();
+        Limits::new(
+            &RateConfig {
+                links_per_minute: links,
+                signin_per_ip_per_minute: by_ip,
+                signin_per_address_per_hour: by_address,
+                signin_mails_per_address_per_hour: 3,
+                issue_per_coworker_per_minute: issue,
+            },
+            &memory,
+        )
     }
 
-    #[test]
-    fn the_budget_is_spent_then_refused_with_a_wait() {
+    #[tokio::test]
+    async fn the_budget_is_spent_then_refused_with_a_wait() {
         let limits = limits(3, 10, 10, 10);
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..3 {
-            limits.link_attempt(ip).unwrap();
+            limits.link_attempt(ip).await.unwrap();
         }
-        match limits.link_attempt(ip) {
+        match limits.link_attempt(ip).await {
             Err(AppError::RateLimited { retry_after_secs }) => {
                 assert!((1..=20).contains(&retry_after_secs), "{retry_after_secs}");
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
         // Another client is not affected.
-        limits.link_attempt("192.0.2.2".parse().unwrap()).unwrap();
+        limits
+            .link_attempt("192.0.2.2".parse().unwrap())
+            .await
+            .unwrap();
     }
 
-    #[test]
-    fn sign_in_is_limited_per_address_from_each_network_not_for_everyone() {
+    #[tokio::test]
+    async fn sign_in_is_limited_per_address_from_each_network_not_for_everyone() {
         let limits = limits(10, 100, 2, 10);
         let attacker: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..2 {
-            limits.signin_request(attacker, "a@example.com").unwrap();
+            limits
+                .signin_request(attacker, "a@example.com")
+                .await
+                .unwrap();
         }
         assert!(matches!(
-            limits.signin_request(attacker, "a@example.com"),
+            limits.signin_request(attacker, "a@example.com").await,
             Err(AppError::RateLimited { .. })
         ));
         // The coworker, from their own network, still has their whole budget.
         let coworker: IpAddr = "198.51.100.7".parse().unwrap();
-        limits.signin_request(coworker, "a@example.com").unwrap();
-        limits.signin_request(coworker, "a@example.com").unwrap();
-        limits.signin_request(attacker, "b@example.com").unwrap();
+        limits
+            .signin_request(coworker, "a@example.com")
+            .await
+            .unwrap();
+        limits
+            .signin_request(coworker, "a@example.com")
+            .await
+            .unwrap();
+        limits
+            .signin_request(attacker, "b@example.com")
+            .await
+            .unwrap();
     }
 
-    #[test]
-    fn sign_in_mails_are_capped_per_address_from_anywhere() {
+    #[tokio::test]
+    async fn sign_in_mails_are_capped_per_address_from_anywhere() {
         let limits = limits(10, 100, 100, 10);
         for _ in 0..3 {
-            assert!(limits.signin_mail("a@example.com"));
+            assert!(limits.signin_mail("a@example.com").await);
         }
-        assert!(!limits.signin_mail("a@example.com"));
-        assert!(limits.signin_mail("b@example.com"));
+        assert!(!limits.signin_mail("a@example.com").await);
+        assert!(limits.signin_mail("b@example.com").await);
     }
 
-    #[test]
-    fn issuing_is_limited_per_coworker() {
+    #[tokio::test]
+    async fn issuing_is_limited_per_coworker() {
         let limits = limits(10, 10, 10, 1);
-        limits.issue(1).unwrap();
-        assert!(limits.issue(1).is_err());
-        limits.issue(2).unwrap();
+        limits.issue(1).await.unwrap();
+        assert!(limits.issue(1).await.is_err());
+        limits.issue(2).await.unwrap();
+    }
+
+    /// On PostgreSQL the budgets live in the database: two instances (two pools, two
+    /// `Limits`) spend one budget between them, and a refusal says how long to wait.
+    #[tokio::test]
+    async fn instances_on_postgresql_share_one_budget() {
+        let cluster = testkit::postgres::Cluster::start().unwrap();
+        cluster.create_database("limits").unwrap();
+        let url = cluster.url("limits");
+        let config = RateConfig {
+            links_per_minute: 5,
+            signin_per_ip_per_minute: 100,
+            signin_per_address_per_hour: 100,
+            signin_mails_per_address_per_hour: 2,
+            issue_per_coworker_per_minute: 100,
+        };
+        let timeout = Duration::from_secs(5);
+        let normal = crate::server::db::Durability::Normal;
+        // Migrates, as the first instance's start does.
+        crate::server::db::connect(&url, timeout, normal)
+            .await
+            .unwrap();
+        let instance = || async {
+            let writer = crate::server::db::connect_writer(&url, timeout, normal)
+                .await
+                .unwrap();
+            Limits::new(&config, &writer)
+        };
+        let (a, b) = (instance().await, instance().await);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut allowed = 0;
+        for i in 0..10 {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            match instance.link_attempt(ip).await {
+                Ok(()) => allowed += 1,
+                Err(AppError::RateLimited { retry_after_secs }) => {
+                    assert!((1..=12).contains(&retry_after_secs), "{retry_after_secs}");
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(allowed, 5, "five in all, not five each");
+        b.link_attempt("192.0.2.2".parse().unwrap()).await.unwrap();
+        assert!(a.signin_mail("x@example.com").await);
+        assert!(b.signin_mail("x@example.com").await);
+        assert!(!a.signin_mail("x@example.com").await);
     }
 }

@@ -76,13 +76,17 @@ pub fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<std::net::IpAddr
 pub async fn link_attempt(token: &str) -> Result<(AppState, Client, PlainToken), AppError> {
     let state = state();
     let client = client(&state).await?;
-    let token = attempt(&state, &client, token)?;
+    let token = attempt(&state, &client, token).await?;
     Ok((state, client, token))
 }
 
 /// A link attempt by `client`: counted against its network's limit, then parsed.
-pub fn attempt(state: &AppState, client: &Client, token: &str) -> Result<PlainToken, AppError> {
-    state.limits.link_attempt(client.network)?;
+pub async fn attempt(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<PlainToken, AppError> {
+    state.limits.link_attempt(client.network).await?;
     parse_token(token)
 }
 

@@ -169,7 +169,7 @@ pub async fn send_signin(state: AppState, request: SigninRequest) {
             return;
         }
     }
-    if !state.limits.signin_mail(email.as_str()) {
+    if !state.limits.signin_mail(email.as_str()).await {
         warn!(to = %email.masked(), "sign-in mail not sent: this address's hourly mail cap is spent");
         return;
     }

@@ -103,6 +103,13 @@ async fn the_schema_matches_sqlite_table_by_table() {
     for trigger in POSTGRES_ONLY_TRIGGERS {
         pg.triggers.remove(trigger).unwrap();
     }
+    // The shared rate limits: in the database only on PostgreSQL (on SQLite, in the one
+    // instance's memory).
+    let limits = pg
+        .tables
+        .remove("rate_limits")
+        .expect("rate_limits on PostgreSQL");
+    assert_eq!(limits.primary_key, ["key"]);
     // SQLite's hidden rowid of auth_sessions, a column of that name on PostgreSQL
     // (migrations/postgres/0003), numbered by an identity and unique.
     let sessions = pg.tables.get_mut("auth_sessions").unwrap();

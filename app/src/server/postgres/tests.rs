@@ -54,6 +54,7 @@ async fn migrations_apply_on_an_empty_database_and_a_second_start_finds_nothing_
             "link_applications",
             "link_events",
             "magic_links",
+            "rate_limits",
             "session_applications",
             "tower_sessions",
         ]
@@ -127,7 +128,7 @@ async fn three_instances_starting_at_once_all_start_and_migrate_once() {
     .await
     .unwrap();
     assert_eq!((triggers, extensions), (1, 1));
-    assert_eq!(tables(pool).await.len(), 9);
+    assert_eq!(tables(pool).await.len(), 10);
     for pool in &pools {
         sqlx::query("SELECT count(*) FROM magic_links")
             .execute(pool)

@@ -14,6 +14,7 @@
 //! events.rs           link_events: the audit trail, its repeat folding and paging
 //! coworkers.rs        coworkers
 //! applications.rs     applications, the ones each invitation opens, the ones reached
+//! rate_limits.rs      the rate limits every instance shares (PostgreSQL)
 //! redeems.rs          the invitation redeem as a group-commit job
 //! deliveries.rs       a mail's outcome as a group-commit job
 //! ```
@@ -30,6 +31,7 @@ pub mod link_codes;
 pub mod link_list;
 pub mod link_state;
 pub mod links;
+pub mod rate_limits;
 pub mod redeems;
 pub mod session_records;
 pub mod sessions;
