@@ -28,6 +28,10 @@ impl SplitStore {
 }
 
 fn backend(error: sqlx::Error) -> session_store::Error {
+    if app::server::db::is_busy(&error) {
+        tracing::warn!(%error, "the session store found the database busy");
+        return session_store::Error::Backend(records::STORE_BUSY.to_owned());
+    }
     session_store::Error::Backend(error.to_string())
 }
 

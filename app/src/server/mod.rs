@@ -68,8 +68,9 @@ pub fn now() -> i64 {
 }
 
 /// Turns a fault into [`AppError::Internal`], logging what was being done and why it failed.
-/// A database that stayed locked for the whole busy timeout becomes [`AppError::Busy`]:
-/// nothing was written, and trying again later can succeed.
+/// A database that could not take the work now ([`db::is_busy`]: locked for the whole
+/// busy timeout, or unreachable), also as the session layer's store reports it, becomes
+/// [`AppError::Busy`]: nothing was written, and trying again later can succeed.
 pub trait OrInternal<T> {
     fn or_internal(self, doing: &'static str) -> Result<T, AppError>;
 }
@@ -77,10 +78,14 @@ pub trait OrInternal<T> {
 impl<T, E: Display + 'static> OrInternal<T> for Result<T, E> {
     fn or_internal(self, doing: &'static str) -> Result<T, AppError> {
         self.map_err(|error| {
-            if (&error as &dyn Any)
-                .downcast_ref::<sqlx::Error>()
-                .is_some_and(db::is_busy)
-            {
+            let error_ref = &error as &dyn Any;
+            let store_busy = matches!(
+                error_ref.downcast_ref::<tower_sessions::session::Error>(),
+                Some(tower_sessions::session::Error::Store(
+                    tower_sessions::session_store::Error::Backend(text)
+                )) if text == store::session_records::STORE_BUSY
+            );
+            if store_busy || error_ref.downcast_ref::<sqlx::Error>().is_some_and(db::is_busy) {
                 tracing::warn!(%error, "{doing} gave up: the database stayed busy");
                 return AppError::Busy;
             }

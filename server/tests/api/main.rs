@@ -12,6 +12,7 @@ mod gate_configs;
 mod hardening;
 mod helpers;
 mod hostile;
+mod instances;
 mod lifetimes;
 mod links;
 mod managed;

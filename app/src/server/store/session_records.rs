@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
+/// What the session layer's store says when the database could not take the work now
+/// (see `db::is_busy`): the store's errors are text, and this text is answered 503.
+pub const STORE_BUSY: &str = "the database is busy";
+
 /// The key under which the session record keeps the `auth_sessions` id.
 pub const AUTH_KEY: &str = "auth";
 
