@@ -68,14 +68,16 @@ pub struct Limits {
 }
 
 enum Kept {
-    Memory {
-        links: DefaultKeyedRateLimiter<IpAddr>,
-        signin_by_network: DefaultKeyedRateLimiter<IpAddr>,
-        signin_by_address: DefaultKeyedRateLimiter<(String, IpAddr)>,
-        signin_mails: DefaultKeyedRateLimiter<String>,
-        issue_by_coworker: DefaultKeyedRateLimiter<i64>,
-    },
+    Memory(Box<InMemory>),
     Database(AnyPool),
+}
+
+struct InMemory {
+    links: DefaultKeyedRateLimiter<IpAddr>,
+    signin_by_network: DefaultKeyedRateLimiter<IpAddr>,
+    signin_by_address: DefaultKeyedRateLimiter<(String, IpAddr)>,
+    signin_mails: DefaultKeyedRateLimiter<String>,
+    issue_by_coworker: DefaultKeyedRateLimiter<i64>,
 }
 
 impl Limits {
@@ -87,13 +89,13 @@ impl Limits {
         let signin_mails = Budget::new(config.signin_mails_per_address_per_hour, 3600);
         let issue_by_coworker = Budget::new(config.issue_per_coworker_per_minute, 60);
         let kept = match Engine::of(writer) {
-            Engine::Sqlite => Kept::Memory {
+            Engine::Sqlite => Kept::Memory(Box::new(InMemory {
                 links: DefaultKeyedRateLimiter::keyed(links.quota()),
                 signin_by_network: DefaultKeyedRateLimiter::keyed(signin_by_network.quota()),
                 signin_by_address: DefaultKeyedRateLimiter::keyed(signin_by_address.quota()),
                 signin_mails: DefaultKeyedRateLimiter::keyed(signin_mails.quota()),
                 issue_by_coworker: DefaultKeyedRateLimiter::keyed(issue_by_coworker.quota()),
-            },
+            })),
             Engine::Postgres => Kept::Database(writer.clone()),
         };
         Self {
@@ -109,7 +111,7 @@ impl Limits {
     /// One look-up (`peek_link`), redemption (`redeem_link`) or renewal from `network`.
     pub async fn link_attempt(&self, network: IpAddr) -> Result<(), AppError> {
         match &self.kept {
-            Kept::Memory { links, .. } => check(links, &network),
+            Kept::Memory(memory) => check(&memory.links, &network),
             Kept::Database(pool) => charge(pool, self.links, &format!("link {network}")).await,
         }
     }
@@ -117,13 +119,9 @@ impl Limits {
     /// One sign-in request for `address` from `network`; both limits are charged.
     pub async fn signin_request(&self, network: IpAddr, address: &str) -> Result<(), AppError> {
         match &self.kept {
-            Kept::Memory {
-                signin_by_network,
-                signin_by_address,
-                ..
-            } => {
-                check(signin_by_network, &network)?;
-                check(signin_by_address, &(address.to_owned(), network))
+            Kept::Memory(memory) => {
+                check(&memory.signin_by_network, &network)?;
+                check(&memory.signin_by_address, &(address.to_owned(), network))
             }
             Kept::Database(pool) => {
                 charge(pool, self.signin_by_network, &format!("signin {network}")).await?;
@@ -137,7 +135,7 @@ impl Limits {
     /// cannot answer sends no mail.)
     pub async fn signin_mail(&self, address: &str) -> bool {
         match &self.kept {
-            Kept::Memory { signin_mails, .. } => check(signin_mails, &address.to_owned()).is_ok(),
+            Kept::Memory(memory) => check(&memory.signin_mails, &address.to_owned()).is_ok(),
             Kept::Database(pool) => {
                 let key = format!("mail {address}");
                 charge(pool, self.signin_mails, &key).await.is_ok()
@@ -148,9 +146,7 @@ impl Limits {
     /// One link issued by the coworker `coworker_id`.
     pub async fn issue(&self, coworker_id: i64) -> Result<(), AppError> {
         match &self.kept {
-            Kept::Memory {
-                issue_by_coworker, ..
-            } => check(issue_by_coworker, &coworker_id),
+            Kept::Memory(memory) => check(&memory.issue_by_coworker, &coworker_id),
             Kept::Database(pool) => {
                 let key = format!("issue {coworker_id}");
                 charge(pool, self.issue_by_coworker, &key).await
@@ -161,18 +157,12 @@ impl Limits {
     /// Forgets keys whose budget is full again, so what is kept follows recent traffic.
     pub async fn forget_idle_keys(&self) {
         match &self.kept {
-            Kept::Memory {
-                links,
-                signin_by_network,
-                signin_by_address,
-                signin_mails,
-                issue_by_coworker,
-            } => {
-                links.retain_recent();
-                signin_by_network.retain_recent();
-                signin_by_address.retain_recent();
-                signin_mails.retain_recent();
-                issue_by_coworker.retain_recent();
+            Kept::Memory(memory) => {
+                memory.links.retain_recent();
+                memory.signin_by_network.retain_recent();
+                memory.signin_by_address.retain_recent();
+                memory.signin_mails.retain_recent();
+                memory.issue_by_coworker.retain_recent();
             }
             Kept::Database(pool) => {
                 if let Err(error) = rate_limits::forget_full(pool, now_millis()).await {

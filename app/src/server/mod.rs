@@ -85,7 +85,11 @@ impl<T, E: Display + 'static> OrInternal<T> for Result<T, E> {
                     tower_sessions::session_store::Error::Backend(text)
                 )) if text == store::session_records::STORE_BUSY
             );
-            if store_busy || error_ref.downcast_ref::<sqlx::Error>().is_some_and(db::is_busy) {
+            if store_busy
+                || error_ref
+                    .downcast_ref::<sqlx::Error>()
+                    .is_some_and(db::is_busy)
+            {
                 tracing::warn!(%error, "{doing} gave up: the database stayed busy");
                 return AppError::Busy;
             }

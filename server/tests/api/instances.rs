@@ -48,8 +48,7 @@ async fn fleet(extra: &[(&str, &str)]) -> Fleet {
         }
         // The first start makes the code key; the others must read the same one.
         if i == 0 {
-            app::server::codes::CodeKey::load_or_create(&shared.path().join("code.key"))
-                .unwrap();
+            app::server::codes::CodeKey::load_or_create(&shared.path().join("code.key")).unwrap();
         }
         let log = dir.path().join("log");
         starting.push(Server::start(env, log));
@@ -97,7 +96,10 @@ async fn three_instances_start_at_once_on_an_empty_database_and_migrate_it_once(
         .fetch_one(&db)
         .await
         .unwrap();
-    assert_eq!(applied, app::server::postgres::MIGRATOR.iter().count() as i64);
+    assert_eq!(
+        applied,
+        app::server::postgres::MIGRATOR.iter().count() as i64
+    );
     for base in &fleet.bases {
         let health = http().get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);
@@ -118,13 +120,21 @@ async fn sixty_four_redeems_of_one_token_over_three_instances_open_one_session_f
             let base = fleet.bases[i % 3].clone();
             let token = token.clone();
             tokio::spawn(async move {
-                let answer = call(&base, &mut Client::default(), "redeem_link", &[("token", &token)])
-                    .await;
+                let answer = call(
+                    &base,
+                    &mut Client::default(),
+                    "redeem_link",
+                    &[("token", &token)],
+                )
+                .await;
                 (answer.status, answer.error().to_owned())
             })
         });
         let answers = futures::future::join_all(attempts).await;
-        let won = answers.iter().filter(|a| a.as_ref().unwrap().0 == 200).count();
+        let won = answers
+            .iter()
+            .filter(|a| a.as_ref().unwrap().0 == 200)
+            .count();
         let used = answers
             .iter()
             .filter(|a| a.as_ref().unwrap() == &(410, "link_used".to_owned()))
@@ -147,17 +157,33 @@ async fn a_revoke_through_one_instance_ends_the_session_at_anothers_next_request
     let mut bob = fleet.servers[0].coworker("bob@example.com").await;
     let (id, token) = fleet.invite(0, &mut bob, "alice@example.com").await;
     let mut alice = Client::default();
-    let redeemed = call(&fleet.bases[1], &mut alice, "redeem_link", &[("token", &token)]).await;
+    let redeemed = call(
+        &fleet.bases[1],
+        &mut alice,
+        "redeem_link",
+        &[("token", &token)],
+    )
+    .await;
     assert_eq!(redeemed.status, 200, "{}", redeemed.body);
     for base in &fleet.bases {
         let me = call(base, &mut alice, "current_user", &[]).await;
         assert_eq!(me.body["role"], "invitee", "{base}: {}", me.body);
     }
-    let revoked = call(&fleet.bases[0], &mut bob, "revoke_link", &[("id", &id.to_string())]).await;
+    let revoked = call(
+        &fleet.bases[0],
+        &mut bob,
+        "revoke_link",
+        &[("id", &id.to_string())],
+    )
+    .await;
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     for base in [&fleet.bases[1], &fleet.bases[2]] {
         let me = call(base, &mut alice, "current_user", &[]).await;
-        assert!(me.body.is_null() || me.body["role"] != "invitee", "{base}: {}", me.body);
+        assert!(
+            me.body.is_null() || me.body["role"] != "invitee",
+            "{base}: {}",
+            me.body
+        );
     }
 }
 
@@ -176,8 +202,16 @@ async fn the_sign_in_budget_of_an_address_is_one_budget_across_instances() {
         .await;
         statuses.push(answer.status);
     }
-    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 5, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 4, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
 }
 
 /// Issues and redeems through instance `on` until it stops answering or `stop` is set;
@@ -201,7 +235,12 @@ async fn load(
             break;
         };
         if answer.status != 200 {
-            assert_eq!((answer.status, answer.error()), (503, "busy"), "{}", answer.body);
+            assert_eq!(
+                (answer.status, answer.error()),
+                (503, "busy"),
+                "{}",
+                answer.body
+            );
             continue;
         }
         let id = answer.body["id"].as_i64().unwrap();
@@ -216,7 +255,12 @@ async fn load(
         if answer.status == 200 {
             redeemed.push(id);
         } else {
-            assert_eq!((answer.status, answer.error()), (503, "busy"), "{}", answer.body);
+            assert_eq!(
+                (answer.status, answer.error()),
+                (503, "busy"),
+                "{}",
+                answer.body
+            );
         }
         acknowledged.fetch_add(1, Ordering::Relaxed);
     }
@@ -338,13 +382,19 @@ async fn a_database_restart_under_load_is_answered_busy_and_every_instance_comes
                 break;
             }
             assert_eq!(health.status(), 503);
-            assert!(restarted.elapsed() < Duration::from_secs(20), "{base} did not come back");
+            assert!(
+                restarted.elapsed() < Duration::from_secs(20),
+                "{base} did not come back"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
     let more = acknowledged.load(Ordering::Relaxed) + 30;
     while acknowledged.load(Ordering::Relaxed) < more {
-        assert!(restarted.elapsed() < Duration::from_secs(60), "the load did not resume");
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "the load did not resume"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     stop.store(true, Ordering::Relaxed);
