@@ -111,6 +111,14 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+    /// Copy this SQLite installation into an empty PostgreSQL database, and check it
+    #[command(name = "copy-db", after_help = SAME_ENVIRONMENT)]
+    CopyDb {
+        /// The PostgreSQL database to copy into (postgres://USER:PASSWORD@HOST/DATABASE);
+        /// it must exist and be empty
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Write the brotli and gzip files of the built front end
     Precompress,
 }
@@ -199,6 +207,36 @@ pub async fn run(command: Command) -> Result<()> {
             let config = Config::from_env()?;
             crate::init_tracing(config.log_format);
             crate::serve(config).await
+        }
+        Command::CopyDb { to } => {
+            let config = Config::from_env()?;
+            if db::Engine::of_url(&config.database_url) != Some(db::Engine::Sqlite) {
+                bail!("copy-db copies a SQLite installation: LATCHKEY_DATABASE_URL must be sqlite://…");
+            }
+            if db::Engine::of_url(&to) != Some(db::Engine::Postgres) {
+                bail!("--to must be a postgres:// or postgresql:// URL");
+            }
+            let source = connect(&config).await?;
+            let target = db::connect(&to, config.db_busy_timeout, config.durability).await;
+            let target = match target {
+                Ok(target) => target,
+                Err(error) => {
+                    source.close().await;
+                    return Err(error);
+                }
+            };
+            let copied = app::server::store::copy::sqlite_to_postgres(&source, &target).await;
+            source.close().await;
+            target.close().await;
+            for (table, rows) in copied? {
+                println!("{table}\t{rows}");
+            }
+            println!(
+                "Copied and counted. Serve from PostgreSQL with the same code key ({}), \
+                 or codes already mailed stop working.",
+                config.code_key_file.display()
+            );
+            Ok(())
         }
         Command::Backup { file } => {
             let config = Config::from_env()?;

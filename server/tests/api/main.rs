@@ -5,6 +5,7 @@ mod abuse;
 mod cli;
 mod codes;
 mod concurrency;
+mod copy;
 mod faults;
 mod forms;
 mod gate;

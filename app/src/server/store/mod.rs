@@ -12,6 +12,7 @@
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
 //! flag.rs             a truth value as either engine keeps it
 //! events.rs           link_events: the audit trail, its repeat folding and paging
+//! copy.rs             a SQLite installation copied into an empty PostgreSQL database
 //! coworkers.rs        coworkers
 //! applications.rs     applications, the ones each invitation opens, the ones reached
 //! rate_limits.rs      the rate limits every instance shares (PostgreSQL)
@@ -23,6 +24,7 @@
 //! only (each such place says so); values are always bound, never spliced.
 
 pub mod applications;
+pub mod copy;
 pub mod coworkers;
 pub mod deliveries;
 pub mod events;
