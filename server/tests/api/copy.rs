@@ -54,7 +54,7 @@ async fn a_copied_installation_keeps_its_sessions_links_and_trail_on_postgresql(
     let server = Server::start(env.clone(), dir.path().join("log")).await;
     Server::cli(&env, &["app", "add", "Wiki", "https://wiki.example.com"]);
     let mut bob = server.coworker("bob@example.com").await;
-    let mut invite = |email: &'static str| {
+    let invite = |email: &'static str| {
         let (base, mut bob) = (server.base.clone(), bob.clone());
         async move {
             let answer = call(
