@@ -6,7 +6,7 @@ use crate::gate::{self, GateSession};
 use crate::gate_ceiling;
 use crate::load::{self, Phase};
 use crate::nginx::{self, Nginx};
-use crate::server::Server;
+use crate::server::{sqlite_url, Server};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -39,7 +39,7 @@ pub async fn measure(
 ) -> Result<Value> {
     let db = work.join("gate.db");
     let seeded = gate::seed(&db, sizes.sessions).await?;
-    let server = Server::start(server_bin, site, work, &db, None).await?;
+    let server = Server::start(server_bin, site, work, &sqlite_url(&db), None).await?;
     let answers_checked = gate::check_answers(&server.base, &seeded).await?;
     let sessions = Arc::new(seeded.sessions);
 
@@ -224,7 +224,7 @@ async fn statements_per_decision(
         server_bin,
         site,
         work,
-        db,
+        &sqlite_url(db),
         None,
         "warn,sqlx::query=debug",
         &log,

@@ -133,13 +133,21 @@ where
     })
 }
 
-pub async fn redeem(base: &str, tokens: &[String], concurrency: usize) -> Result<Phase> {
-    let url = format!("{base}/api/redeem_link");
+/// Redeems each of `tokens` once, `concurrency` at a time, the requests spread in turn
+/// over the servers at `bases` (instances sharing one database).
+pub async fn redeem(bases: &[String], tokens: &[String], concurrency: usize) -> Result<Phase> {
+    let urls: Arc<Vec<String>> = Arc::new(
+        bases
+            .iter()
+            .map(|base| format!("{base}/api/redeem_link"))
+            .collect(),
+    );
     let tokens: Arc<Vec<String>> = Arc::new(tokens.to_vec());
     drive(tokens.len(), concurrency, move |http, i| {
-        let (url, tokens) = (url.clone(), tokens.clone());
+        let (urls, tokens) = (urls.clone(), tokens.clone());
         async move {
-            let response = post(&http, &url, None, &[("token", tokens[i].as_str())]).await?;
+            let url = &urls[i % urls.len()];
+            let response = post(&http, url, None, &[("token", tokens[i].as_str())]).await?;
             let cookie = cookie_of(&response);
             let ok = response.status() == 200 && cookie.is_some();
             response.bytes().await?;

@@ -25,6 +25,7 @@ mod gate_phase;
 mod load;
 mod nginx;
 mod pg_ceiling;
+mod pg_phase;
 mod raw;
 mod report;
 mod seed;
@@ -34,7 +35,7 @@ use anyhow::{bail, Context, Result};
 use gate_phase::GateSizes;
 use load::{Latencies, Phase};
 use serde_json::{json, Value};
-use server::Server;
+use server::{sqlite_url, Server};
 use std::path::PathBuf;
 
 /// How much of everything one run does.
@@ -109,10 +110,11 @@ const SMOKE: Sizes = Sizes {
 
 struct Args {
     smoke: bool,
-    /// `--quick redeem|issue|both|gate|first-minute|pg-ceiling`: only the redeem (C=32)
-    /// and/or outbox issue phase, or only the gate, or only the invitee's first minute, or
-    /// only the raw PostgreSQL ceiling (no server needed), for a quick look (or a profile)
-    /// while tuning; nothing is written.
+    /// `--quick redeem|issue|both|gate|first-minute|pg-ceiling|postgres`: only the redeem
+    /// (C=32) and/or outbox issue phase, or only the gate, or only the invitee's first
+    /// minute, or only the raw PostgreSQL ceiling (no server needed), or only Latchkey on
+    /// PostgreSQL (one and three instances) with that ceiling, for a quick look (or a
+    /// profile) while tuning; nothing is written.
     quick: Option<String>,
     /// `--profile DIR`: record each timed phase of the server with `perf record -g`.
     profile: Option<PathBuf>,
@@ -142,11 +144,11 @@ fn args() -> Result<Args> {
                     given
                         .next()
                         .filter(|v| {
-                            ["redeem", "issue", "both", "gate", "first-minute", "pg-ceiling"]
+                            ["redeem", "issue", "both", "gate", "first-minute", "pg-ceiling", "postgres"]
                                 .contains(&v.as_str())
                         })
                         .context(
-                            "--quick needs redeem, issue, both, gate, first-minute or pg-ceiling",
+                            "--quick needs redeem, issue, both, gate, first-minute, pg-ceiling or postgres",
                         )?,
                 );
             }
@@ -163,7 +165,7 @@ fn args() -> Result<Args> {
             "--site" => args.site = given.next().context("--site needs a path")?.into(),
             "--out" => args.out = given.next().context("--out needs a directory")?.into(),
             other => bail!(
-                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate|first-minute|pg-ceiling] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
+                "unknown argument {other}\nusage: latchkey-bench [--smoke | --quick redeem|issue|both|gate|first-minute|pg-ceiling|postgres] [--profile DIR] [--synchronous normal|full] [--server BIN] [--site DIR] [--out DIR]"
             ),
         }
     }
@@ -238,11 +240,32 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             "postgres_ceiling_settings": postgres["settings"],
         }));
     }
+    if args.quick.as_deref() == Some("postgres") {
+        let redeems = if args.smoke {
+            SMOKE.redeems_per_level
+        } else {
+            FULL.redeems_per_level
+        };
+        let postgres =
+            pg_phase::measure(&args.server, &args.site, work, redeems, sizes.peeks).await?;
+        let ceiling = pg_ceiling::ceiling(work, FULL.ceiling_transactions.min(redeems)).await?;
+        return Ok(json!({
+            "date": report::today(),
+            "mode": "quick",
+            "machine": report::machine(),
+            "durability": "PostgreSQL: see postgres_ceiling_settings and postgres.settings",
+            "postgres": postgres,
+            "postgres_ceiling_per_second": ceiling["per_second"],
+            "postgres_ceiling_latency_ms": ceiling["latency_ms"],
+            "postgres_ceiling_settings": ceiling["settings"],
+        }));
+    }
     let db_path = work.join("latchkey.db");
     if args.quick.as_deref() == Some("first-minute") {
         ::server::assets::precompress(&args.site.join("pkg"))?;
-        let seeded = seed::prepare(&db_path, FULL.first_visits).await?;
-        let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+        let seeded = seed::prepare(&sqlite_url(&db_path), FULL.first_visits).await?;
+        let server =
+            Server::start(&args.server, &args.site, work, &sqlite_url(&db_path), None).await?;
         let first_minute = first_minute::measure(&server.base, &seeded.tokens);
         server.stop().await?;
         return Ok(json!({
@@ -261,12 +284,12 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         ::server::assets::precompress(&args.site.join("pkg"))?;
     }
     // Links issued beforehand, without mail: straight into the database.
-    let seeded = seed::prepare(&db_path, redeem_total + sizes.first_visits).await?;
+    let seeded = seed::prepare(&sqlite_url(&db_path), redeem_total + sizes.first_visits).await?;
     // Each server's peak RSS, by what it was doing.
     let mut rss: Vec<(String, u64)> = Vec::new();
 
     // --- redeem, peek, issue with the outbox ---------------------------------------
-    let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+    let server = Server::start(&args.server, &args.site, work, &sqlite_url(&db_path), None).await?;
     let coworker = server.sign_in(&seeded.signin_token).await?;
 
     let quick = args.quick.as_deref();
@@ -280,7 +303,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             .cloned()
             .collect();
         let profile = server.profile(args.profile.as_deref(), "redeem")?;
-        let phase = load::redeem(&server.base, &batch, concurrency).await?;
+        let phase = load::redeem(std::slice::from_ref(&server.base), &batch, concurrency).await?;
         drop(profile);
         let works = load::sessions_that_work(&server.base, &phase.cookies).await?;
         if phase.ok != batch.len() || works != phase.ok {
@@ -335,7 +358,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
             &args.server,
             &args.site,
             work,
-            &db_path,
+            &sqlite_url(&db_path),
             Some(format!("smtp://127.0.0.1:{}", catcher.port)),
         )
         .await?;
@@ -370,7 +393,8 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
     let mut list = Vec::new();
     for &links in sizes.list_sizes {
         seed::grow_to(&db_path, links).await?;
-        let server = Server::start(&args.server, &args.site, work, &db_path, None).await?;
+        let server =
+            Server::start(&args.server, &args.site, work, &sqlite_url(&db_path), None).await?;
         let first_page = load::list(&server.base, &coworker, &[], sizes.list_requests).await?;
         // A rare state (pending) and a common one (expired), each with a substring
         // that matches a ninth of all links.
@@ -392,13 +416,21 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         }));
     }
 
-    // --- the raw SQLite and PostgreSQL ceilings --------------------------------------------
-    let (ceiling, postgres) = if args.quick.is_some() {
-        (json!({}), json!({}))
+    // --- the raw SQLite and PostgreSQL ceilings, and Latchkey on PostgreSQL ---------------
+    let (ceiling, postgres, on_postgres) = if args.quick.is_some() {
+        (json!({}), json!({}), json!({}))
     } else {
         (
             seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?,
             pg_ceiling::ceiling(work, sizes.ceiling_transactions).await?,
+            pg_phase::measure(
+                &args.server,
+                &args.site,
+                work,
+                sizes.redeems_per_level,
+                sizes.peeks,
+            )
+            .await?,
         )
     };
     let c32 = redeem
@@ -421,6 +453,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         "gate": gate,
         "first_minute": first_minute,
         "sqlite_ceiling_per_second": ceiling,
+        "postgres": on_postgres,
         "postgres_ceiling_per_second": postgres["per_second"],
         "postgres_ceiling_latency_ms": postgres["latency_ms"],
         "postgres_ceiling_settings": postgres["settings"],

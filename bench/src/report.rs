@@ -85,7 +85,8 @@ pub fn table(r: &Value) -> String {
         return out
             + &gate_table(&r["gate"])
             + &first_minute_table(&r["first_minute"])
-            + &postgres_table(r);
+            + &postgres_table(r)
+            + &postgres_share(r);
     }
     out += "| measurement | per second | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|\n";
     for row in r["redeem"].as_array().into_iter().flatten() {
@@ -152,6 +153,7 @@ pub fn table(r: &Value) -> String {
         r["durability"].as_str().unwrap_or(""),
         r["server_peak_rss_mb"].as_f64().unwrap_or(0.0)
     );
+    out += &postgres_share(r);
     if let Some(phases) = r["server_peak_rss_mb_by_phase"].as_object() {
         let each: Vec<String> = phases
             .iter()
@@ -173,6 +175,20 @@ pub fn table(r: &Value) -> String {
     out
 }
 
+/// Latchkey's redeem on PostgreSQL (one instance) as a share of PostgreSQL's own ceiling
+/// with the same durability (`synchronous_commit=on`).
+pub fn postgres_share(r: &Value) -> String {
+    let redeem = r["postgres"]["instances_1"]["redeem_c32"]["per_second"].as_f64();
+    let ceiling = r["postgres_ceiling_per_second"]["on"].as_f64();
+    match (redeem, ceiling) {
+        (Some(redeem), Some(ceiling)) if ceiling > 0.0 => format!(
+            "redeem on PostgreSQL at C=32 (one instance) is {:.0}% of PostgreSQL's raw ceiling with its default durability\n",
+            redeem / ceiling * 100.0
+        ),
+        _ => String::new(),
+    }
+}
+
 /// The raw PostgreSQL ceiling's rows (none when it did not run), under their own header.
 fn postgres_table(r: &Value) -> String {
     let rows = postgres_rows(r);
@@ -185,6 +201,30 @@ fn postgres_table(r: &Value) -> String {
 
 fn postgres_rows(r: &Value) -> String {
     let mut out = String::new();
+    for (key, what) in [
+        ("instances_1", "1 instance"),
+        ("instances_3", "3 instances"),
+    ] {
+        let run = &r["postgres"][key];
+        if run.is_null() {
+            continue;
+        }
+        let redeem = &run["redeem_c32"];
+        out += &format!(
+            "| Latchkey on PostgreSQL, redeem, C=32, {what} ({} links) | {} | {} | {} | {} |\n",
+            redeem["requests"],
+            f(&redeem["per_second"]),
+            f(&redeem["latency_ms"]["p50"]),
+            f(&redeem["latency_ms"]["p95"]),
+            f(&redeem["latency_ms"]["p99"]),
+        );
+        out += &format!(
+            "| Latchkey on PostgreSQL, peek, C=1, {what} | - | {} | {} | {} |\n",
+            f(&run["peek_latency_ms"]["p50"]),
+            f(&run["peek_latency_ms"]["p95"]),
+            f(&run["peek_latency_ms"]["p99"]),
+        );
+    }
     for (key, what) in [("on", "on (default)"), ("off", "off")] {
         let per_second = &r["postgres_ceiling_per_second"][key];
         if per_second.is_null() {

@@ -18,17 +18,17 @@ pub struct Seeded {
 }
 
 async fn open(path: &Path) -> Result<AnyPool> {
-    db::connect(
-        &format!("sqlite://{}", path.display()),
-        Duration::from_secs(5),
-        db::Durability::Full,
-    )
-    .await
+    open_url(&crate::server::sqlite_url(path)).await
 }
 
-/// A fresh database with one coworker and `count` pending invitations.
-pub async fn prepare(path: &Path, count: usize) -> Result<Seeded> {
-    let pool = open(path).await?;
+async fn open_url(url: &str) -> Result<AnyPool> {
+    db::connect(url, Duration::from_secs(5), db::Durability::Full).await
+}
+
+/// A fresh database (SQLite or PostgreSQL) with one coworker and `count` pending
+/// invitations.
+pub async fn prepare(url: &str, count: usize) -> Result<Seeded> {
+    let pool = open_url(url).await?;
     let email = EmailAddress::parse("email", "bench@example.com").map_err(anyhow::Error::msg)?;
     coworkers::add(&pool, &email, Some("Bench Coworker")).await?;
     let (url, _, _) = links::create_signin(&pool, "http://bench", 3600, &email)
@@ -52,7 +52,7 @@ async fn insert_pending(pool: &AnyPool, count: usize, tag: &str) -> Result<Vec<S
         let token = PlainToken::generate();
         sqlx::query(
             "INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id, created_at, expires_at, delivery)
-             VALUES (?1, 'invite', ?2, 1, ?3, ?4, 'sent')",
+             VALUES ($1, 'invite', $2, 1, $3, $4, 'sent')",
         )
         .bind(token.hashed().as_bytes())
         .bind(format!("{tag}-{i}@example.com"))
@@ -89,7 +89,7 @@ pub async fn grow_to(path: &Path, total: usize) -> Result<()> {
             };
             sqlx::query(
                 "INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id, created_at, expires_at, redeemed_at, revoked_at, delivery)
-                 VALUES (?1, 'invite', ?2, 1, ?3, ?4, ?5, ?6, 'sent')",
+                 VALUES ($1, 'invite', $2, 1, $3, $4, $5, $6, 'sent')",
             )
             .bind(&hash[..])
             .bind(format!("guest-{i}@example.com"))
@@ -141,12 +141,12 @@ pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
         let at = now();
         let won: Vec<(i64,)> = sqlx::query_as(
             "BEGIN IMMEDIATE;
-             UPDATE magic_links SET redeemed_at = ?2
-              WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+             UPDATE magic_links SET redeemed_at = $2
+              WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
              RETURNING id;
              INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at)
              SELECT ?3, id, ?2, ?2, ?2 + 86400 FROM magic_links
-              WHERE token_hash = ?1 AND changes() = 1;
+              WHERE token_hash = $1 AND changes() = 1;
              COMMIT;",
         )
         .bind(&hash[..])
@@ -178,15 +178,15 @@ pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let id: i64 = tx
                     .prepare_cached(
-                        "UPDATE magic_links SET redeemed_at = ?2
-                          WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL
+                        "UPDATE magic_links SET redeemed_at = $2
+                          WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL
                             AND expires_at > ?2
                          RETURNING id",
                     )?
                     .query_row(rusqlite::params![&hash[..], at], |row| row.get(0))?;
                 tx.prepare_cached(
                     "INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?3, ?4)",
+                     VALUES ($1, $2, $3, $3, $4)",
                 )?
                 .execute(rusqlite::params![
                     format!("{name}-{i:064}"),

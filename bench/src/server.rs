@@ -16,14 +16,14 @@ impl Server {
         bin: &Path,
         site: &Path,
         work: &Path,
-        db: &Path,
+        database: &str,
         smtp_url: Option<String>,
     ) -> Result<Self> {
         Self::start_logging(
             bin,
             site,
             work,
-            db,
+            database,
             smtp_url,
             "warn",
             &work.join("server.log"),
@@ -36,7 +36,7 @@ impl Server {
         bin: &Path,
         site: &Path,
         work: &Path,
-        db: &Path,
+        database: &str,
         smtp_url: Option<String>,
         filter: &str,
         log_path: &Path,
@@ -53,10 +53,8 @@ impl Server {
         let mut command = Command::new(bin);
         command
             .arg("serve")
-            .env(
-                "LATCHKEY_DATABASE_URL",
-                format!("sqlite://{}", db.display()),
-            )
+            .env("LATCHKEY_DATABASE_URL", database)
+            .env("LATCHKEY_CODE_KEY_FILE", work.join("code.key"))
             // Port 0: the port the server listens on.
             .env("LATCHKEY_PUBLIC_URL", "http://127.0.0.1:0")
             .env("LATCHKEY_READY_FILE", &ready)
@@ -180,6 +178,11 @@ impl Drop for Server {
 }
 
 /// `name=value` of a response's session cookie.
+/// The URL of the SQLite file at `path`.
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
 pub fn cookie_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()

@@ -1,0 +1,85 @@
+//! Latchkey on PostgreSQL: the redeem at C=32 and the peek, with one instance and with
+//! three sharing the database (the load spread over them in turn), on a throwaway
+//! cluster with PostgreSQL's default, durable settings (testkit; never the tests'
+//! `fsync=off`), a fresh database for each, beside the raw PostgreSQL ceiling the same
+//! run measures (`pg_ceiling`).
+
+use crate::load;
+use crate::seed;
+use crate::server::Server;
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+use std::path::Path;
+use testkit::postgres::Cluster;
+
+/// How many instances serve each measurement.
+const FLEETS: [usize; 2] = [1, 3];
+const CONCURRENCY: usize = 32;
+
+/// The settings that differ from PostgreSQL's defaults: room for three instances'
+/// pools (each opens up to 32 connections).
+const SETTINGS: &[(&str, &str)] = &[("max_connections", "200")];
+
+pub async fn measure(
+    server_bin: &Path,
+    site: &Path,
+    work: &Path,
+    redeems: usize,
+    peeks: usize,
+) -> Result<Value> {
+    let cluster = Cluster::start_with(SETTINGS)?;
+    let mut out = serde_json::Map::new();
+    for instances in FLEETS {
+        let name = format!("bench{instances}");
+        cluster.create_database(&name)?;
+        let url = cluster.url(&name);
+        let seeded = seed::prepare(&url, redeems + peeks).await?;
+        let mut servers = Vec::new();
+        for i in 0..instances {
+            let dir = work.join(format!("pg-{instances}-{i}"));
+            std::fs::create_dir_all(&dir)?;
+            servers.push(Server::start(server_bin, site, &dir, &url, None).await?);
+        }
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        let tokens = &seeded.tokens[..redeems];
+        let phase = load::redeem(&bases, tokens, CONCURRENCY).await?;
+        let works = load::sessions_that_work(&bases[0], &phase.cookies).await?;
+        if phase.ok != tokens.len() || works != phase.ok {
+            bail!(
+                "PostgreSQL redeem with {instances} instances: {} of {} succeeded, {works} \
+                 sessions work",
+                phase.ok,
+                tokens.len()
+            );
+        }
+        let peek = load::peek(&bases[0], &seeded.tokens[redeems..]).await?;
+        let rss: Vec<u64> = servers.iter().map(Server::peak_rss_kb).collect();
+        for server in servers {
+            server.stop().await?;
+        }
+        out.insert(
+            format!("instances_{instances}"),
+            json!({
+                "redeem_c32": {
+                    "requests": tokens.len(),
+                    "per_second": phase.per_second(),
+                    "latency_ms": phase.latencies.summary(),
+                },
+                "peek_latency_ms": peek.summary(),
+                "server_peak_rss_kb": rss,
+            }),
+        );
+    }
+    out.insert(
+        "settings".into(),
+        json!(SETTINGS
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .chain([
+                "fsync=on (default)".into(),
+                "synchronous_commit=on (default)".into()
+            ])
+            .collect::<Vec<_>>()),
+    );
+    Ok(Value::Object(out))
+}
