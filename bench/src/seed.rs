@@ -141,12 +141,12 @@ pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
         let at = now();
         let won: Vec<(i64,)> = sqlx::query_as(
             "BEGIN IMMEDIATE;
-             UPDATE magic_links SET redeemed_at = $2
-              WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+             UPDATE magic_links SET redeemed_at = ?2
+              WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
              RETURNING id;
              INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at)
              SELECT ?3, id, ?2, ?2, ?2 + 86400 FROM magic_links
-              WHERE token_hash = $1 AND changes() = 1;
+              WHERE token_hash = ?1 AND changes() = 1;
              COMMIT;",
         )
         .bind(&hash[..])
@@ -178,15 +178,15 @@ pub async fn ceiling(path: &Path, transactions: usize) -> Result<Value> {
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let id: i64 = tx
                     .prepare_cached(
-                        "UPDATE magic_links SET redeemed_at = $2
-                          WHERE token_hash = $1 AND redeemed_at IS NULL AND revoked_at IS NULL
+                        "UPDATE magic_links SET redeemed_at = ?2
+                          WHERE token_hash = ?1 AND redeemed_at IS NULL AND revoked_at IS NULL
                             AND expires_at > ?2
                          RETURNING id",
                     )?
                     .query_row(rusqlite::params![&hash[..], at], |row| row.get(0))?;
                 tx.prepare_cached(
                     "INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at)
-                     VALUES ($1, $2, $3, $3, $4)",
+                     VALUES (?1, ?2, ?3, ?3, ?4)",
                 )?
                 .execute(rusqlite::params![
                     format!("{name}-{i:064}"),
