@@ -122,6 +122,9 @@ run: deps-rust deps-system build-release
 # against the front end built by cargo-leptos.
 test: deps check site unit
 	cd end2end && npx playwright test
+	@# The browser flows once more on a PostgreSQL-backed server (the gate's own Latchkey
+	@# stays on SQLite): with-postgres starts a throwaway cluster and removes it afterwards.
+	cd end2end && ../target/debug/with-postgres npx playwright test --project=chromium
 	@echo "all tests passed"
 
 fmt:

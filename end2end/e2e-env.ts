@@ -33,8 +33,10 @@ export const MAILDEV_URL = process.env.E2E_MAILDEV_URL ?? '';
 /** Environment of `latchkey serve` and of every CLI call the tests make. */
 export function latchkeyEnv(smtpPort: string): Record<string, string> {
   return {
-    // DATABASE_FILE is absolute, so this reads sqlite:///abs/path.db.
-    LATCHKEY_DATABASE_URL: `sqlite://${DATABASE_FILE}`,
+    // DATABASE_FILE is absolute, so this reads sqlite:///abs/path.db; on the PostgreSQL
+    // pass, the database the global setup made (see database.ts).
+    LATCHKEY_DATABASE_URL: process.env.E2E_DATABASE_URL || `sqlite://${DATABASE_FILE}`,
+    LATCHKEY_CODE_KEY_FILE: path.join(E2E_DIR, 'code.key'),
     // Port 0: the port the server listens on.
     LATCHKEY_PUBLIC_URL: BASE_URL || 'http://127.0.0.1:0',
     LATCHKEY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,

@@ -3,7 +3,7 @@
 // go into the environment the test workers inherit (see e2e-env.ts). What this returns
 // runs after the last test, failed or not: the leak scans over everything the run
 // produced (leak-scan.ts), then both servers are stopped.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -31,6 +31,15 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
   if (!existsSync(path.join(SITE_ROOT, 'pkg'))) {
     console.warn(`warning: ${SITE_ROOT}/pkg is missing, pages will not hydrate`);
+  }
+
+  // Under with-postgres (make test's PostgreSQL pass), the server runs on a fresh
+  // database of that cluster; the workers inherit its URL (see database.ts).
+  const cluster = process.env.LATCHKEY_TEST_POSTGRES;
+  if (cluster) {
+    const name = `e2e_${process.pid}`;
+    execFileSync('psql', [cluster, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `CREATE DATABASE ${name}`], { stdio: 'pipe' });
+    process.env.E2E_DATABASE_URL = cluster.replace(/\/[^/]*$/, `/${name}`);
   }
 
   let maildev: ChildProcess | undefined;

@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { LATCHKEY_BIN, REPO_ROOT } from './e2e-env';
+import { databaseUrl, onPostgres, runSql } from './database';
+import { DATABASE_FILE, LATCHKEY_BIN, REPO_ROOT } from './e2e-env';
 
 interface Scan {
   baseUrl: string;
@@ -55,13 +56,26 @@ function assertNoToken(bytes: Buffer, tokens: Set<string>, what: string): void {
   }
 }
 
+/** What the database holds: its files (SQLite), or a dump of its data (PostgreSQL). */
 function databaseFiles(databaseFile: string): Buffer {
+  if (databaseFile === DATABASE_FILE && onPostgres()) {
+    const dump = execFileSync('pg_dump', ['--data-only', databaseUrl()], { stdio: 'pipe', timeout: 60_000 });
+    if (!dump.includes('COPY public.magic_links')) throw new Error('pg_dump did not dump the links');
+    return dump;
+  }
   const files = [databaseFile, `${databaseFile}-wal`, `${databaseFile}-journal`].filter((f) => existsSync(f));
   return Buffer.concat(files.map((file) => readFileSync(file)));
 }
 
+/** The hex of every stored token hash in the main server's PostgreSQL database. */
+function storedHashesOnPostgres(): Set<string> {
+  const rows = runSql("SELECT encode(token_hash, 'hex') FROM magic_links WHERE token_hash IS NOT NULL");
+  return new Set(rows.map(([hex]) => hex));
+}
+
 /** The hex of every stored token hash. */
 function storedHashes(databaseFile: string): Set<string> {
+  if (databaseFile === DATABASE_FILE && onPostgres()) return storedHashesOnPostgres();
   const script = [
     'import sqlite3, sys',
     'db = sqlite3.connect(sys.argv[1], timeout=10)',
@@ -123,5 +137,6 @@ export async function scanForLeaks(scan: Scan): Promise<void> {
   }
   assertNoToken(log, tokens, 'the server log');
   assertNoToken(databaseFiles(scan.databaseFile), tokens, 'the database (stopped)');
-  console.log(`leak scan: ${tokens.size} tokens, none in the log or the database in any form`);
+  const where = onPostgres() ? 'the PostgreSQL database (pg_dump)' : 'the database';
+  console.log(`leak scan: ${tokens.size} tokens, none in the log or ${where} in any form`);
 }

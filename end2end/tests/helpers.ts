@@ -2,7 +2,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { BASE_URL, DATABASE_FILE, LATCHKEY_BIN, LATCHKEY_ENV, MAILDEV_URL, REPO_ROOT } from '../e2e-env';
+import { runSql } from '../database';
+import { BASE_URL, LATCHKEY_BIN, LATCHKEY_ENV, MAILDEV_URL, REPO_ROOT } from '../e2e-env';
 
 export { expect };
 
@@ -134,18 +135,15 @@ export function addCoworker(email: string, name: string, options: { admin?: bool
 /**
  * Move the live invitations to `email` into the past, as if their expiry had passed
  * (keeping each one's length). Nobody waits hours in a test; this writes the running
- * server's SQLite file the way another process may (WAL, with a busy timeout).
+ * server's database the way another process may (see database.ts).
  */
 export function expireLinksTo(email: string): void {
-  const script = [
-    'import sqlite3, sys',
-    'db = sqlite3.connect(sys.argv[1], timeout=10)',
-    'db.execute("UPDATE magic_links SET created_at = created_at - (expires_at - created_at) - 10, '
-      + 'expires_at = created_at - 10 WHERE recipient_email = ? AND redeemed_at IS NULL '
-      + 'AND revoked_at IS NULL", (sys.argv[2],))',
-    'db.commit()',
-  ].join('\n');
-  execFileSync('python3', ['-c', script, DATABASE_FILE, email], { stdio: 'pipe', timeout: 30_000 });
+  runSql(
+    'UPDATE magic_links SET created_at = created_at - (expires_at - created_at) - 10, '
+      + 'expires_at = created_at - 10 WHERE recipient_email = $1 AND redeemed_at IS NULL '
+      + 'AND revoked_at IS NULL',
+    [email],
+  );
 }
 
 // ---------------------------------------------------------------------------

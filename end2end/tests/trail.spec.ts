@@ -1,7 +1,6 @@
 // A link's timeline: repeated looks are one entry with a count, and a long trail is paged,
 // newest first, with "Show older".
-import { execFileSync } from 'node:child_process';
-import { DATABASE_FILE } from '../e2e-env';
+import { runSql } from '../database';
 import {
   expect,
   extractLink,
@@ -15,20 +14,13 @@ import {
 
 /** Writes `count` delivery events onto the trail of the invitation to `email`; its id. */
 function padTrail(email: string, count: number): number {
-  const script = [
-    'import sqlite3, sys',
-    'db = sqlite3.connect(sys.argv[1], timeout=10)',
-    '(link,) = db.execute("SELECT id FROM magic_links WHERE recipient_email = ?", (sys.argv[2],)).fetchone()',
-    'db.executemany("INSERT INTO link_events (link_id, at, kind) VALUES (?, 1000 + ?, \'mail_sent\')",'
-      + ' [(link, i) for i in range(int(sys.argv[3]))])',
-    'db.commit()',
-    'print(link)',
-  ].join('\n');
-  const out = execFileSync('python3', ['-c', script, DATABASE_FILE, email, String(count)], {
-    stdio: 'pipe',
-    timeout: 30_000,
-  });
-  return Number(out.toString().trim());
+  runSql(
+    'WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < CAST($2 AS INTEGER)) '
+      + "INSERT INTO link_events (link_id, at, kind) SELECT l.id, 1000 + n.i, 'mail_sent' "
+      + 'FROM magic_links l, n WHERE l.recipient_email = $1',
+    [email, String(count)],
+  );
+  return Number(runSql('SELECT id FROM magic_links WHERE recipient_email = $1', [email])[0][0]);
 }
 
 test('looks are counted on one entry and a long timeline shows older entries on request', async ({
