@@ -192,21 +192,29 @@ pub async fn peek(base: &str, tokens: &[String]) -> Result<Latencies> {
     Ok(phase.latencies)
 }
 
+/// Issues `requests` invitations as `coworker`, `concurrency` at a time, spread in turn
+/// over the servers at `bases`; each must be mailed.
 pub async fn issue(
-    base: &str,
+    bases: &[String],
     coworker: &str,
     requests: usize,
     concurrency: usize,
     tag: &'static str,
 ) -> Result<Phase> {
-    let url = format!("{base}/api/issue_link");
+    let urls: Arc<Vec<String>> = Arc::new(
+        bases
+            .iter()
+            .map(|base| format!("{base}/api/issue_link"))
+            .collect(),
+    );
     let coworker = coworker.to_owned();
     let phase = drive(requests, concurrency, move |http, i| {
-        let (url, coworker) = (url.clone(), coworker.clone());
+        let (urls, coworker) = (urls.clone(), coworker.clone());
         async move {
+            let url = &urls[i % urls.len()];
             let email = format!("bench-{tag}-{i}@example.com");
             let form = [("email", email.as_str()), ("expires_in", "24h")];
-            let response = post(&http, &url, Some(&coworker), &form).await?;
+            let response = post(&http, url, Some(&coworker), &form).await?;
             let ok =
                 response.status() == 200 && response.text().await?.contains(r#""delivery":"sent""#);
             Ok((ok, None))

@@ -53,6 +53,20 @@ struct Sizes {
     first_visits: usize,
 }
 
+impl Sizes {
+    /// What the PostgreSQL phase does: as much as the SQLite phases, and the list with the
+    /// most links they list.
+    fn postgres(&self) -> pg_phase::PgSizes {
+        pg_phase::PgSizes {
+            redeems: self.redeems_per_level,
+            peeks: self.peeks,
+            issues: self.issues,
+            list_links: self.list_sizes.iter().copied().max().unwrap_or(0),
+            list_requests: self.list_requests,
+        }
+    }
+}
+
 const FULL: Sizes = Sizes {
     redeems_per_level: 5_000,
     levels: &[1, 8, 32, 128],
@@ -241,14 +255,11 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         }));
     }
     if args.quick.as_deref() == Some("postgres") {
-        let redeems = if args.smoke {
-            SMOKE.redeems_per_level
-        } else {
-            FULL.redeems_per_level
-        };
+        // The full run's sizes (the smoke run's with --smoke): this part alone.
+        let pg_sizes = if args.smoke { &SMOKE } else { &FULL };
         let postgres =
-            pg_phase::measure(&args.server, &args.site, work, redeems, sizes.peeks).await?;
-        let ceiling = pg_ceiling::ceiling(work, FULL.ceiling_transactions.min(redeems)).await?;
+            pg_phase::measure(&args.server, &args.site, work, &pg_sizes.postgres()).await?;
+        let ceiling = pg_ceiling::ceiling(work, pg_sizes.ceiling_transactions).await?;
         return Ok(json!({
             "date": report::today(),
             "mode": "quick",
@@ -335,7 +346,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
 
     let profile = server.profile(args.profile.as_deref().filter(|_| do_issue), "issue")?;
     let issue_outbox = load::issue(
-        &server.base,
+        std::slice::from_ref(&server.base),
         &coworker,
         if do_issue { sizes.issues } else { 0 },
         sizes.issue_concurrency,
@@ -363,7 +374,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         )
         .await?;
         let phase = load::issue(
-            &server.base,
+            std::slice::from_ref(&server.base),
             &coworker,
             sizes.issues,
             sizes.issue_concurrency,
@@ -423,14 +434,7 @@ async fn run(args: &Args, sizes: &Sizes, work: &std::path::Path) -> Result<Value
         (
             seed::ceiling(&work.join("ceiling.db"), sizes.ceiling_transactions).await?,
             pg_ceiling::ceiling(work, sizes.ceiling_transactions).await?,
-            pg_phase::measure(
-                &args.server,
-                &args.site,
-                work,
-                sizes.redeems_per_level,
-                sizes.peeks,
-            )
-            .await?,
+            pg_phase::measure(&args.server, &args.site, work, &sizes.postgres()).await?,
         )
     };
     let c32 = redeem

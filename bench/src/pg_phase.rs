@@ -1,5 +1,6 @@
-//! Latchkey on PostgreSQL: the redeem at C=32 and the peek, with one instance and with
-//! three sharing the database (the load spread over them in turn), on a throwaway
+//! Latchkey on PostgreSQL: the redeem at C=32, the peek and the issue (to the outbox,
+//! C=32), with one instance and with three sharing the database (the load spread over
+//! them in turn), and the links list with many links (one instance), on a throwaway
 //! cluster with PostgreSQL's default, durable settings (testkit; never the tests'
 //! `fsync=off`), a fresh database for each, beside the raw PostgreSQL ceiling the same
 //! run measures (`pg_ceiling`).
@@ -20,13 +21,22 @@ const CONCURRENCY: usize = 32;
 /// pools (each opens up to 32 connections).
 const SETTINGS: &[(&str, &str)] = &[("max_connections", "200")];
 
+/// How much of each one run does.
+pub struct PgSizes {
+    pub redeems: usize,
+    pub peeks: usize,
+    pub issues: usize,
+    pub list_links: usize,
+    pub list_requests: usize,
+}
+
 pub async fn measure(
     server_bin: &Path,
     site: &Path,
     work: &Path,
-    redeems: usize,
-    peeks: usize,
+    sizes: &PgSizes,
 ) -> Result<Value> {
+    let (redeems, peeks) = (sizes.redeems, sizes.peeks);
     let cluster = Cluster::start_with(SETTINGS)?;
     let mut out = serde_json::Map::new();
     for instances in FLEETS {
@@ -53,6 +63,22 @@ pub async fn measure(
             );
         }
         let peek = load::peek(&bases[0], &seeded.tokens[redeems..]).await?;
+        let coworker = servers[0].sign_in(&seeded.signin_token).await?;
+        let issue = load::issue(&bases, &coworker, sizes.issues, CONCURRENCY, "outbox").await?;
+        let list = if instances == 1 && sizes.list_links > 0 {
+            seed::grow_postgres(&url, sizes.list_links).await?;
+            let first_page = load::list(&bases[0], &coworker, &[], sizes.list_requests).await?;
+            let filter = [("status", "pending"), ("q", "guest-1")];
+            let requests = (sizes.list_requests / 10).max(5);
+            let filtered = load::list(&bases[0], &coworker, &filter, requests).await?;
+            json!({
+                "links": sizes.list_links,
+                "first_page_ms": first_page.summary(),
+                "filtered_ms": filtered.summary(),
+            })
+        } else {
+            Value::Null
+        };
         let rss: Vec<u64> = servers.iter().map(Server::peak_rss_kb).collect();
         for server in servers {
             server.stop().await?;
@@ -66,6 +92,8 @@ pub async fn measure(
                     "latency_ms": phase.latencies.summary(),
                 },
                 "peek_latency_ms": peek.summary(),
+                "issue_c32": issue.json("outbox"),
+                "list": list,
                 "server_peak_rss_kb": rss,
             }),
         );

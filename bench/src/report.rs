@@ -224,6 +224,27 @@ fn postgres_rows(r: &Value) -> String {
             f(&run["peek_latency_ms"]["p95"]),
             f(&run["peek_latency_ms"]["p99"]),
         );
+        let issue = &run["issue_c32"];
+        out += &format!(
+            "| Latchkey on PostgreSQL, issue via outbox, C=32, {what} | {} | {} | {} | {} |\n",
+            f(&issue["per_second"]),
+            f(&issue["latency_ms"]["p50"]),
+            f(&issue["latency_ms"]["p95"]),
+            f(&issue["latency_ms"]["p99"]),
+        );
+        let list = &run["list"];
+        for (page, key) in [("first page", "first_page_ms"), ("pending + substring", "filtered_ms")] {
+            if list[key].is_null() {
+                continue;
+            }
+            out += &format!(
+                "| Latchkey on PostgreSQL, list_links, {page}, {} links | - | {} | {} | {} |\n",
+                list["links"],
+                f(&list[key]["p50"]),
+                f(&list[key]["p95"]),
+                f(&list[key]["p99"]),
+            );
+        }
     }
     for (key, what) in [("on", "on (default)"), ("off", "off")] {
         let per_second = &r["postgres_ceiling_per_second"][key];

@@ -107,6 +107,33 @@ pub async fn grow_to(path: &Path, total: usize) -> Result<()> {
     Ok(())
 }
 
+/// Adds invitations to the PostgreSQL database at `url` until there are `total`, the same
+/// mix as [`grow_to`] (pending, used, revoked and expired, issued over the past year), in
+/// one statement.
+pub async fn grow_postgres(url: &str, total: usize) -> Result<()> {
+    let pool = open_url(url).await?;
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM magic_links WHERE purpose = 'invite'")
+        .fetch_one(&pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO magic_links (token_hash, purpose, recipient_email, coworker_id, created_at,
+                                  expires_at, redeemed_at, revoked_at, delivery)
+         SELECT decode(lpad(to_hex(i), 62, '0') || 'be', 'hex'), 'invite',
+                'guest-' || i || '@example.com', 1, c, c + 86400,
+                CASE WHEN i % 4 = 0 THEN c + 60 END, CASE WHEN i % 4 = 1 THEN c + 120 END, 'sent'
+           FROM (SELECT i, $1 - 365 * 86400 + (i % (365 * 86400)) AS c
+                   FROM generate_series($2, $3) AS i) AS grown",
+    )
+    .bind(now())
+    .bind(have)
+    .bind(total as i64 - 1)
+    .execute(&pool)
+    .await?;
+    sqlx::query("ANALYZE magic_links").execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
 /// Transactions per second for the redeem's durable work alone (mark the token used,
 /// insert the session; on the real schema, so the session insert's trigger writes the
 /// trail event too), one transaction after another on one connection:
