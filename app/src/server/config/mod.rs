@@ -364,7 +364,7 @@ impl Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_url(&self.database_url))
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url_redacted())
             .field("mail_from", &self.mail_from)

@@ -43,6 +43,18 @@ fn debug_hides_smtp_credentials() {
 }
 
 #[test]
+fn debug_hides_database_credentials() {
+    let config = config(&[(
+        "LATCHKEY_DATABASE_URL",
+        "postgres://latchkey:s3cret@db.example.com:5432/latchkey",
+    )])
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("db.example.com:5432/latchkey"), "{shown}");
+}
+
+#[test]
 fn a_password_holding_at_signs_is_redacted_whole() {
     for url in [
         "smtp://user:p@ss@mail.example.com:587",
