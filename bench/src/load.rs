@@ -257,6 +257,41 @@ pub async fn list(
     Ok(phase.latencies)
 }
 
+/// `requests` gate decisions at `concurrency`, spread in turn over the servers at `bases`:
+/// `GET /gate/auth-request` as nginx sends it, for a page of the wiki, the `i`-th with
+/// the `i`-th of `cookies` (round and round). A decision counts when it let the request
+/// through (200).
+pub async fn gate_spread(
+    bases: &[String],
+    cookies: &[String],
+    requests: usize,
+    concurrency: usize,
+) -> Result<Phase> {
+    let urls: Arc<Vec<String>> = Arc::new(
+        bases
+            .iter()
+            .map(|base| format!("{base}/gate/auth-request"))
+            .collect(),
+    );
+    let cookies: Arc<Vec<String>> = Arc::new(cookies.to_vec());
+    drive(requests, concurrency, move |http, i| {
+        let (urls, cookies) = (urls.clone(), cookies.clone());
+        async move {
+            let response = http
+                .get(&urls[i % urls.len()])
+                .header("x-original-url", format!("{}/page/{i}", gate::WIKI))
+                .header("x-original-method", "GET")
+                .header("cookie", &cookies[i % cookies.len()])
+                .send()
+                .await?;
+            let ok = response.status() == 200;
+            response.bytes().await?;
+            Ok((ok, None))
+        }
+    })
+    .await
+}
+
 /// `requests` gate decisions at `concurrency` (through [`raw::drive`]): `GET
 /// /gate/auth-request` as nginx's `auth_request` sends it, for a page of the wiki, the
 /// `i`-th with the session [`gate::spread`] picks. A decision counts when it let the

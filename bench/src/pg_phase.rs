@@ -1,6 +1,6 @@
 //! Latchkey on PostgreSQL: the redeem at C=32, the peek and the issue (to the outbox,
-//! C=32), with one instance and with three sharing the database (the load spread over
-//! them in turn), and the links list with many links (one instance), on a throwaway
+//! C=32) and the gate's decisions (C=32, every session four times), with one instance
+//! and with three sharing the database (the load spread over them in turn), and the links list with many links (one instance), on a throwaway
 //! cluster with PostgreSQL's default, durable settings (testkit; never the tests'
 //! `fsync=off`), a fresh database for each, beside the raw PostgreSQL ceiling the same
 //! run measures (`pg_ceiling`).
@@ -44,6 +44,8 @@ pub async fn measure(
         cluster.create_database(&name)?;
         let url = cluster.url(&name);
         let seeded = seed::prepare(&url, redeems + peeks).await?;
+        // Every invitation opens the wiki, for the gate's decisions below.
+        seed::open_wiki_postgres(&url).await?;
         let mut servers = Vec::new();
         for i in 0..instances {
             let dir = work.join(format!("pg-{instances}-{i}"));
@@ -63,6 +65,16 @@ pub async fn measure(
             );
         }
         let peek = load::peek(&bases[0], &seeded.tokens[redeems..]).await?;
+        // Each session's first decision records that it reached the wiki (a write); the
+        // rest only read, as in the steady state.
+        let decisions = phase.cookies.len() * 4;
+        let gate = load::gate_spread(&bases, &phase.cookies, decisions, CONCURRENCY).await?;
+        if gate.ok != decisions {
+            bail!(
+                "PostgreSQL gate with {instances} instances: {} of {decisions} let through",
+                gate.ok
+            );
+        }
         let coworker = servers[0].sign_in(&seeded.signin_token).await?;
         let issue = load::issue(&bases, &coworker, sizes.issues, CONCURRENCY, "outbox").await?;
         let list = if instances == 1 && sizes.list_links > 0 {
@@ -93,6 +105,11 @@ pub async fn measure(
                 },
                 "peek_latency_ms": peek.summary(),
                 "issue_c32": issue.json("outbox"),
+                "gate_c32": {
+                    "decisions": decisions,
+                    "per_second": gate.per_second(),
+                    "latency_ms": gate.latencies.summary(),
+                },
                 "list": list,
                 "server_peak_rss_kb": rss,
             }),

@@ -232,8 +232,19 @@ fn postgres_rows(r: &Value) -> String {
             f(&issue["latency_ms"]["p95"]),
             f(&issue["latency_ms"]["p99"]),
         );
+        let gate = &run["gate_c32"];
+        out += &format!(
+            "| Latchkey on PostgreSQL, gate decisions, C=32, {what} | {} | {} | {} | {} |\n",
+            f(&gate["per_second"]),
+            f(&gate["latency_ms"]["p50"]),
+            f(&gate["latency_ms"]["p95"]),
+            f(&gate["latency_ms"]["p99"]),
+        );
         let list = &run["list"];
-        for (page, key) in [("first page", "first_page_ms"), ("pending + substring", "filtered_ms")] {
+        for (page, key) in [
+            ("first page", "first_page_ms"),
+            ("pending + substring", "filtered_ms"),
+        ] {
             if list[key].is_null() {
                 continue;
             }

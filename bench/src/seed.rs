@@ -107,6 +107,24 @@ pub async fn grow_to(path: &Path, total: usize) -> Result<()> {
     Ok(())
 }
 
+/// Registers the gate bench's wiki (`gate::WIKI`) in the PostgreSQL database at `url`
+/// and lets every invitation open it.
+pub async fn open_wiki_postgres(url: &str) -> Result<()> {
+    let pool = open_url(url).await?;
+    let wiki = app::server::applications::add(&pool, "Wiki", crate::gate::WIKI)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering the wiki: {e:?}"))?;
+    sqlx::query(
+        "INSERT INTO link_applications (link_id, application_id)
+         SELECT id, $1 FROM magic_links WHERE purpose = 'invite'",
+    )
+    .bind(wiki.id)
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+    Ok(())
+}
+
 /// Adds invitations to the PostgreSQL database at `url` until there are `total`, the same
 /// mix as [`grow_to`] (pending, used, revoked and expired, issued over the past year), in
 /// one statement.
