@@ -226,6 +226,8 @@ pub const POSTGRES_CONNECTIONS: u32 = 16;
 async fn postgres_pool(url: &str, busy_timeout: Duration) -> Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
+        // Connections a burst opened go back to PostgreSQL once idle for a minute.
+        .idle_timeout(Duration::from_secs(60))
         .acquire_timeout(busy_timeout + Duration::from_secs(1))
         .connect(url)
         .await

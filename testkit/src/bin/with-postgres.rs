@@ -16,7 +16,12 @@ fn main() -> ExitCode {
         eprintln!("usage: with-postgres COMMAND [ARGS...]");
         return ExitCode::from(2);
     };
-    let cluster = match testkit::postgres::Cluster::start() {
+    // The suite builds a server (two pools) per test, and a finished test's server lives
+    // on with the process: room for all of their connections.
+    let cluster = match testkit::postgres::Cluster::start_with(&[
+        ("fsync", "off"),
+        ("max_connections", "1000"),
+    ]) {
         Ok(cluster) => cluster,
         Err(error) => {
             eprintln!("with-postgres: starting PostgreSQL: {error:#}");
