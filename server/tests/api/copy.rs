@@ -2,7 +2,7 @@
 //! database of a throwaway cluster, then served from there by the real binary.
 
 use crate::helpers::*;
-use crate::process::{call, Server};
+use crate::process::{call, invite, Server};
 use std::process::Command;
 use testkit::postgres::Cluster;
 
@@ -54,24 +54,9 @@ async fn a_copied_installation_keeps_its_sessions_links_and_trail_on_postgresql(
     let server = Server::start(env.clone(), dir.path().join("log")).await;
     Server::cli(&env, &["app", "add", "Wiki", "https://wiki.example.com"]);
     let mut bob = server.coworker("bob@example.com").await;
-    let invite = |email: &'static str| {
-        let (base, mut bob) = (server.base.clone(), bob.clone());
-        async move {
-            let answer = call(
-                &base,
-                &mut bob,
-                "issue_link",
-                &[("email", email), ("expires_in", "24h")],
-            )
-            .await;
-            assert_eq!(answer.status, 200, "{}", answer.body);
-            let token = token_in(answer.body["url"].as_str().unwrap());
-            (answer.body["id"].as_i64().unwrap(), token)
-        }
-    };
-    let (_, alice_token) = invite("alice@example.com").await;
-    let (carol_id, carol_token) = invite("carol@example.com").await;
-    let (dave_id, dave_token) = invite("dave@example.com").await;
+    let (_, alice_token) = invite(&server.base, &mut bob, "alice@example.com").await;
+    let (carol_id, carol_token) = invite(&server.base, &mut bob, "carol@example.com").await;
+    let (dave_id, dave_token) = invite(&server.base, &mut bob, "dave@example.com").await;
     let mut carol = Client::default();
     let redeemed = call(
         &server.base,

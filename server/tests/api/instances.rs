@@ -74,16 +74,7 @@ impl Fleet {
 
     /// Issues an invitation through instance `on`; answers its id and token.
     async fn invite(&self, on: usize, bob: &mut Client, email: &str) -> (i64, String) {
-        let answer = call(
-            &self.bases[on],
-            bob,
-            "issue_link",
-            &[("email", email), ("expires_in", "24h")],
-        )
-        .await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        let url = answer.body["url"].as_str().unwrap();
-        (answer.body["id"].as_i64().unwrap(), token_in(url))
+        crate::process::invite(&self.bases[on], bob, email).await
     }
 }
 
@@ -267,6 +258,58 @@ async fn load(
     (issued, redeemed)
 }
 
+/// Six workers issuing and redeeming, two on each instance, until stopped.
+struct Load {
+    acknowledged: Arc<AtomicUsize>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<(Vec<i64>, Vec<i64>)>>,
+}
+
+impl Load {
+    fn start(fleet: &Fleet, bob: &Client) -> Self {
+        let acknowledged = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers = (0..6)
+            .map(|worker| {
+                tokio::spawn(load(
+                    fleet.bases[worker % 3].clone(),
+                    bob.clone(),
+                    worker,
+                    acknowledged.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        Self {
+            acknowledged,
+            stop,
+            workers,
+        }
+    }
+
+    /// Waits until `more` further issue-and-redeem rounds were acknowledged.
+    async fn wait_for(&self, more: usize, within: Duration, what: &str) {
+        let deadline = Instant::now() + within;
+        let until = self.acknowledged.load(Ordering::Relaxed) + more;
+        while self.acknowledged.load(Ordering::Relaxed) < until {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the workers; the ids of the links acknowledged as issued, and as redeemed.
+    async fn finish(self) -> (Vec<i64>, Vec<i64>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (mut issued, mut redeemed) = (Vec::new(), Vec::new());
+        for worker in self.workers {
+            let (i, r) = worker.await.unwrap();
+            issued.extend(i);
+            redeemed.extend(r);
+        }
+        (issued, redeemed)
+    }
+}
+
 /// Every acknowledged issue is stored with its `issued` event, and every acknowledged
 /// redeem with its one session; no invitation is half-stored.
 async fn all_acknowledged_writes_are_whole(db: &sqlx::AnyPool, issued: &[i64], redeemed: &[i64]) {
@@ -309,39 +352,14 @@ async fn kill_9_of_one_instance_mid_load_loses_no_acknowledged_write() {
     crate::sqlite_only!("it starts PostgreSQL itself; run once");
     let mut fleet = fleet(&[]).await;
     let bob = fleet.servers[0].coworker("bob@example.com").await;
-    let acknowledged = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..6)
-        .map(|worker| {
-            tokio::spawn(load(
-                fleet.bases[worker % 3].clone(),
-                bob.clone(),
-                worker,
-                acknowledged.clone(),
-                stop.clone(),
-            ))
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acknowledged.load(Ordering::Relaxed) < 60 {
-        assert!(Instant::now() < deadline, "the load never got going");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = Load::start(&fleet, &bob);
+    load.wait_for(60, Duration::from_secs(60), "the load never got going")
+        .await;
     fleet.servers[1].signal("KILL");
     assert!(!fleet.servers[1].exited_cleanly().await);
-    // The other two keep serving.
-    let more = acknowledged.load(Ordering::Relaxed) + 30;
-    while acknowledged.load(Ordering::Relaxed) < more {
-        assert!(Instant::now() < deadline, "the other instances stopped");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let (mut issued, mut redeemed) = (Vec::new(), Vec::new());
-    for worker in workers {
-        let (i, r) = worker.await.unwrap();
-        issued.extend(i);
-        redeemed.extend(r);
-    }
+    load.wait_for(30, Duration::from_secs(60), "the other instances stopped")
+        .await;
+    let (issued, redeemed) = load.finish().await;
     eprintln!(
         "one of three killed; {} acknowledged issues, {} acknowledged redeems",
         issued.len(),
@@ -355,22 +373,9 @@ async fn a_database_restart_under_load_is_answered_busy_and_every_instance_comes
     crate::sqlite_only!("it starts PostgreSQL itself; run once");
     let mut fleet = fleet(&[]).await;
     let bob = fleet.servers[0].coworker("bob@example.com").await;
-    let acknowledged = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..6)
-        .map(|worker| {
-            tokio::spawn(load(
-                fleet.bases[worker % 3].clone(),
-                bob.clone(),
-                worker,
-                acknowledged.clone(),
-                stop.clone(),
-            ))
-        })
-        .collect();
-    while acknowledged.load(Ordering::Relaxed) < 30 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = Load::start(&fleet, &bob);
+    load.wait_for(30, Duration::from_secs(60), "the load never got going")
+        .await;
     // `pg_ctl restart`: the server goes away and comes back on the same port.
     fleet.cluster.restart().unwrap();
     let restarted = Instant::now();
@@ -389,21 +394,9 @@ async fn a_database_restart_under_load_is_answered_busy_and_every_instance_comes
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let more = acknowledged.load(Ordering::Relaxed) + 30;
-    while acknowledged.load(Ordering::Relaxed) < more {
-        assert!(
-            restarted.elapsed() < Duration::from_secs(60),
-            "the load did not resume"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let (mut issued, mut redeemed) = (Vec::new(), Vec::new());
-    for worker in workers {
-        let (i, r) = worker.await.unwrap();
-        issued.extend(i);
-        redeemed.extend(r);
-    }
+    load.wait_for(30, Duration::from_secs(60), "the load did not resume")
+        .await;
+    let (issued, redeemed) = load.finish().await;
     eprintln!(
         "database restarted; instances back {:?} later; {} acknowledged issues, {} redeems",
         restarted.elapsed(),

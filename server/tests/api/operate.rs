@@ -2,7 +2,7 @@
 //! own) and JSON log lines, read from the real binary.
 
 use crate::helpers::*;
-use crate::process::{call, Server};
+use crate::process::{call, invite, Server};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
@@ -46,15 +46,7 @@ async fn metrics_count_links_mail_the_gate_and_requests_by_route() {
     env.push(("LATCHKEY_METRICS".into(), "true".into()));
     let server = Server::start(env, dir.path().join("log")).await;
     let mut bob = server.coworker("bob@example.com").await;
-    let issued = call(
-        &server.base,
-        &mut bob,
-        "issue_link",
-        &[("email", "alice@example.com"), ("expires_in", "24h")],
-    )
-    .await;
-    assert_eq!(issued.status, 200, "{}", issued.body);
-    let token = token_in(issued.body["url"].as_str().unwrap());
+    let (_, token) = invite(&server.base, &mut bob, "alice@example.com").await;
     for status in [200, 410] {
         let answer = call(
             &server.base,
@@ -227,30 +219,14 @@ async fn a_backup_taken_while_invitations_are_issued_is_whole_and_serves_again()
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(Server::env(dir.path(), None), dir.path().join("log")).await;
     let mut bob = server.coworker("bob@example.com").await;
-    let before = call(
-        &server.base,
-        &mut bob,
-        "issue_link",
-        &[("email", "alice@example.com"), ("expires_in", "24h")],
-    )
-    .await;
-    assert_eq!(before.status, 200, "{}", before.body);
-    let alice_token = token_in(before.body["url"].as_str().unwrap());
+    let (_, alice_token) = invite(&server.base, &mut bob, "alice@example.com").await;
 
     // Invitations keep being issued while the backup runs.
     let issuing = {
         let (base, mut bob) = (server.base.clone(), bob.clone());
         tokio::spawn(async move {
             for i in 0..60 {
-                let email = format!("guest{i}@example.com");
-                let answer = call(
-                    &base,
-                    &mut bob,
-                    "issue_link",
-                    &[("email", &email), ("expires_in", "24h")],
-                )
-                .await;
-                assert_eq!(answer.status, 200, "{}", answer.body);
+                invite(&base, &mut bob, &format!("guest{i}@example.com")).await;
             }
         })
     };

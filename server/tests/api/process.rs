@@ -158,6 +158,21 @@ impl Drop for Server {
     }
 }
 
+/// Issues an invitation to `email` (for 24 hours) through the server at `base` as
+/// `coworker`; answers its id and token.
+pub async fn invite(base: &str, coworker: &mut Client, email: &str) -> (i64, String) {
+    let answer = call(
+        base,
+        coworker,
+        "issue_link",
+        &[("email", email), ("expires_in", "24h")],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let token = token_in(answer.body["url"].as_str().unwrap());
+    (answer.body["id"].as_i64().unwrap(), token)
+}
+
 /// [`TestApp::call`] for a server that is not a [`TestApp`].
 pub async fn call(
     base: &str,
