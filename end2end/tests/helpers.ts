@@ -194,6 +194,28 @@ export async function waitForMail(to: string, subjectContains?: string): Promise
   }
 }
 
+/**
+ * Poll maildev until a mail to `to` arrives that is not one of `seen` (by maildev's id):
+ * a later mail to the same address, whatever the order of the two mails' times (mails
+ * sent within the same second may tie).
+ */
+export async function waitForAnotherMail(to: string, seen: Mail[], subjectContains?: string): Promise<Mail> {
+  const wanted = to.toLowerCase();
+  const known = new Set(seen.map((mail) => mail.id));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const match = (await allMails()).find(
+      (mail) =>
+        !known.has(mail.id) &&
+        mail.to.some((recipient) => recipient.address.toLowerCase() === wanted) &&
+        (subjectContains === undefined || mail.subject.includes(subjectContains)),
+    );
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`no further mail to ${to} within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Exactly 43 base64url characters after /link#, and not a 44th. */
 const LINK_PATTERN = new RegExp(
   `${BASE_URL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/link#[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`,
