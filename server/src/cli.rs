@@ -1,18 +1,16 @@
 //! The `latchkey` command line, parsed by clap: `serve` (the default), `coworker
-//! add|list|remove|role`, `signin-link` and `precompress`.
+//! add|list|remove|role`, `app add|list|remove`, `signin-link`, `backup`, `copy-db` and
+//! `precompress`; what each does is in [`crate::commands`].
 //!
 //! Settings stay where the server reads them, in `LATCHKEY_*` environment variables
 //! ([`Config::from_env`]); `latchkey serve --help` lists them.
 
-use anyhow::{bail, Result};
-use app::server::applications;
+use crate::commands;
+use anyhow::Result;
 use app::server::config::Config;
-use app::server::coworkers::{self, Added, Changed, Role};
-use app::server::db;
+use app::server::coworkers::Role;
 use app::server::email::EmailAddress;
-use app::server::links;
 use clap::{Parser, Subcommand, ValueEnum};
-use sqlx::AnyPool;
 
 /// Every variable [`Config`] reads, and the ones the web framework and the log read.
 const ENVIRONMENT: &str = "\
@@ -197,10 +195,8 @@ fn email(input: &str) -> Result<EmailAddress, String> {
     EmailAddress::parse("email", input).map_err(|error| error.to_string())
 }
 
-const LAST_ADMIN: &str = "that would leave no active admin; make another coworker an admin first \
-     (latchkey coworker role EMAIL admin)";
-
 /// Runs a command; what it prints on stdout is its answer, and an error is for stderr.
+/// What each command does is in [`crate::commands`].
 pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Serve => {
@@ -208,49 +204,10 @@ pub async fn run(command: Command) -> Result<()> {
             crate::init_tracing(config.log_format);
             crate::serve(config).await
         }
-        Command::CopyDb { to } => {
-            let config = Config::from_env()?;
-            if db::Engine::of_url(&config.database_url) != Some(db::Engine::Sqlite) {
-                bail!("copy-db copies a SQLite installation: LATCHKEY_DATABASE_URL must be sqlite://…");
-            }
-            if db::Engine::of_url(&to) != Some(db::Engine::Postgres) {
-                bail!("--to must be a postgres:// or postgresql:// URL");
-            }
-            let source = connect(&config).await?;
-            let target = db::connect(&to, config.db_busy_timeout, config.durability).await;
-            let target = match target {
-                Ok(target) => target,
-                Err(error) => {
-                    source.close().await;
-                    return Err(error);
-                }
-            };
-            let copied = app::server::store::copy::sqlite_to_postgres(&source, &target).await;
-            source.close().await;
-            target.close().await;
-            for (table, rows) in copied? {
-                println!("{table}\t{rows}");
-            }
-            println!(
-                "Copied and counted. Serve from PostgreSQL with the same code key ({}), \
-                 or codes already mailed stop working.",
-                config.code_key_file.display()
-            );
-            Ok(())
-        }
+        Command::CopyDb { to } => commands::copy_db(&Config::from_env()?, &to).await,
         Command::Backup { file } => {
-            let config = Config::from_env()?;
-            let pool = connect(&config).await?;
-            let result = db::backup(&pool, &file).await;
-            pool.close().await;
-            let bytes = result?;
-            println!("wrote {} ({bytes} bytes)", file.display());
-            println!(
-                "The code key {} is not in it: keep a copy of that file with the backup \
-                 (without it, codes already mailed stop working; their links still work).",
-                config.code_key_file.display()
-            );
-            Ok(())
+            commands::on_database(async |pool, config| commands::backup(pool, config, &file).await)
+                .await
         }
         Command::Precompress => {
             let files = crate::precompress_site()?;
@@ -258,114 +215,18 @@ pub async fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Coworker(command) => {
-            let config = Config::from_env()?;
-            let pool = connect(&config).await?;
-            let result = coworker(&pool, command).await;
-            pool.close().await;
-            result
+            commands::on_database(async |pool, _| commands::coworker(pool, command).await).await
         }
         Command::App(command) => {
-            let config = Config::from_env()?;
-            let pool = connect(&config).await?;
-            let result = app(&pool, command).await;
-            pool.close().await;
-            result
+            commands::on_database(async |pool, _| commands::app(pool, command).await).await
         }
         Command::SigninLink { email } => {
-            let config = Config::from_env()?;
-            let pool = connect(&config).await?;
-            let result = signin_link(&pool, &config, &email).await;
-            pool.close().await;
-            result
+            commands::on_database(async |pool, config| {
+                commands::signin_link(pool, config, &email).await
+            })
+            .await
         }
     }
-}
-
-async fn connect(config: &Config) -> Result<AnyPool> {
-    db::connect(
-        &config.database_url,
-        config.db_busy_timeout,
-        config.durability,
-    )
-    .await
-}
-
-async fn coworker(pool: &AnyPool, command: CoworkerCommand) -> Result<()> {
-    match command {
-        CoworkerCommand::Add { email, name, admin } => {
-            let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-            let role = if admin { Role::Admin } else { Role::Coworker };
-            match coworkers::add_as(pool, &email, name, role).await? {
-                Added::Created => println!("Added coworker {email}."),
-                Added::Reactivated => println!("Reactivated coworker {email}."),
-                Added::AlreadyActive => println!("{email} is already a coworker."),
-            }
-        }
-        CoworkerCommand::List => {
-            for coworker in coworkers::list(pool).await? {
-                let role = Role::of(coworker.is_admin).as_str();
-                println!(
-                    "{}\t{}\t{role}",
-                    coworker.email,
-                    coworker.name.as_deref().unwrap_or("-")
-                );
-            }
-        }
-        CoworkerCommand::Remove { email } => match coworkers::remove(pool, &email).await? {
-            Changed::Done => println!("Removed coworker {email}; their sessions have ended."),
-            Changed::NotFound => bail!("{email} is not an active coworker"),
-            Changed::LastAdmin => bail!(LAST_ADMIN),
-        },
-        CoworkerCommand::Role { email, role } => {
-            let role = Role::from(role);
-            let Some(id) = coworkers::active_id(pool, &email).await? else {
-                bail!("{email} is not an active coworker");
-            };
-            match coworkers::set_role(pool, id, role).await? {
-                Changed::Done => println!("{email} is now {}.", role.as_str()),
-                Changed::NotFound => bail!("{email} is not an active coworker"),
-                Changed::LastAdmin => bail!(LAST_ADMIN),
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn app(pool: &AnyPool, command: AppCommand) -> Result<()> {
-    // The domain's refusals are written for people; say them as they are.
-    let said = |error: app::error::AppError| anyhow::anyhow!("{error}");
-    match command {
-        AppCommand::Add { name, url } => {
-            let added = applications::add(pool, &name, &url).await.map_err(said)?;
-            println!("Added {} at {}.", added.name, added.url);
-        }
-        AppCommand::List => {
-            for app in applications::list(pool).await.map_err(said)? {
-                println!("{}\t{}", app.name, app.url);
-            }
-        }
-        AppCommand::Remove { name } => match applications::remove(pool, &name).await {
-            Ok(()) => println!("Removed {name}; no session reaches it any more."),
-            Err(app::error::AppError::NotFound) => bail!("no application is named {name}"),
-            Err(error) => return Err(said(error)),
-        },
-    }
-    Ok(())
-}
-
-async fn signin_link(pool: &AnyPool, config: &Config, email: &EmailAddress) -> Result<()> {
-    let lifetime = config.signin_link_lifetime.as_secs() as i64;
-    match links::create_signin(pool, &config.public_url, lifetime, email)
-        .await
-        .map_err(|error| anyhow::anyhow!("{error}"))?
-    {
-        // The one place a link is printed: this is how the first coworker gets in.
-        Some((url, _, _)) => println!("{url}"),
-        None => {
-            bail!("{email} is not a coworker; add them with `latchkey coworker add {email}`")
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
