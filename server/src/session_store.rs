@@ -2,10 +2,10 @@
 //! engine (the SQL is in `app::server::store::session_records`), reading through the
 //! read pool and writing through the writer pool (see `db::connect_writer`).
 
+use app::server::now;
 use app::server::store::session_records::{self as records, PreparedRecords};
 use async_trait::async_trait;
 use sqlx::AnyPool;
-use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 
@@ -37,10 +37,6 @@ fn backend(error: sqlx::Error) -> session_store::Error {
 
 fn encode(record: &Record) -> session_store::Result<Vec<u8>> {
     rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
-}
-
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 #[async_trait]

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, SqliteConnection};
+use sqlx::{Any, AnyPool, Connection, Executor, SqliteConnection};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -79,20 +79,9 @@ impl Engine {
         }
     }
 
-    /// The engine behind `pool`.
+    /// The engine behind `pool` (which [`connect`] opened, so its URL names one).
     pub fn of(pool: &AnyPool) -> Self {
-        match pool.connect_options().database_url.scheme() {
-            "sqlite" => Self::Sqlite,
-            _ => Self::Postgres,
-        }
-    }
-
-    /// The engine behind `connection`.
-    pub fn of_connection(connection: &AnyConnection) -> Self {
-        match connection.backend_name() {
-            "SQLite" => Self::Sqlite,
-            _ => Self::Postgres,
-        }
+        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Postgres)
     }
 }
 

@@ -21,6 +21,17 @@ impl std::fmt::Debug for Redeem {
     }
 }
 
+/// Marks the invitation whose token hash is the second value used at the first, if it is
+/// still pending at the third (the same redeem time): one statement, so of any number of
+/// attempts on one token exactly one changes a row.
+macro_rules! mark_invitation_used_sql {
+    () => {
+        "UPDATE magic_links SET redeemed_at = ?
+          WHERE token_hash = ? AND purpose = 'invite'
+            AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
+    };
+}
+
 impl Job for Redeem {
     /// The job's number, the link marked used, where its invitee goes and when the
     /// session it opens ends (unix seconds); no row when the token was not a pending
@@ -36,14 +47,13 @@ impl Job for Redeem {
         // opening statement and session-end rule.
         format!(
             "
-            UPDATE magic_links SET redeemed_at = ?
-             WHERE token_hash = ? AND purpose = 'invite'
-               AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+            {}
              RETURNING {number}, id, destination, {};
             {} AND changes() = 1;
             INSERT INTO tower_sessions (id, data, expiry_date)
             SELECT ?, ?, expires_at
               FROM auth_sessions WHERE id = ? AND changes() = 1;",
+            mark_invitation_used_sql!(),
             session_end_sql!(),
             open_sql!("magic_links"),
         )
@@ -55,10 +65,9 @@ impl Job for Redeem {
         static ALONE: OnceLock<String> = OnceLock::new();
         ALONE.get_or_init(|| {
             numbered(concat!(
-                "WITH won AS (
-                   UPDATE magic_links SET redeemed_at = ?
-                    WHERE token_hash = ? AND purpose = 'invite'
-                      AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > ?
+                "WITH won AS (",
+                mark_invitation_used_sql!(),
+                "
                     RETURNING id, destination, coworker_id, purpose, session_minutes,
                               token_hash, redeemed_at, ",
                 session_end_sql!(),
