@@ -1,11 +1,11 @@
 // The application behind the gate in the gate specs: for any path, a page that shows the
-// identity headers the proxy passed on, the path and the Host, so a spec can read what an
+// identity headers the proxy passed on, the cookies, the path and the Host, so a spec can read what an
 // application behind Latchkey would see. One listener per name given on the command line
 // (a distinct upstream per application, as in docs/gate/), each on a port the system
 // picks; prints `echo listening: NAME PORT ...` and runs until SIGTERM.
 import http from 'node:http';
 
-const HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups', 'remote-link'];
+const HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups', 'remote-link', 'cookie'];
 
 const escape = (text) =>
   String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);

@@ -97,11 +97,11 @@ export async function startGate(smtpPort: string): Promise<Gate> {
   try {
     // The application behind the gate: one upstream for the wiki, one for Grafana.
     const echoLog = path.join(GATE_DIR, 'echo.log');
-    const echo = spawnLogged(process.execPath, [path.join(__dirname, 'gate-echo.mjs'), 'wiki', 'grafana'], echoLog);
+    const echo = spawnLogged(process.execPath, [path.join(__dirname, 'gate-echo.mjs'), 'wiki', 'grafana', 'docs', 'status'], echoLog);
     children.push(echo);
-    const [wikiPort, grafanaPort] = await waitFor('the echo application', echoLog, echo, () => {
-      const ports = /echo listening: wiki (\d+) grafana (\d+)/.exec(readFileSync(echoLog, 'utf8'));
-      return ports ? [ports[1], ports[2]] : undefined;
+    const [wikiPort, grafanaPort, docsPort, statusPort] = await waitFor('the echo application', echoLog, echo, () => {
+      const ports = /echo listening: wiki (\d+) grafana (\d+) docs (\d+) status (\d+)/.exec(readFileSync(echoLog, 'utf8'));
+      return ports ? [ports[1], ports[2], ports[3], ports[4]] : undefined;
     });
 
     // The gate's Latchkey, on a fresh database.
@@ -134,10 +134,13 @@ export async function startGate(smtpPort: string): Promise<Gate> {
       ['latchkey.example.com', 'login-nginx.latchkey.test'],
       ['wiki.example.com', 'wiki.latchkey.test'],
       ['grafana.example.com', 'grafana.latchkey.test'],
+      ['apps.example.com', 'apps.latchkey.test'],
       ['listen 443 ssl;', `listen 127.0.0.1:${nginxSocket.port} ssl;`],
       ['http://latchkey:3000', `http://127.0.0.1:${latchkeyPort}`],
       ['http://wiki:8080', `http://127.0.0.1:${wikiPort}`],
       ['http://grafana:3000', `http://127.0.0.1:${grafanaPort}`],
+      ['http://docs:8080', `http://127.0.0.1:${docsPort}`],
+      ['http://status:8080', `http://127.0.0.1:${statusPort}`],
     ];
     const site = path.join(nginxDir, 'site.conf');
     writeFileSync(site, substitute(readFileSync(path.join(GATE_DOCS_DIR, 'nginx.conf'), 'utf8'), nginxPairs));
@@ -214,6 +217,8 @@ export async function startGate(smtpPort: string): Promise<Gate> {
     for (const [name, address] of [
       ['Wiki', `https://wiki.latchkey.test:${nginxSocket.port}`],
       ['Grafana', `https://grafana.latchkey.test:${nginxSocket.port}`],
+      ['Docs', `https://apps.latchkey.test:${nginxSocket.port}/docs`],
+      ['Status', `https://apps.latchkey.test:${nginxSocket.port}/status`],
       ['Wiki (Caddy)', `http://wiki-caddy.latchkey.test:${caddyPort}`],
       ['Grafana (Caddy)', `http://grafana-caddy.latchkey.test:${caddyPort}`],
     ]) {

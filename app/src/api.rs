@@ -150,14 +150,14 @@ pub async fn renew_link(token: String) -> Result<Renewed, AppError> {
 pub async fn redeem_link(token: String) -> Result<Redeemed, AppError> {
     let state = request::state();
     let client = request::client(&state).await?;
-    let session = request::session().await?;
-    arrival::continue_with_token(&state, &client, &session, &token).await
+    let browser = request::browser().await?;
+    arrival::continue_with_token(&state, &client, &browser, &token).await
 }
 
 /// Ends this browser's session on the server.
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    auth::sign_out(&request::state().writer, &request::session().await?).await
+    auth::sign_out(&request::state().writer, &request::browser().await?).await
 }
 
 /// The signed-in caller, or `null`.

@@ -4,7 +4,9 @@
 // The application is gate-echo.mjs, a page showing the identity headers it received.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 import {
   GATE_CADDY_PORT,
@@ -241,7 +243,7 @@ function checkRanFromDoc(doc: string, ran: string, pairs: Substitution[]): void 
   const back = pairs.map(([from, to]): Substitution => [to, from]);
   expect(substitute(ran, back), 'the running config, substitutions undone, is the doc').toBe(doc);
   const lines = ran.split('\n').filter((line) => !line.trim().startsWith('#'));
-  expect(lines.filter((line) => /example\.com|latchkey:3000|wiki:8080|grafana:3000/.test(line))).toEqual([]);
+  expect(lines.filter((line) => /example\.com|latchkey:3000|wiki:8080|grafana:3000|docs:8080|status:8080/.test(line))).toEqual([]);
 }
 
 test('the nginx and Caddy configs the walks ran are docs/gate/ with only hosts, ports and paths replaced', () => {
@@ -261,4 +263,221 @@ test('the nginx and Caddy configs the walks ran are docs/gate/ with only hosts, 
     caddyfile.slice(marker + CADDY_DOC_MARKER.length + 1),
     caddyPairs,
   );
+});
+
+// ---------------------------------------------------------------------------
+// Hostile requests through the shipped configs, sent as raw bytes (a browser would not
+// send them): each answer must come from the application the request is allowed into,
+// or from nobody.
+// ---------------------------------------------------------------------------
+
+interface RawAnswer {
+  status: number;
+  head: string;
+  body: string;
+}
+
+/** Sends `request` as it is to the proxy on `port` (TLS with SNI `servername` for nginx). */
+function raw(port: string, request: string, servername?: string): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = servername
+      ? tls.connect({ host: '127.0.0.1', port: Number(port), servername, rejectUnauthorized: false })
+      : net.connect({ host: '127.0.0.1', port: Number(port) });
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.once(servername ? 'secureConnect' : 'connect', () => socket.write(request));
+    socket.on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => {
+      const [head, ...body] = data.split('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      resolve({ status, head, body: body.join('\r\n\r\n') });
+    });
+    socket.on('error', reject);
+    socket.setTimeout(15_000, () => {
+      socket.destroy();
+      reject(new Error(`no answer to ${JSON.stringify(request.split('\r\n')[0])}; got so far: ${data}`));
+    });
+  });
+}
+
+/** The application the echo page that answered names, or '' (not an application's page). */
+function servedBy(answer: RawAnswer): string {
+  return /<dd id="application">([^<]*)<\/dd>/.exec(answer.body)?.[1] ?? '';
+}
+
+/** The browser's gate cookie, as a `Cookie` header pair. */
+async function gateCookie(context: BrowserContext): Promise<string> {
+  const cookie = (await context.cookies()).find((c) => c.name === 'latchkey_gate');
+  expect(cookie, 'the browser holds a gate cookie').toBeDefined();
+  return `latchkey_gate=${cookie!.value}`;
+}
+
+test.describe('hostile requests through nginx', () => {
+  const port = GATE_NGINX_PORT;
+  const host = (name: string) => `${name}.latchkey.test:${port}`;
+
+  test('an absolute request line is judged as the host nginx routes it to, whatever the Host header says', async ({
+    page,
+    browser,
+  }) => {
+    // A Wiki-only invitee: nginx's first application is an invitation's default.
+    const { context, page: invitee } = await inviteeBrowser(browser);
+    await invite(page, invitee, PROXIES[0]);
+    await expect(invitee).toHaveURL(`${PROXIES[0].wiki.url}/`);
+    const cookie = await gateCookie(context);
+
+    const grafana = `https://${host('grafana')}/headers`;
+    for (const request of [
+      `GET ${grafana} HTTP/1.1\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      `GET ${grafana} HTTP/1.0\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\n\r\n`,
+      `GET ${grafana} HTTP/1.0\r\nCookie: ${cookie}\r\n\r\n`,
+    ]) {
+      const answer = await raw(port, request, `wiki.latchkey.test`);
+      expect(servedBy(answer), request.split('\r\n')[0]).not.toBe('grafana');
+      expect(answer.status, request.split('\r\n')[0]).toBe(403);
+    }
+    // The other way round: the Wiki it may reach, named by the request line.
+    const wiki = await raw(
+      port,
+      `GET https://${host('wiki')}/x HTTP/1.1\r\nHost: ${host('grafana')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      'grafana.latchkey.test',
+    );
+    expect([wiki.status, servedBy(wiki)]).toEqual([200, 'wiki']);
+    // No Host at all, and an empty authority: no application answers.
+    for (const request of [
+      `GET /headers HTTP/1.0\r\nCookie: ${cookie}\r\n\r\n`,
+      `GET https:///grafana.latchkey.test/x HTTP/1.1\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      `GET https://${host('grafana')}@wiki.latchkey.test/x HTTP/1.1\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+    ]) {
+      const answer = await raw(port, request, 'wiki.latchkey.test');
+      expect(servedBy(answer), request.split('\r\n')[0]).toBe('');
+    }
+    await context.close();
+  });
+
+  test('a path that nginx and the gate could read differently is refused between path-prefix applications', async ({
+    page,
+    browser,
+  }) => {
+    const docs: Proxy = {
+      name: 'nginx',
+      wiki: { name: 'Docs', url: `https://${host('apps')}/docs` },
+      grafana: { name: 'Status', url: `https://${host('apps')}/status` },
+      chooseAccess: true,
+    };
+    const { context, page: invitee } = await inviteeBrowser(browser);
+    await invite(page, invitee, docs);
+    await expect(invitee).toHaveURL(`${docs.wiki.url}`);
+    const cookie = await gateCookie(context);
+    const get = (target: string) =>
+      raw(port, `GET ${target} HTTP/1.1\r\nHost: ${host('apps')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`, 'apps.latchkey.test');
+
+    const inside = await get('/docs/page');
+    expect([inside.status, servedBy(inside)]).toEqual([200, 'docs']);
+    const other = await get('/status/page');
+    expect([other.status, servedBy(other)]).toEqual([403, '']);
+    for (const target of [
+      '/docs/..%2Fstatus/page',
+      '/docs/..%2fstatus/page',
+      '/docs/%2e%2e/status/page',
+      '/docs/.%2E/status/page',
+      '/docs/../status/page',
+      '/docs/..%5Cstatus/page',
+      '/docs/..\\status/page',
+      '/docs//../status/page',
+      '/docs/x/%2E%2E/%2e%2e/status/page',
+      '/%64ocs/../status/page',
+      '/%73tatus/page',
+      '//status/page',
+    ]) {
+      const answer = await get(target);
+      expect(servedBy(answer), target).not.toBe('status');
+      // Refused by the gate (403), or by nginx itself (400): never passed on.
+      expect([400, 403], target).toContain(answer.status);
+    }
+    await context.close();
+  });
+
+  test('the cookies an application receives open nothing on Latchkey', async ({ page, browser }) => {
+    const { context, page: invitee } = await inviteeBrowser(browser);
+    await invite(page, invitee, PROXIES[0]);
+    await expect(invitee).toHaveURL(`${PROXIES[0].wiki.url}/`);
+    const received = await seen(invitee, 'cookie');
+    expect(received, 'nginx removed the gate cookie').not.toContain('latchkey_gate');
+    expect(received, "Latchkey's own cookie is host-only").not.toContain('latchkey_session');
+
+    // Even the gate cookie itself, had an application kept it, is refused by the API.
+    const cookie = await gateCookie(context);
+    for (const replayed of [received, cookie, `${received}; ${cookie}`.replace(/^; /, '')]) {
+      const me = await fetch(`${GATE_URL}/api/current_user`, {
+        method: 'POST',
+        headers: { cookie: replayed, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect([me.status, await me.text()], replayed).toEqual([200, 'null']);
+      const links = await fetch(`${GATE_URL}/api/list_links`, {
+        method: 'POST',
+        headers: { cookie: replayed, 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+      expect(links.status, replayed).toBe(401);
+    }
+    await context.close();
+  });
+
+  test('the gate does not answer through the public site, registered address or not', async () => {
+    const answers = new Set<string>();
+    for (const target of ['/gate/auth-request', '/gate/forward-auth', '/gate%2Fauth-request', '//gate/auth-request', '/gate/../gate/auth-request']) {
+      for (const asked of [`https://${host('wiki')}/`, 'https://unregistered.latchkey.test/']) {
+        const answer = await raw(
+          port,
+          `GET ${target} HTTP/1.1\r\nHost: ${host('login-nginx')}\r\nX-Original-URL: ${asked}\r\nX-Forwarded-Host: ${asked.split('/')[2]}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Uri: /\r\nConnection: close\r\n\r\n`,
+          'login-nginx.latchkey.test',
+        );
+        expect(answer.head, `${target} for ${asked}`).not.toMatch(/^location:/im);
+        answers.add(`${target} ${answer.status}`);
+      }
+    }
+    // Each path answers the same for a registered and an unregistered address.
+    expect(answers.size).toBe(5);
+    expect([...answers].every((answer) => !answer.endsWith(' 401') && !answer.endsWith(' 403'))).toBe(true);
+  });
+});
+
+test.describe('hostile requests through Caddy', () => {
+  const port = GATE_CADDY_PORT;
+  const host = (name: string) => `${name}-caddy.latchkey.test:${port}`;
+
+  test('an absolute request line is judged as the host Caddy routes it to', async ({ page, browser }) => {
+    const { context, page: invitee } = await inviteeBrowser(browser);
+    await invite(page, invitee, PROXIES[1]);
+    await expect(invitee).toHaveURL(`${PROXIES[1].wiki.url}/`);
+    const cookie = await gateCookie(context);
+    const grafana = `http://${host('grafana')}/headers`;
+    for (const request of [
+      `GET ${grafana} HTTP/1.1\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      `GET ${grafana} HTTP/1.0\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\n\r\n`,
+    ]) {
+      const answer = await raw(port, request);
+      expect(servedBy(answer), request.split('\r\n')[0]).not.toBe('grafana');
+    }
+    const received = await seen(invitee, 'cookie');
+    expect(received, 'Caddy removed the gate cookie').not.toContain('latchkey_gate');
+    await context.close();
+  });
+
+  test('the gate does not answer through the public site, registered address or not', async () => {
+    const answers = new Set<string>();
+    for (const target of ['/gate/forward-auth', '/gate/auth-request', '/GATE/forward-auth', '/gate%2Fforward-auth']) {
+      for (const asked of [host('wiki'), 'unregistered.latchkey.test']) {
+        const answer = await raw(
+          port,
+          `GET ${target} HTTP/1.1\r\nHost: ${host('login')}\r\nX-Forwarded-Host: ${asked}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Uri: /\r\nX-Original-URL: http://${asked}/\r\nConnection: close\r\n\r\n`,
+        );
+        expect(answer.head, `${target} for ${asked}`).not.toMatch(/^location:/im);
+        answers.add(`${target} ${answer.status}`);
+      }
+    }
+    expect(answers.size).toBe(4);
+    expect([...answers].every((answer) => !answer.endsWith(' 401') && !answer.endsWith(' 403'))).toBe(true);
+  });
 });

@@ -32,7 +32,7 @@ use axum::Form;
 use leptos::prelude::provide_context;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use tower_sessions::Session;
+use app::server::auth::Browser;
 
 /// A form that carries a link's token. No `Debug`: it holds a secret.
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ pub struct CodeForm {
 pub struct Visitor {
     state: AppState,
     client: Client,
-    session: Session,
+    browser: Browser,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -68,13 +68,13 @@ impl FromRequestParts<AppState> for Visitor {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let session = Session::from_request_parts(parts, state)
+        let browser = Browser::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(Self {
             client: client_of(state, peer.ip(), &parts.headers),
             state: state.clone(),
-            session,
+            browser,
         })
     }
 }
@@ -88,9 +88,9 @@ pub async fn continue_with_code(
     let Visitor {
         state,
         client,
-        session,
+        browser,
     } = &visitor;
-    match arrival::continue_with_code(state, client, session, &email, &code).await {
+    match arrival::continue_with_code(state, client, browser, &email, &code).await {
         Ok(redeemed) => signed_in(state, redeemed.redirect_to).await,
         Err(error) => {
             // The address goes back into the form; one no address can be is dropped.
@@ -112,7 +112,7 @@ pub async fn continue_link(
 ) -> Response<Body> {
     let token = form.map(|Form(form)| form.token).unwrap_or_default();
     let state = &visitor.state;
-    let signed = arrival::continue_with_token(state, &visitor.client, &visitor.session, &token);
+    let signed = arrival::continue_with_token(state, &visitor.client, &visitor.browser, &token);
     match signed.await {
         Ok(redeemed) => signed_in(state, redeemed.redirect_to).await,
         Err(error) => refused(state, error, token).await,

@@ -9,17 +9,17 @@
 //!   asks for JSON), 403 with a page.
 //!
 //! Forwarded headers are believed only from `LATCHKEY_TRUSTED_PROXIES`; from any other
-//! peer both endpoints answer 403 and log why.
+//! peer both endpoints answer 403 and log why. A request's credential is the gate cookie
+//! alone (never Latchkey's own session cookie), read here without the session layer.
 
 use app::error::AppError;
-use app::server::auth;
-use app::server::gate::{self, header_text, Decision, Identity};
+use app::server::gate::request::ProxiedUrl;
+use app::server::gate::{self, cookie, header_text, Decision, Identity};
 use app::server::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use std::net::SocketAddr;
-use tower_sessions::Session;
 
 /// Which proxy protocol a request came in by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,39 +32,49 @@ enum Protocol {
 pub async fn auth_request(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    session: Session,
     headers: HeaderMap,
 ) -> Response<Body> {
-    answer(&state, peer, &session, &headers, Protocol::AuthRequest).await
+    answer(&state, peer, &headers, Protocol::AuthRequest).await
 }
 
 /// `GET /gate/forward-auth`.
 pub async fn forward_auth(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    session: Session,
     headers: HeaderMap,
 ) -> Response<Body> {
-    answer(&state, peer, &session, &headers, Protocol::ForwardAuth).await
+    answer(&state, peer, &headers, Protocol::ForwardAuth).await
 }
 
 async fn answer(
     state: &AppState,
     peer: SocketAddr,
-    session: &Session,
     headers: &HeaderMap,
     protocol: Protocol,
 ) -> Response<Body> {
-    let (counted_as, response) = decide(state, peer, session, headers, protocol).await;
+    let (counted_as, response) = decide(state, peer, headers, protocol).await;
     app::server::metrics::gate_decision(counted_as);
     response
+}
+
+/// The URL the proxy asks about, or `None` when it is not exactly one the gate and the
+/// proxy read alike (see [`ProxiedUrl`]).
+fn proxied_url(headers: &HeaderMap, protocol: Protocol) -> Option<ProxiedUrl> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match protocol {
+        Protocol::AuthRequest => ProxiedUrl::from_original(text("x-original-url")?),
+        Protocol::ForwardAuth => ProxiedUrl::from_forwarded(
+            text("x-forwarded-proto")?,
+            text("x-forwarded-host")?,
+            text("x-forwarded-uri")?,
+        ),
+    }
 }
 
 /// The answer, and what it counts as in the metrics.
 async fn decide(
     state: &AppState,
     peer: SocketAddr,
-    session: &Session,
     headers: &HeaderMap,
     protocol: Protocol,
 ) -> (&'static str, Response<Body>) {
@@ -72,41 +82,24 @@ async fn decide(
         tracing::warn!(peer = %peer.ip(), "gate request refused: the peer is not a trusted proxy");
         return ("untrusted_proxy", forbidden_page(None));
     }
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (url, method) = match protocol {
-        Protocol::AuthRequest => (
-            gate::proxied_url(text("x-original-url"), None),
-            text("x-original-method"),
-        ),
-        Protocol::ForwardAuth => (
-            gate::proxied_url(
-                None,
-                Some((
-                    text("x-forwarded-proto").unwrap_or("http"),
-                    text("x-forwarded-host").unwrap_or_default(),
-                    text("x-forwarded-uri").unwrap_or("/"),
-                )),
-            ),
-            text("x-forwarded-method"),
-        ),
-    };
-    let Some(url) = url else {
-        tracing::warn!("gate request refused: no URL of an http(s) request in its headers");
+    let Some(url) = proxied_url(headers, protocol) else {
+        tracing::warn!("gate request refused: no exact URL of an http(s) request in its headers");
         return ("no_url", forbidden_page(None));
     };
-    let decided = match auth::auth_id(session).await {
-        Ok(auth_id) => {
-            gate::decide(
-                &state.db,
-                &state.writer,
-                &state.config,
-                auth_id.as_deref(),
-                &url,
-            )
-            .await
-        }
-        Err(error) => Err(error),
-    };
+    let method = headers
+        .get(match protocol {
+            Protocol::AuthRequest => "x-original-method",
+            Protocol::ForwardAuth => "x-forwarded-method",
+        })
+        .and_then(|v| v.to_str().ok());
+    let cookies = cookie::read(
+        &state.config,
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    );
+    let decided = state.gate.decide(&cookies, &url).await;
     // To Latchkey's sign-in or "ended" page: a browser's navigation through Caddy or
     // Traefik follows a 302; nginx (and anything not a navigation) needs the 401.
     let navigation = matches!(method.unwrap_or("GET"), "GET" | "HEAD") && !asks_for_json(headers);

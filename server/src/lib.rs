@@ -92,6 +92,8 @@ pub async fn build(
         .with_context(|| format!("reading the code key {}", config.code_key_file.display()))?;
     let postman = Postman::from_config(&config)?;
     let (signins, signin_queue) = app::server::signins::SigninQueue::new();
+    let config = Arc::new(config);
+    let gate = app::server::gate::Gate::start(db.clone(), writer.clone(), config.clone()).await?;
     let state = AppState {
         leptos_options,
         db,
@@ -99,12 +101,13 @@ pub async fn build(
         postman,
         limits: Arc::new(Limits::new(&config.rates, &writer)),
         code_key: Arc::new(code_key),
-        config: Arc::new(config),
+        config,
         prepared_records,
         redeems: GroupCommit::start(writer.clone()),
         issues: GroupCommit::start(writer.clone()),
         deliveries: GroupCommit::start(writer.clone()),
         signins,
+        gate,
     };
     tokio::spawn({
         let state = state.clone();
@@ -130,7 +133,7 @@ pub async fn build(
         }
     });
 
-    let mut sessions = SessionManagerLayer::new(store)
+    let sessions = SessionManagerLayer::new(store)
         .with_name(state.config.session_cookie_name())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -143,10 +146,8 @@ pub async fn build(
                 state.config.longest_session_lifetime().as_secs() as i64,
             ),
         ));
-    // Applications on sibling hosts receive the cookie through their proxy.
-    if let Some(domain) = &state.config.cookie_domain {
-        sessions = sessions.with_domain(domain.clone());
-    }
+    // Latchkey's own cookie is host-only, always: applications on sibling hosts receive
+    // the gate cookie instead (see app::server::gate::cookie), which opens nothing here.
 
     let routes = route_list();
     let page_context = page_context(&state);
@@ -187,10 +188,13 @@ pub async fn build(
     if counting {
         metrics::recorder();
     }
+    // The gate's endpoints read the gate cookie themselves: no session layer, no page
+    // middleware, on every request of every application behind it.
+    let gate_routes = Router::new()
+        .route("/gate/auth-request", get(gate::auth_request))
+        .route("/gate/forward-auth", get(gate::forward_auth));
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/gate/auth-request", get(gate::auth_request))
-        .route("/gate/forward-auth", get(gate::forward_auth))
         .route("/link", post(forms::continue_link))
         .route("/link/renew", post(forms::renew_link))
         .route("/code", post(forms::continue_with_code))
@@ -200,6 +204,10 @@ pub async fn build(
             ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
         )
         .fallback_service(files)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::gate_cookie,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(middleware::api_error_status))
         .layer(axum::middleware::from_fn_with_state(
@@ -210,6 +218,7 @@ pub async fn build(
             state.clone(),
             middleware::security_headers,
         ))
+        .merge(gate_routes)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))

@@ -1,7 +1,8 @@
 //! Middleware that applies to every request: headers, cross-origin refusal, API error
-//! statuses and request logging.
+//! statuses, the gate cookie and request logging.
 
 use app::error::AppError;
+use app::server::gate::cookie::{self, GateCookie};
 use app::server::state::AppState;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -34,6 +35,28 @@ pub async fn api_error_status(request: Request, next: Next) -> Response<Body> {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Gives each request a say about the gate cookie (see `app::server::gate::cookie`), and
+/// writes the `Set-Cookie` its handler asked for: set at a sign-in, cleared at a sign-out.
+pub async fn gate_cookie(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response<Body> {
+    let slot = GateCookie::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(change) = slot.take() {
+        let cookie = cookie::set_cookie(&state.config, &change, app::server::now());
+        match HeaderValue::from_str(&cookie) {
+            Ok(value) => {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Err(_) => tracing::error!("the gate cookie could not be written as a header"),
+        }
+    }
+    response
 }
 
 /// Refuses state-changing requests from another site before any work is done.

@@ -2,6 +2,7 @@
 //! browser may be sent back to (`rd`), and registering applications.
 
 use super::config::Config;
+use super::gate::{self, memory::Subject};
 use super::store::applications::{self as store, Application};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
@@ -215,6 +216,7 @@ pub async fn add(writer: &AnyPool, name: &str, url: &str) -> Result<ApplicationI
         .await
         .or_internal("adding an application")?;
     tx.commit().await.or_internal("committing an application")?;
+    gate::changed(Subject::Applications);
     Ok(ApplicationInfo {
         id,
         name,
@@ -242,6 +244,7 @@ pub async fn remove(writer: &AnyPool, name: &str) -> Result<(), AppError> {
         .await
         .or_internal("removing an application")?
     {
+        gate::changed(Subject::Applications);
         Ok(())
     } else {
         Err(AppError::NotFound)

@@ -4,10 +4,10 @@
 //!
 //! Each step counts against the caller's network's attempt limit before anything is
 //! parsed or looked up, and a successful redeem attaches the new session to the browser's
-//! session cookie before answering. Each attempt to sign in is counted once, redeemed or
+//! cookies before answering. Each attempt to sign in is counted once, redeemed or
 //! refused by reason, for the operators' metrics.
 
-use super::auth;
+use super::auth::{self, Browser};
 use super::codes::PlainCode;
 use super::email::EmailAddress;
 use super::links::{self, Redemption};
@@ -19,19 +19,18 @@ use super::store::links as stored;
 use super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::{Redeemed, Renewed};
-use tower_sessions::Session;
 
 /// Redeems the link `token` and signs this browser in, replacing whatever session it had.
 pub async fn continue_with_token(
     state: &AppState,
     client: &Client,
-    session: &Session,
+    browser: &Browser,
     token: &str,
 ) -> Result<Redeemed, AppError> {
     let result = async {
         let token = request::attempt(state, client, token).await?;
         let redemption = links::redeem(state, &token, client).await?;
-        sign_in(state, session, redemption).await
+        sign_in(state, browser, redemption).await
     }
     .await;
     metrics::redeem_attempt("link", &result);
@@ -43,7 +42,7 @@ pub async fn continue_with_token(
 pub async fn continue_with_code(
     state: &AppState,
     client: &Client,
-    session: &Session,
+    browser: &Browser,
     email: &str,
     code: &str,
 ) -> Result<Redeemed, AppError> {
@@ -52,7 +51,7 @@ pub async fn continue_with_code(
         let email = EmailAddress::parse("email", email)?;
         let code = PlainCode::parse(code)?;
         let redemption = links::redeem_code(state, &email, &code, client).await?;
-        sign_in(state, session, redemption).await
+        sign_in(state, browser, redemption).await
     }
     .await;
     metrics::redeem_attempt("code", &result);
@@ -84,13 +83,14 @@ pub async fn renewal_offered(state: &AppState, token: &str) -> Result<bool, AppE
 /// Attaches a redeemed link's new session to this browser.
 async fn sign_in(
     state: &AppState,
-    session: &Session,
+    browser: &Browser,
     redemption: Redemption,
 ) -> Result<Redeemed, AppError> {
     auth::attach(
         &state.writer,
-        session,
+        browser,
         redemption.auth_id,
+        redemption.gate_token,
         redemption.ends_at,
     )
     .await?;

@@ -5,6 +5,8 @@
 //! coworker or revoking a link takes effect at the browser's very next request.
 
 use super::config::Config;
+use super::gate::{self, cookie::GateCookie, memory::Subject};
+use super::tokens::PlainToken;
 use super::store::coworkers::Coworker;
 use super::store::session_records::AUTH_KEY;
 use super::store::sessions::{self, EndReason};
@@ -22,7 +24,7 @@ use tower_sessions::Session;
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
 /// How long after its last recorded use a session's use is recorded again.
-fn touch_interval(idle: Duration) -> i64 {
+pub fn touch_interval(idle: Duration) -> i64 {
     TOUCH_INTERVAL_SECS.min(idle.as_secs() as i64 / 10)
 }
 
@@ -46,27 +48,67 @@ impl Principal {
     }
 }
 
+/// A browser's two credentials, as a request handler sees them: Latchkey's own session
+/// (the session layer's record, behind the host-only cookie) and the gate cookie, which
+/// the response sets or clears (see [`crate::server::gate::cookie`]).
+#[derive(Clone)]
+pub struct Browser {
+    pub session: Session,
+    pub gate: GateCookie,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Browser {
+    type Rejection = (axum::http::StatusCode, &'static str);
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let gate = parts.extensions.get::<GateCookie>().cloned().ok_or((
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "the gate cookie layer is missing",
+        ))?;
+        Ok(Self { session, gate })
+    }
+}
+
+/// Ends session `auth_id` for `reason` (its holder's doing, or its limits'), and tells the
+/// gate at once.
+async fn end_session(
+    writer: &AnyPool,
+    auth_id: &str,
+    reason: EndReason,
+    at: i64,
+) -> Result<(), AppError> {
+    sessions::end(writer, auth_id, reason, at)
+        .await
+        .or_internal("ending the session")?;
+    gate::changed(Subject::SessionId(auth_id.into()));
+    Ok(())
+}
+
 /// Binds a freshly opened session to the browser, ending whatever session it had: a new
-/// session id (no fixation), then the new auth id inside it.
+/// session id (no fixation), then the new auth id inside it, and the new gate cookie.
 ///
-/// The browser's cookie and the store's record last until the session's absolute end
+/// The browser's cookies and the store's record last until the session's absolute end
 /// (`ends_at`, unix seconds), however often the session is used: nothing rewrites them
 /// on use. Its idle limit is the `auth_sessions` row's `last_seen_at`, which every
 /// request checks (see [`current`]).
 pub async fn attach(
     writer: &AnyPool,
-    session: &Session,
+    browser: &Browser,
     auth_id: String,
+    gate_token: PlainToken,
     ends_at: i64,
 ) -> Result<(), AppError> {
+    let session = &browser.session;
     if let Some(previous) = session
         .get::<String>(AUTH_KEY)
         .await
         .or_internal("reading the session")?
     {
-        sessions::end(writer, &previous, EndReason::Replaced, now())
-            .await
-            .or_internal("ending the replaced session")?;
+        end_session(writer, &previous, EndReason::Replaced, now()).await?;
     }
     // A browser that brought a session id gets a new one (no fixation). One that brought
     // none gets a fresh id when the record is created, so there is nothing to cycle (and
@@ -85,6 +127,7 @@ pub async fn attach(
         .insert(AUTH_KEY, auth_id)
         .await
         .or_internal("storing the session")?;
+    browser.gate.set(gate_token, ends_at.unix_timestamp());
     Ok(())
 }
 
@@ -151,9 +194,7 @@ pub async fn look_up(
     };
     let Some(principal) = principal else {
         if ended_at.is_none() {
-            sessions::end(writer, auth_id, EndReason::Expired, at)
-                .await
-                .or_internal("ending the session")?;
+            end_session(writer, auth_id, EndReason::Expired, at).await?;
         }
         return Ok(Lookup::Ended { invitee });
     };
@@ -225,25 +266,16 @@ pub async fn current(
     }
 }
 
-/// Signs the browser out: ends the row and deletes the session record.
-pub async fn sign_out(writer: &AnyPool, session: &Session) -> Result<(), AppError> {
-    if let Some(auth_id) = auth_id(session).await? {
-        end(writer, session, &auth_id, EndReason::SignedOut).await?;
-    } else {
-        session.flush().await.or_internal("deleting the session")?;
+/// Signs the browser out: ends the row, deletes the session record and clears the gate
+/// cookie.
+pub async fn sign_out(writer: &AnyPool, browser: &Browser) -> Result<(), AppError> {
+    if let Some(auth_id) = auth_id(&browser.session).await? {
+        end_session(writer, &auth_id, EndReason::SignedOut, now()).await?;
     }
-    Ok(())
-}
-
-/// Ends session `auth_id` for `reason` and deletes the browser's record of it.
-async fn end(
-    writer: &AnyPool,
-    session: &Session,
-    auth_id: &str,
-    reason: EndReason,
-) -> Result<(), AppError> {
-    sessions::end(writer, auth_id, reason, now())
+    browser.gate.clear();
+    browser
+        .session
+        .flush()
         .await
-        .or_internal("ending the session")?;
-    session.flush().await.or_internal("deleting the session")
+        .or_internal("deleting the session")
 }

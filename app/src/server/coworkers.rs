@@ -1,6 +1,7 @@
 //! Coworkers: the people inside the organisation who issue links. Adding, removing and
 //! changing roles, each in one transaction over the stores it touches.
 
+use super::gate::{self, memory::Subject};
 use super::email::EmailAddress;
 use super::store::{self, links, sessions};
 use super::{db, now};
@@ -80,17 +81,21 @@ pub async fn add_as(
     let admin = role.is_admin();
     let mut tx = db::begin_write(pool).await?;
     let outcome = match store::coworkers::by_email(&mut tx, email).await? {
-        Some((_, None)) => Added::AlreadyActive,
+        Some((_, None)) => (Added::AlreadyActive, None),
         Some((id, Some(_))) => {
             store::coworkers::reactivate(&mut tx, id, name, admin).await?;
-            Added::Reactivated
+            (Added::Reactivated, Some(id))
         }
         None => {
             store::coworkers::insert(&mut tx, email, name, admin, now()).await?;
-            Added::Created
+            (Added::Created, None)
         }
     };
     tx.commit().await?;
+    let (outcome, changed) = outcome;
+    if let Some(id) = changed {
+        gate::changed(Subject::Coworker(id));
+    }
     Ok(outcome)
 }
 
@@ -112,6 +117,7 @@ pub async fn set_role(pool: &AnyPool, id: i64, role: Role) -> sqlx::Result<Chang
         why_unchanged(&mut tx, id).await?
     };
     tx.commit().await?;
+    gate::changed(Subject::Coworker(id));
     Ok(outcome)
 }
 
@@ -136,5 +142,6 @@ pub async fn deactivate(pool: &AnyPool, id: i64, by: Option<i64>) -> sqlx::Resul
     sessions::end_for_coworker(&mut tx, id, by, at).await?;
     links::revoke_unused_signins(&mut tx, id, at).await?;
     tx.commit().await?;
+    gate::changed(Subject::Coworker(id));
     Ok(Changed::Done)
 }

@@ -7,8 +7,8 @@
 //! would reveal.
 
 use super::config::Config;
-use super::db::begin_write;
-use super::store::{links, sessions};
+use super::db::{begin_write, Engine};
+use super::store::{gate, links, sessions};
 use super::{files, now};
 use sqlx::AnyPool;
 use std::sync::Arc;
@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// How often the sweep runs.
 pub const INTERVAL: Duration = Duration::from_secs(600);
+
+/// How many of the newest rows of the gate's change log a sweep keeps.
+const KEEP_GATE_CHANGES: i64 = 10_000;
 
 /// What one sweep changed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -38,6 +41,12 @@ pub async fn sweep(pool: &AnyPool, config: &Config, at: i64) -> sqlx::Result<Swe
     .await?;
     let sessions_forgotten = sessions::forget_ended(&mut tx, at - retention).await?;
     let token_hashes_forgotten = links::forget_dead_token_hashes(&mut tx, at - retention).await?;
+    if Engine::of(pool) == Engine::Sqlite {
+        // Serving processes read the gate's change log before every decision; one that
+        // finds rows missing forgets everything, so only a long-idle one ever does.
+        let last = gate::last_change(&mut *tx).await?;
+        gate::forget_changes(&mut tx, last - KEEP_GATE_CHANGES).await?;
+    }
     tx.commit().await?;
     Ok(Swept {
         sessions_ended,

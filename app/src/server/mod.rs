@@ -12,7 +12,7 @@
 //! auth.rs          signed-in sessions: attach at redeem, who is calling, sign out
 //! arrival.rs       a link's holder arrives: continue, renew (forms and server functions)
 //! applications.rs  applications behind the gate: base URLs, containment, safe returns
-//! gate.rs          the gate's decision for a proxied request
+//! gate/            the gate: decisions from memory for proxied requests, its cookie
 //! links/           magic links: issue, deliver, list, redeem, manage, reissue
 //! coworkers.rs     adding, removing and changing roles of coworkers
 //! store/           every SQL statement, one module per table (see its map)

@@ -22,6 +22,13 @@ pub async fn session() -> Result<Session, AppError> {
         .or_internal("reading the session cookie")
 }
 
+/// The browser's credentials: its session, and its gate cookie's fate.
+pub async fn browser() -> Result<auth::Browser, AppError> {
+    leptos_axum::extract::<auth::Browser>()
+        .await
+        .or_internal("reading the browser's cookies")
+}
+
 /// The caller's address, network and user agent, for the audit trail and the limits.
 pub async fn client(state: &AppState) -> Result<Client, AppError> {
     use axum::extract::ConnectInfo;

@@ -1,9 +1,10 @@
 //! The state every request handler and server function shares: the composition root.
-//! It names only leaf modules (configuration, stores, queues, the postman), never the
-//! domain modules that use it.
+//! It names only leaf modules (configuration, stores, queues, the postman, the gate),
+//! never the domain modules that use it.
 
 use super::codes::CodeKey;
 use super::config::Config;
+use super::gate::Gate;
 use super::group::GroupCommit;
 use super::limits::Limits;
 use super::mail::Postman;
@@ -45,4 +46,7 @@ pub struct AppState {
     /// Sign-in requests waiting to be worked (see [`super::signins`]).
     #[from_ref(skip)]
     pub signins: SigninQueue,
+    /// The gate, with its memory of sessions (see [`super::gate`]).
+    #[from_ref(skip)]
+    pub gate: Arc<Gate>,
 }

@@ -377,6 +377,7 @@ async fn a_full_write_queue_answers_busy_at_once_and_stores_nothing() {
                     },
                     user_agent: None,
                     ip: "192.0.2.1".into(),
+                    gate_hash: vec![i; 32],
                 },
                 record_id: format!("record-{i}"),
                 record_data: vec![],

@@ -54,6 +54,17 @@ fn nginx_sets_every_identity_header_from_the_gates_answer_only() {
     let text = doc("nginx.conf");
     let lines = config_lines(&text);
     assert!(lines.contains(&"proxy_pass http://latchkey:3000/gate/auth-request;"));
+    // One gate per server block that asks Latchkey; one application per location that
+    // passes on its answer.
+    let gated_servers = lines
+        .iter()
+        .filter(|line| **line == "auth_request /latchkey-auth;")
+        .count();
+    let applications = lines
+        .iter()
+        .filter(|line| line.starts_with("proxy_pass http://") && !line.contains("latchkey:3000"))
+        .count();
+    assert_eq!((gated_servers, applications), (3, 4));
     for header in IDENTITY_HEADERS {
         let variable = format!("$lk_{}", header["Remote-".len()..].to_lowercase());
         let upstream = format!("$upstream_http_{}", header.to_lowercase().replace('-', "_"));
@@ -71,10 +82,13 @@ fn nginx_sets_every_identity_header_from_the_gates_answer_only() {
             })
             .count();
         assert_eq!(
-            read, 2,
-            "{header} read from the answer once per application"
+            read, gated_servers,
+            "{header} read from the answer once per gated server"
         );
-        assert_eq!(set, 2, "{header} set from {variable} once per application");
+        assert_eq!(
+            set, applications,
+            "{header} set from {variable} once per application"
+        );
     }
     let other_remote: Vec<&&str> = lines
         .iter()
@@ -139,4 +153,59 @@ fn the_readme_carries_each_config_exactly_as_the_file_says() {
             "README.md's copy of docs/gate/{name} differs from the file: copy it again"
         );
     }
+}
+
+#[test]
+fn nginx_asks_about_the_host_it_routes_and_never_the_raw_host_header() {
+    let text = doc("nginx.conf");
+    let lines = config_lines(&text);
+    let asked: Vec<&&str> = lines
+        .iter()
+        .filter(|line| line.starts_with("proxy_set_header X-Original-URL"))
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    for line in asked {
+        assert_eq!(
+            *line,
+            "proxy_set_header X-Original-URL $scheme://$host:$server_port$request_uri;"
+        );
+    }
+    assert!(!text.contains("$http_host"), "never the raw Host header");
+}
+
+#[test]
+fn every_shipped_config_keeps_the_gate_away_from_the_internet_and_the_gate_cookie_from_applications(
+) {
+    let nginx = doc("nginx.conf");
+    let lines = config_lines(&nginx);
+    let public = lines
+        .iter()
+        .position(|line| *line == "server_name latchkey.example.com;")
+        .expect("the public site");
+    let refuses = lines[public..]
+        .iter()
+        .position(|line| *line == "location ^~ /gate/ {")
+        .expect("the public site refuses /gate/");
+    assert_eq!(lines[public + refuses + 1], "return 404;");
+    let cookie_set = lines
+        .iter()
+        .filter(|line| **line == "proxy_set_header Cookie        $latchkey_app_cookie;")
+        .count();
+    assert_eq!(cookie_set, 4, "every application gets the cookies without the gate's");
+
+    let caddy = doc("Caddyfile");
+    let lines = config_lines(&caddy);
+    assert!(lines.contains(&"respond /gate/* 404"));
+    let forward_auth = lines
+        .iter()
+        .position(|line| line.starts_with("forward_auth "))
+        .unwrap();
+    let strip = lines
+        .iter()
+        .position(|line| line.starts_with("request_header Cookie "))
+        .expect("the gate cookie is removed");
+    assert!(strip > forward_auth, "after forward_auth has read it");
+
+    let traefik = doc("traefik.yml");
+    assert!(traefik.contains("rule: Host(`latchkey.example.com`) && !PathPrefix(`/gate/`)"));
 }

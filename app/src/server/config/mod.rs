@@ -55,9 +55,13 @@ pub struct Config {
     /// CIDRs; loopback by default): the gate's `X-Original-URL` and `X-Forwarded-*`, and
     /// `X-Forwarded-For` when [`Config::trust_forwarded_for`] is on.
     pub trusted_proxies: Vec<IpNet>,
-    /// The domain the session cookie is set for (`LATCHKEY_COOKIE_DOMAIN`), so that
-    /// applications on sibling hosts receive it; `None` keeps it host-only.
+    /// The domain the gate cookie is set for (`LATCHKEY_COOKIE_DOMAIN`), so that
+    /// applications on sibling hosts receive it; `None` keeps it host-only. Latchkey's
+    /// own session cookie is always host-only.
     pub cookie_domain: Option<String>,
+    /// Whether the gate remembers sessions, and how many (`LATCHKEY_GATE_CACHE`: `on`,
+    /// the default, or `off`; `LATCHKEY_GATE_CACHE_SESSIONS`, 1,000,000 by default).
+    pub gate_cache: crate::server::gate::CacheMode,
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics: Metrics,
     /// `LATCHKEY_LOG_FORMAT`: lines for people (`text`, the default) or one JSON object
@@ -266,6 +270,21 @@ impl Config {
                 (Some("true" | "1"), None) => Metrics::WithTheApp,
                 (Some(_), None) => bail!("LATCHKEY_METRICS must be true or false"),
             },
+            gate_cache: match lookup("LATCHKEY_GATE_CACHE").as_deref() {
+                None | Some("on") => crate::server::gate::CacheMode::On {
+                    sessions: match lookup("LATCHKEY_GATE_CACHE_SESSIONS") {
+                        None => 1_000_000,
+                        Some(value) => value
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|n| (1..=100_000_000).contains(n))
+                            .context("LATCHKEY_GATE_CACHE_SESSIONS must be a number of sessions from 1 to 100000000")?,
+                    },
+                },
+                Some("off") => crate::server::gate::CacheMode::Off,
+                Some(_) => bail!("LATCHKEY_GATE_CACHE must be on or off"),
+            },
             log_format: match lookup("LATCHKEY_LOG_FORMAT").as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -348,14 +367,14 @@ impl Config {
             .max(self.invitee_session_lifetime)
     }
 
-    /// The session cookie's name.
-    /// With a cookie domain the `__Host-` prefix is not allowed (it forbids a `Domain`), so
-    /// an https cookie is `__Secure-` prefixed instead.
+    /// Latchkey's own session cookie's name. The cookie is host-only whatever the cookie
+    /// domain (only the gate cookie is set on that, see [`crate::server::gate::cookie`]),
+    /// so on https it carries the `__Host-` prefix.
     pub fn session_cookie_name(&self) -> &'static str {
-        match (self.is_https(), self.cookie_domain.is_some()) {
-            (true, false) => "__Host-latchkey_session",
-            (true, true) => "__Secure-latchkey_session",
-            (false, _) => "latchkey_session",
+        if self.is_https() {
+            "__Host-latchkey_session"
+        } else {
+            "latchkey_session"
         }
     }
 }
@@ -387,6 +406,7 @@ impl std::fmt::Debug for Config {
             .field("ready_file", &self.ready_file)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("cookie_domain", &self.cookie_domain)
+            .field("gate_cache", &self.gate_cache)
             .field("metrics", &self.metrics)
             .field("log_format", &self.log_format)
             .finish()

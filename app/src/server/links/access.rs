@@ -10,6 +10,7 @@ use super::super::store::links;
 use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;
+use crate::server::gate::{self, memory::Subject};
 use crate::model::EventKind;
 use sqlx::AnyPool;
 use tracing::info;
@@ -115,6 +116,7 @@ pub async fn set_access(
     tx.commit()
         .await
         .or_internal("committing an access change")?;
+    gate::changed(Subject::Link(id));
     info!(link_id = id, "access changed");
     Ok(())
 }

@@ -11,6 +11,7 @@ use super::super::{now, OrInternal};
 use super::list::summary;
 use super::redeem::WELCOME;
 use crate::error::AppError;
+use crate::server::gate::{self, memory::Subject};
 use crate::model::{EventKind, LinkDetails, LinkSummary, SessionLifetime};
 use sqlx::AnyPool;
 use tracing::{info, instrument};
@@ -43,6 +44,7 @@ pub async fn revoke(
         info!(sessions_ended = ended, "link revoked");
     }
     tx.commit().await.or_internal("committing a revoke")?;
+    gate::changed(Subject::Link(id));
     summary(writer, id).await
 }
 
@@ -98,6 +100,7 @@ pub async fn end_session(
         .or_internal("ending a session")?
     {
         Numbered::Ended => {
+            gate::changed(Subject::Session(number));
             info!("session ended by a coworker");
             Ok(())
         }

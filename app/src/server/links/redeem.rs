@@ -59,17 +59,25 @@ pub async fn peek(
     })
 }
 
-/// A successful redeem: the new session's id, when it ends (unix seconds) and where the
-/// browser goes next.
+/// A successful redeem: the new session's id, its gate token (the gate cookie's value),
+/// when it ends (unix seconds) and where the browser goes next.
 pub struct Redemption {
     pub auth_id: String,
+    pub gate_token: PlainToken,
     pub ends_at: i64,
     pub redeemed: Redeemed,
 }
 
-/// The session a redeem at `at` by `client` would open for `hash`'s link.
-fn opening(state: &AppState, hash: &TokenHash, client: &Client, at: i64) -> Opening {
-    Opening {
+/// The session a redeem at `at` by `client` would open for `hash`'s link, and the token
+/// of its gate cookie (stored only as its hash, in the opening).
+fn opening(
+    state: &AppState,
+    hash: &TokenHash,
+    client: &Client,
+    at: i64,
+) -> (Opening, PlainToken) {
+    let gate_token = PlainToken::generate();
+    let opening = Opening {
         id: sessions::new_id(),
         token_hash: hash.as_bytes().to_vec(),
         at,
@@ -83,7 +91,9 @@ fn opening(state: &AppState, hash: &TokenHash, client: &Client, at: i64) -> Open
             .as_deref()
             .map(|ua| events::truncate(ua, events::MAX_USER_AGENT_BYTES).to_owned()),
         ip: client.ip.to_string(),
-    }
+        gate_hash: gate_token.hashed().as_bytes().to_vec(),
+    };
+    (opening, gate_token)
 }
 
 /// Redeems a link: one conditional write marks it used and opens a session, in one
@@ -148,7 +158,7 @@ pub(super) async fn redeem_hashed(
         return Err(refusal);
     };
 
-    let opening = opening(state, &hash, client, at);
+    let (opening, gate_token) = opening(state, &hash, client, at);
     let auth_id = opening.id.clone();
     let ends_at = sessions::open(&mut tx, opening)
         .await
@@ -173,6 +183,7 @@ pub(super) async fn redeem_hashed(
     };
     Ok(Redemption {
         auth_id,
+        gate_token,
         ends_at,
         redeemed: Redeemed { redirect_to },
     })
@@ -187,7 +198,7 @@ async fn redeem_invitation(
     hash: &TokenHash,
     client: &Client,
 ) -> Result<Option<Redemption>, AppError> {
-    let opening = opening(state, hash, client, now());
+    let (opening, gate_token) = opening(state, hash, client, now());
     let auth_id = opening.id.clone();
     let record = PreparedRecords::prepare(&auth_id)?;
     let won = state
@@ -205,6 +216,7 @@ async fn redeem_invitation(
     info!(link_id, "link redeemed");
     Ok(Some(Redemption {
         auth_id,
+        gate_token,
         ends_at,
         redeemed: Redeemed {
             redirect_to: landing(state, link_id, destination).await?,

@@ -153,7 +153,8 @@ pub async fn copy_to(conn: &mut AnyConnection, from: i64, to: i64) -> sqlx::Resu
 }
 
 /// Records that session `session_id` reached application `application_id`; answers
-/// whether this was the first time.
+/// whether this was the first time. (Nothing, when the session has been forgotten
+/// meanwhile: the gate writes reaches behind its decisions.)
 pub async fn reached<'e, E>(
     executor: E,
     session_id: &str,
@@ -163,7 +164,9 @@ where
     E: Executor<'e, Database = Any>,
 {
     let inserted = sqlx::query(
-        "INSERT INTO session_applications (session_id, application_id) VALUES ($1, $2)
+        "INSERT INTO session_applications (session_id, application_id)
+         SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM auth_sessions WHERE id = $1)
+             AND EXISTS (SELECT 1 FROM applications WHERE id = $2)
          ON CONFLICT DO NOTHING",
     )
     .bind(session_id)

@@ -11,6 +11,7 @@
 //! sessions.rs         auth_sessions: the one insert, touch, every end and its reason
 //! session_records.rs  tower_sessions records a redeem writes for the session layer
 //! flag.rs             a truth value as either engine keeps it
+//! gate.rs             the gate: a session by its gate cookie, the change log, uses
 //! events.rs           link_events: the audit trail, its repeat folding and paging
 //! copy.rs             a SQLite installation copied into an empty PostgreSQL database
 //! coworkers.rs        coworkers
@@ -29,6 +30,7 @@ pub mod coworkers;
 pub mod deliveries;
 pub mod events;
 pub mod flag;
+pub mod gate;
 pub mod link_codes;
 pub mod link_list;
 pub mod link_state;

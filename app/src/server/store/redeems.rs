@@ -114,7 +114,7 @@ mod tests {
         let one = Redeem::batch_sql(1);
         assert_eq!(one.matches("UPDATE magic_links").count(), 1);
         let per_redeem = one.matches('?').count();
-        assert_eq!(per_redeem, 21, "the values `bind` binds");
+        assert_eq!(per_redeem, 22, "the values `bind` binds");
         let four = Redeem::batch_sql(4);
         assert_eq!(four.matches("UPDATE magic_links").count(), 4);
         assert!(four.contains("RETURNING 3, id, destination, "));

@@ -77,11 +77,12 @@ macro_rules! open_sql {
     ($from:literal) => {
         concat!(
             "INSERT INTO auth_sessions
-                    (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip)
+                    (id, coworker_id, link_id, created_at, last_seen_at, expires_at, user_agent, ip,
+                     gate_hash)
              SELECT ?, CASE purpose WHEN 'signin' THEN coworker_id END,
                        CASE purpose WHEN 'invite' THEN id END, ?, ?, ",
             $crate::server::store::sessions::session_end_sql!(),
-            ", ?, ?
+            ", ?, ?, ?
                FROM ",
             $from,
             " WHERE token_hash = ? AND redeemed_at = ?"
@@ -106,6 +107,8 @@ pub struct Opening {
     pub lifetimes: Lifetimes,
     pub user_agent: Option<String>,
     pub ip: String,
+    /// The SHA-256 of the gate cookie's token (see [`crate::server::gate`]).
+    pub gate_hash: Vec<u8>,
 }
 
 impl std::fmt::Debug for Opening {
@@ -130,6 +133,7 @@ impl Opening {
         self.bind_end(query)
             .bind(self.user_agent)
             .bind(self.ip)
+            .bind(self.gate_hash)
             .bind(self.token_hash)
             .bind(self.at)
     }
