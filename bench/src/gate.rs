@@ -6,6 +6,7 @@ use anyhow::{bail, ensure, Context, Result};
 use app::server::email::EmailAddress;
 use app::server::store::session_records::PreparedRecords;
 use app::server::store::sessions::new_id;
+use app::server::tokens::PlainToken;
 use app::server::{applications, coworkers, db, now};
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub const ADMIN: &str = "http://admin.bench.test";
 
 /// One live invitee session.
 pub struct GateSession {
-    /// `name=value` for the `Cookie` header: the tower-sessions record's id, unsigned.
+    /// `name=value` for the `Cookie` header: the gate cookie's token.
     pub cookie: String,
     /// What the gate must answer as `Remote-Email` (and `Remote-User`).
     pub email: String,
@@ -31,17 +32,17 @@ pub struct GateSession {
 
 pub struct GateSeeded {
     pub sessions: Vec<GateSession>,
-    /// A session that was signed out: the gate must say so.
+    /// A session a revoke ended: the gate must say so.
     pub ended_cookie: String,
 }
 
-/// The cookie name of a server on plain http without a cookie domain.
-const COOKIE_NAME: &str = "latchkey_session";
+/// The gate cookie's name on a server on plain http.
+const COOKIE_NAME: &str = "latchkey_gate";
 
 /// A fresh database with one coworker, the three applications and `count` live invitee
 /// sessions, each from its own redeemed invitation, its tower-sessions record stored as
 /// a redeem stores it, and its first reach of the wiki already recorded (the steady
-/// state: after that, a decision only reads). Plus one signed-out session.
+/// state: after that, a decision only reads). Plus one session a revoke ended.
 pub async fn seed(path: &Path, count: usize) -> Result<GateSeeded> {
     let pool = db::connect(
         &format!("sqlite://{}", path.display()),
@@ -102,10 +103,11 @@ fn insert_sessions(path: &Path, count: usize, wiki: i64, grafana: i64) -> Result
             .execute(rusqlite::params![link_id, application])?;
         }
         let auth_id = new_id();
+        let gate_token = PlainToken::generate();
         tx.prepare_cached(
             "INSERT INTO auth_sessions (id, link_id, created_at, last_seen_at, expires_at,
-                    ended_at, end_reason, user_agent, ip)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'latchkey-bench', '127.0.0.1')",
+                    ended_at, end_reason, user_agent, ip, gate_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'latchkey-bench', '127.0.0.1', ?8)",
         )?
         .execute(rusqlite::params![
             auth_id,
@@ -114,7 +116,8 @@ fn insert_sessions(path: &Path, count: usize, wiki: i64, grafana: i64) -> Result
             at,
             expires,
             ended.then_some(at),
-            ended.then_some("signed_out"),
+            ended.then_some("link_revoked"),
+            gate_token.hashed().as_bytes(),
         ])?;
         // Exactly the record a redeem stores (`Redeem::statements`), expiring with the
         // session.
@@ -132,7 +135,7 @@ fn insert_sessions(path: &Path, count: usize, wiki: i64, grafana: i64) -> Result
             "INSERT INTO session_applications (session_id, application_id) VALUES (?1, ?2)",
         )?
         .execute(rusqlite::params![auth_id, wiki])?;
-        let cookie = format!("{COOKIE_NAME}={}", record.id);
+        let cookie = format!("{COOKIE_NAME}={}", gate_token.expose());
         if ended {
             ended_cookie = cookie;
         } else {
@@ -190,7 +193,7 @@ pub fn spread(i: usize, count: usize) -> usize {
 
 /// Checks the gate's answer for each kind of request once: allowed (with every
 /// identity header), an application the invitation does not open, an address outside
-/// every application, no session, an unknown session, a signed-out session, and the
+/// every application, no session, an unknown session, a revoked session, and the
 /// forward-auth endpoint. Fails on the first wrong answer.
 pub async fn check_answers(base: &str, seeded: &GateSeeded) -> Result<usize> {
     let http = reqwest::Client::builder()
@@ -267,12 +270,12 @@ pub async fn check_answers(base: &str, seeded: &GateSeeded) -> Result<usize> {
         (
             "an unknown session",
             WIKI,
-            Some(&"latchkey_session=AAAAAAAAAAAAAAAAAAAAAA".to_owned()),
+            Some(&format!("{COOKIE_NAME}={}", "A".repeat(43))),
             401,
             Some("/login?rd="),
         ),
         (
-            "a signed-out session",
+            "a session its invitation's revoke ended",
             WIKI,
             Some(&seeded.ended_cookie),
             401,

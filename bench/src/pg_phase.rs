@@ -75,6 +75,13 @@ pub async fn measure(
                 gate.ok
             );
         }
+        let propagation = if instances > 1 {
+            let trials = (phase.cookies.len() / 4).clamp(5, 200);
+            let bound = revoke_to_refusal(&url, &bases[1], &phase.cookies[..trials]).await?;
+            json!({ "trials": trials, "latency_ms": bound.summary() })
+        } else {
+            Value::Null
+        };
         let coworker = servers[0].sign_in(&seeded.signin_token).await?;
         let issue = load::issue(&bases, &coworker, sizes.issues, CONCURRENCY, "outbox").await?;
         let list = if instances == 1 && sizes.list_links > 0 {
@@ -111,6 +118,7 @@ pub async fn measure(
                     "latency_ms": gate.latencies.summary(),
                 },
                 "list": list,
+                "revoke_to_refusal_at_another_instance": propagation,
                 "server_peak_rss_kb": rss,
             }),
         );
@@ -127,4 +135,55 @@ pub async fn measure(
             .collect::<Vec<_>>()),
     );
     Ok(Value::Object(out))
+}
+
+/// From a revoke committed by another process (as the command line, or another instance,
+/// commits it) to the first refusal at the gate of the instance at `base`, for each of
+/// `cookies` in turn: the session is remembered there first, then ended, then asked about
+/// back to back until refused.
+async fn revoke_to_refusal(url: &str, base: &str, cookies: &[String]) -> Result<load::Latencies> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let http = reqwest::Client::new();
+    let ask = |cookie: &str| {
+        http.get(format!("{base}/gate/auth-request"))
+            .header("x-original-url", format!("{}/page", crate::gate::WIKI))
+            .header("cookie", cookie.to_owned())
+            .send()
+    };
+    let mut took = Vec::with_capacity(cookies.len());
+    for cookie in cookies {
+        let token = cookie
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix("latchkey_gate="))
+            .ok_or_else(|| anyhow::anyhow!("a redeem set no gate cookie"))?;
+        let hash = app::server::tokens::PlainToken::parse(token)
+            .map_err(|_| anyhow::anyhow!("a gate cookie that is not a token"))?
+            .hashed();
+        for _ in 0..2 {
+            let status = ask(cookie).await?.status();
+            anyhow::ensure!(status == 200, "a live session was answered {status}");
+        }
+        sqlx::query(
+            "UPDATE auth_sessions SET ended_at = $1, end_reason = 'link_revoked'
+              WHERE gate_hash = $2 AND ended_at IS NULL",
+        )
+        .bind(app::server::now())
+        .bind(hash.as_bytes().to_vec())
+        .execute(&pool)
+        .await?;
+        let committed = std::time::Instant::now();
+        loop {
+            if ask(cookie).await?.status() != 200 {
+                break;
+            }
+            anyhow::ensure!(
+                committed.elapsed() < std::time::Duration::from_secs(5),
+                "a revoked session was still let through 5 s after its commit"
+            );
+        }
+        took.push(committed.elapsed());
+    }
+    pool.close().await;
+    Ok(load::Latencies::from_durations(took.into_iter()))
 }

@@ -240,6 +240,16 @@ fn postgres_rows(r: &Value) -> String {
             f(&gate["latency_ms"]["p95"]),
             f(&gate["latency_ms"]["p99"]),
         );
+        let bound = &run["revoke_to_refusal_at_another_instance"];
+        if bound.is_object() {
+            out += &format!(
+                "| Latchkey on PostgreSQL, a revoke committed to the first refusal at another instance's gate ({} trials), {what} | - | {} | {} | {} |\n",
+                bound["trials"],
+                f(&bound["latency_ms"]["p50"]),
+                f(&bound["latency_ms"]["p95"]),
+                f(&bound["latency_ms"]["p99"]),
+            );
+        }
         let list = &run["list"];
         for (page, key) in [
             ("first page", "first_page_ms"),
@@ -344,6 +354,12 @@ fn gate_table(g: &Value) -> String {
         ),
         decisions,
     );
+    if g["first_visits"].is_object() {
+        out += &row(
+            format!("gate decisions, each session's first (read from the database), C={c}"),
+            &g["first_visits"],
+        );
+    }
     let n = &g["nginx"];
     if let Some(skipped) = n.as_str() {
         out += &format!("| nginx: {skipped} | | | | |\n");
@@ -374,6 +390,16 @@ fn gate_table(g: &Value) -> String {
             g["answers_checked"],
             g["session_uses_recorded_during_phases"],
             g["server_peak_rss_mb"].as_f64().unwrap_or(0.0),
+        );
+    }
+    if let Some(bytes) = g["bytes_per_remembered_session"].as_f64() {
+        let rss = &g["server_rss_mb_before_and_after_first_visits"];
+        out += &format!(
+            "The gate's memory: {} sessions took the server from {:.1} to {:.1} MB resident, {:.0} bytes per remembered session\n",
+            g["sessions"],
+            rss[0].as_f64().unwrap_or(0.0),
+            rss[1].as_f64().unwrap_or(0.0),
+            bytes,
         );
     }
     let reads = &g["reads_without_the_server"];

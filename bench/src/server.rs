@@ -138,13 +138,22 @@ impl Server {
     }
 
     /// The most memory the server process has held, in KiB (VmHWM).
+    /// The server's resident memory now, in KiB (`VmRSS`).
+    pub fn rss_kb(&self) -> u64 {
+        self.status_kb("VmRSS:")
+    }
+
     pub fn peak_rss_kb(&self) -> u64 {
+        self.status_kb("VmHWM:")
+    }
+
+    fn status_kb(&self, field: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|status| {
                 status
                     .lines()
-                    .find(|line| line.starts_with("VmHWM:"))
+                    .find(|line| line.starts_with(field))
                     .and_then(|line| line.split_whitespace().nth(1))
                     .and_then(|kb| kb.parse().ok())
             })
@@ -183,13 +192,17 @@ pub fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// The cookies an answer sets, as the `Cookie` header a browser sends back (Latchkey's
+/// own session cookie and the gate cookie, after a redeem).
 pub fn cookie_of(response: &reqwest::Response) -> Option<String> {
-    response
+    let pairs: Vec<&str> = response
         .headers()
-        .get("set-cookie")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::to_owned)
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .collect();
+    (!pairs.is_empty()).then(|| pairs.join("; "))
 }
 
 /// A running `perf record`; dropping it stops the recording and waits for the file.

@@ -25,6 +25,12 @@ CREATE TRIGGER gate_session_ended AFTER UPDATE OF ended_at ON auth_sessions
 FOR EACH ROW WHEN (OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL)
 EXECUTE FUNCTION gate_session_ended();
 
+-- A session's deadlines moved by hand (an operator's repair, a test's clock): Latchkey
+-- itself only ever moves last_seen_at forward, which the gate computes by itself.
+CREATE TRIGGER gate_session_moved AFTER UPDATE OF last_seen_at, expires_at ON auth_sessions
+FOR EACH ROW WHEN (NEW.last_seen_at < OLD.last_seen_at OR NEW.expires_at IS DISTINCT FROM OLD.expires_at)
+EXECUTE FUNCTION gate_session_ended();
+
 CREATE FUNCTION gate_link_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM gate_changed('link:' || NEW.id);

@@ -32,6 +32,14 @@ BEGIN
     INSERT INTO gate_changes (subject) VALUES ('session:' || new.rowid);
 END;
 
+-- A session's deadlines moved by hand (an operator's repair, a test's clock): Latchkey
+-- itself only ever moves last_seen_at forward, which the gate computes by itself.
+CREATE TRIGGER gate_session_moved AFTER UPDATE OF last_seen_at, expires_at ON auth_sessions
+WHEN new.last_seen_at < old.last_seen_at OR new.expires_at IS NOT old.expires_at
+BEGIN
+    INSERT INTO gate_changes (subject) VALUES ('session:' || new.rowid);
+END;
+
 CREATE TRIGGER gate_link_changed AFTER UPDATE OF revoked_at, recipient_email, recipient_name
 ON magic_links
 WHEN old.revoked_at IS NOT new.revoked_at OR old.recipient_email IS NOT new.recipient_email

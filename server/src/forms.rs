@@ -18,6 +18,7 @@ use crate::page_context;
 use app::answer::{FormAnswer, FormToken};
 use app::error::AppError;
 use app::server::arrival;
+use app::server::auth::Browser;
 use app::server::email::MAX_EMAIL_LEN;
 use app::server::request::client_of;
 use app::server::state::AppState;
@@ -32,7 +33,6 @@ use axum::Form;
 use leptos::prelude::provide_context;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use app::server::auth::Browser;
 
 /// A form that carries a link's token. No `Debug`: it holds a secret.
 #[derive(Deserialize)]

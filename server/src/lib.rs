@@ -312,6 +312,7 @@ pub async fn serve(mut config: Config) -> Result<()> {
         Metrics::Off | Metrics::WithTheApp => None,
     };
     let (router, state) = build(config, options).await?;
+    let gate = state.gate.clone();
     if let Some(listener) = metrics_listener {
         let addr = listener
             .local_addr()
@@ -334,6 +335,10 @@ pub async fn serve(mut config: Config) -> Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving")?;
+    // The last uses the gate queued behind its answers.
+    if let Err(error) = gate.write_behind().await {
+        tracing::warn!(?error, "recording the gate's last uses failed");
+    }
     tracing::info!("Latchkey stopped");
     Ok(())
 }

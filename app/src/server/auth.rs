@@ -6,10 +6,10 @@
 
 use super::config::Config;
 use super::gate::{self, cookie::GateCookie, memory::Subject};
-use super::tokens::PlainToken;
 use super::store::coworkers::Coworker;
 use super::store::session_records::AUTH_KEY;
 use super::store::sessions::{self, EndReason};
+use super::tokens::PlainToken;
 use super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::SignedIn;

@@ -1,8 +1,8 @@
 //! Coworkers: the people inside the organisation who issue links. Adding, removing and
 //! changing roles, each in one transaction over the stores it touches.
 
-use super::gate::{self, memory::Subject};
 use super::email::EmailAddress;
+use super::gate::{self, memory::Subject};
 use super::store::{self, links, sessions};
 use super::{db, now};
 use sqlx::AnyPool;

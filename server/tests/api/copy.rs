@@ -75,6 +75,15 @@ async fn a_copied_installation_keeps_its_sessions_links_and_trail_on_postgresql(
         .await
         .unwrap();
     assert_eq!(gate.status(), 200);
+    // The gate writes the reach behind its answer, within a second.
+    let written = std::time::Instant::now();
+    while counts(&sqlite_url).await[5] == 0 {
+        assert!(
+            written.elapsed() < std::time::Duration::from_secs(10),
+            "the gate never wrote the reach"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let revoked = call(
         &server.base,
         &mut bob,

@@ -139,6 +139,8 @@ async fn details_of(app: &TestApp, admin: &mut Client, link: i64, kind: &str) ->
 enum Case {
     NoCookie,
     BadCookie,
+    /// Latchkey's own session cookie alone: it opens nothing at the gate.
+    SessionCookieOnly,
     Invitee,
     Coworker,
     Admin,
@@ -159,9 +161,10 @@ enum Case {
 }
 
 impl Case {
-    const ALL: [Self; 19] = [
+    const ALL: [Self; 20] = [
         Self::NoCookie,
         Self::BadCookie,
+        Self::SessionCookieOnly,
         Self::Invitee,
         Self::Coworker,
         Self::Admin,
@@ -207,6 +210,7 @@ fn expected(case: Case, endpoint: Endpoint) -> Expect {
         // A browser that signed out holds no session at all any more.
         Case::NoCookie
         | Case::BadCookie
+        | Case::SessionCookieOnly
         | Case::RemovedCoworker
         | Case::HeadSignedOut
         | Case::SignedOut => navigation(Expect::SignIn),
@@ -247,11 +251,16 @@ async fn run(case: Case, endpoint: Endpoint) -> (Answer, Option<i64>, &'static s
     );
     let page = "https://wiki.example.com/pages/42?edit=1";
     let mut gated = Gated::get(page, &invitee);
+    let session_cookie;
     match case {
         Case::NoCookie | Case::JsonSignedOut | Case::PostSignedOut | Case::HeadSignedOut => {
             gated.cookie = signed_out.cookie.as_deref();
         }
-        Case::BadCookie => gated.cookie = Some("latchkey_session=not-a-session-at-all"),
+        Case::BadCookie => gated.cookie = Some("latchkey_gate=not-a-gate-token-at-all"),
+        Case::SessionCookieOnly => {
+            session_cookie = invitee.session_cookie();
+            gated.cookie = session_cookie.as_deref();
+        }
         Case::Invitee | Case::UntrustedPeer => {}
         Case::Coworker | Case::RemovedCoworker => {
             let bob = app.coworker_client("bob@example.com", "Bob").await;
@@ -450,6 +459,7 @@ async fn the_first_request_to_each_application_goes_on_the_trail_once() {
             );
         }
     }
+    app.gate_uses_written().await;
     let reached = details_of(&app, &mut admin, link, "reached").await;
     assert_eq!(reached, ["Grafana", "Wiki"], "newest first, once each");
     assert_eq!(
@@ -468,15 +478,19 @@ async fn gated_requests_record_use_at_most_once_a_minute() {
     app.idle_sessions(SessionsOf::Link(link), 30).await;
     let before = app.count(last_seen).await;
     for _ in 0..10 {
-        ask(&app, Endpoint::AuthRequest, &Gated::get(WIKI, &invitee)).await;
+        let answer = ask(&app, Endpoint::AuthRequest, &Gated::get(WIKI, &invitee)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
     }
+    app.gate_uses_written().await;
     assert_eq!(
         app.count(last_seen).await,
         before,
         "used within the minute: not rewritten"
     );
     app.idle_sessions(SessionsOf::Link(link), 31).await;
-    ask(&app, Endpoint::AuthRequest, &Gated::get(WIKI, &invitee)).await;
+    let answer = ask(&app, Endpoint::AuthRequest, &Gated::get(WIKI, &invitee)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    app.gate_uses_written().await;
     assert!(
         app.count(last_seen).await > before,
         "a minute later, recorded once more"
@@ -587,7 +601,8 @@ async fn a_coworker_sent_to_sign_in_comes_back_to_the_application_and_open_redir
 }
 
 #[tokio::test]
-async fn a_cookie_domain_covers_sibling_hosts_and_a_bad_one_is_refused_at_start() {
+async fn the_gate_cookie_covers_sibling_hosts_latchkeys_own_stays_host_only_and_a_bad_domain_is_refused_at_start(
+) {
     let app = spawn_app_with(Setup {
         env: vec![
             (
@@ -613,11 +628,28 @@ async fn a_cookie_domain_covers_sibling_hosts_and_a_bad_one_is_refused_at_start(
         .await;
     let cookie = redeemed.set_cookie.unwrap();
     assert!(cookie.starts_with("latchkey_session="), "{cookie}");
-    assert!(cookie.contains("Domain=latchkey.test"), "{cookie}");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
+        !cookie.contains("Domain="),
+        "Latchkey's own cookie is host-only: {cookie}"
     );
+    let set_gate = redeemed.set_gate_cookie.unwrap();
+    assert!(
+        set_gate.contains("Domain=latchkey.test")
+            && set_gate.contains("HttpOnly")
+            && set_gate.contains("SameSite=Lax"),
+        "{set_gate}"
+    );
+    let gate = client.gate_cookie().expect("a gate cookie");
+    assert!(gate.starts_with("latchkey_gate="), "{gate}");
+    assert_ne!(
+        gate.split_once('=').unwrap().1,
+        cookie.split(';').next().unwrap().split_once('=').unwrap().1,
+        "two credentials, not one value twice"
+    );
+    // Signing out clears both.
+    let out = app.call(&mut client, "sign_out", &[]).await;
+    assert_eq!(out.status, 200);
+    assert_eq!(client.cookie, None, "both cookies deleted");
 
     let config = |public: &str, domain: &str| {
         app::server::config::Config::from_lookup(|key| match key {
@@ -627,14 +659,12 @@ async fn a_cookie_domain_covers_sibling_hosts_and_a_bad_one_is_refused_at_start(
         })
     };
     let https = config("https://login.example.com", "example.com").unwrap();
-    assert_eq!(https.session_cookie_name(), "__Secure-latchkey_session");
-    assert_eq!(https.cookie_domain.as_deref(), Some("example.com"));
+    assert_eq!(https.session_cookie_name(), "__Host-latchkey_session");
     assert_eq!(
-        config("https://login.example.com", "login.example.com")
-            .unwrap()
-            .session_cookie_name(),
-        "__Secure-latchkey_session"
+        app::server::gate::cookie::name(&https),
+        "__Secure-latchkey_gate"
     );
+    assert_eq!(https.cookie_domain.as_deref(), Some("example.com"));
     for (public, domain) in [
         ("https://login.example.com", "com"),
         ("https://login.example.com", "other.test"),

@@ -191,7 +191,10 @@ fn every_shipped_config_keeps_the_gate_away_from_the_internet_and_the_gate_cooki
         .iter()
         .filter(|line| **line == "proxy_set_header Cookie        $latchkey_app_cookie;")
         .count();
-    assert_eq!(cookie_set, 4, "every application gets the cookies without the gate's");
+    assert_eq!(
+        cookie_set, 4,
+        "every application gets the cookies without the gate's"
+    );
 
     let caddy = doc("Caddyfile");
     let lines = config_lines(&caddy);

@@ -94,6 +94,11 @@ pub struct TestApp {
     pub base: String,
     /// The server's sign-in queue, to wait until it has worked every request.
     pub signins: app::server::signins::SigninQueue,
+    /// The server's gate, to write what it queued behind its decisions.
+    pub gate: std::sync::Arc<app::server::gate::Gate>,
+    /// The server's configuration and write pool, for a second gate beside its own.
+    pub config: std::sync::Arc<Config>,
+    pub writer: AnyPool,
     pub db: AnyPool,
     /// `LATCHKEY_DATABASE_URL`: the SQLite file at `db_path`, or a PostgreSQL database.
     pub db_url: String,
@@ -180,6 +185,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     TestApp {
         base,
         signins: state.signins.clone(),
+        gate: state.gate.clone(),
+        config: state.config.clone(),
+        writer: state.writer.clone(),
         db: state.db.clone(),
         db_url,
         db_path,
@@ -193,7 +201,9 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// Latchkey's own session cookie's `Set-Cookie`, and the gate cookie's.
     pub set_cookie: Option<String>,
+    pub set_gate_cookie: Option<String>,
     pub retry_after: Option<String>,
 }
 
@@ -217,8 +227,78 @@ impl Page {
     }
 }
 
-/// A browser-like client: remembers its session cookie by hand, so tests can copy or
-/// replay it.
+/// The `Set-Cookie` of Latchkey's own session cookie in an answer (not the gate's).
+pub fn session_set_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|cookie| !is_gate_cookie(cookie))
+}
+
+/// The `Set-Cookie` of the gate cookie in an answer.
+pub fn gate_set_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|cookie| is_gate_cookie(cookie))
+}
+
+fn is_gate_cookie(pair: &str) -> bool {
+    let name = pair.split('=').next().unwrap_or_default();
+    name.trim_start_matches("__Secure-")
+        .trim_start_matches("__Host-")
+        == "latchkey_gate"
+}
+
+impl Client {
+    /// Keeps the cookies an answer sets, as a browser would (deleting those set to
+    /// expire): `cookie` is the `Cookie` header they make, Latchkey's own first.
+    pub fn take_cookies(&mut self, headers: &reqwest::header::HeaderMap) {
+        let mut jar: Vec<(String, String)> = self
+            .cookie
+            .as_deref()
+            .unwrap_or_default()
+            .split("; ")
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        for set in headers.get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let pair = set.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.retain(|(kept, _)| kept != name);
+            if !set.contains("Max-Age=0") {
+                jar.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        jar.sort_by_key(|(name, _)| is_gate_cookie(name));
+        let header: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        self.cookie = (!header.is_empty()).then(|| header.join("; "));
+    }
+
+    /// Latchkey's own session cookie alone (`name=value`), without the gate cookie.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie
+            .as_deref()?
+            .split("; ")
+            .find(|pair| !is_gate_cookie(pair))
+            .map(str::to_owned)
+    }
+
+    /// The gate cookie alone (`name=value`).
+    pub fn gate_cookie(&self) -> Option<String> {
+        self.cookie
+            .as_deref()?
+            .split("; ")
+            .find(|pair| is_gate_cookie(pair))
+            .map(str::to_owned)
+    }
+}
+
+/// A browser-like client: remembers its cookies by hand, so tests can copy or replay
+/// them.
 #[derive(Clone, Default)]
 pub struct Client {
     pub cookie: Option<String>,
@@ -277,25 +357,16 @@ impl TestApp {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .map(|v| v.to_str().unwrap().to_owned());
-        let set_cookie = response
-            .headers()
-            .get(SET_COOKIE)
-            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookie = session_set_cookie(response.headers());
+        let set_gate_cookie = gate_set_cookie(response.headers());
+        client.take_cookies(response.headers());
         let text = response.text().await.ok()?;
-        if let Some(set_cookie) = &set_cookie {
-            let pair = set_cookie.split(';').next().unwrap().to_owned();
-            // An expired cookie is the server deleting it.
-            client.cookie = if set_cookie.contains("Max-Age=0") {
-                None
-            } else {
-                Some(pair)
-            };
-        }
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Some(Answer {
             status,
             body,
             set_cookie,
+            set_gate_cookie,
             retry_after,
         })
     }
@@ -316,10 +387,7 @@ impl TestApp {
         }
         let response = request.send().await.unwrap();
         let headers = response.headers().clone();
-        if let Some(set_cookie) = headers.get(SET_COOKIE) {
-            let set_cookie = set_cookie.to_str().unwrap();
-            client.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
-        }
+        client.take_cookies(&headers);
         Page {
             status: response.status().as_u16(),
             headers,
@@ -511,6 +579,11 @@ impl TestApp {
             counts.insert(name, self.count(sql).await);
         }
         counts
+    }
+
+    /// Writes the uses the gate queued behind its decisions (its task does every second).
+    pub async fn gate_uses_written(&self) {
+        self.gate.write_behind().await.unwrap();
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

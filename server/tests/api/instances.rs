@@ -178,6 +178,98 @@ async fn a_revoke_through_one_instance_ends_the_session_at_anothers_next_request
     }
 }
 
+/// Asks instance `base`'s gate (forward-auth, as Caddy or Traefik would) about the wiki
+/// for a browser holding `client`'s cookies; answers the status.
+async fn gated(base: &str, client: &Client) -> u16 {
+    let mut request = reqwest::Client::new()
+        .get(format!("{base}/gate/forward-auth"))
+        .header("x-forwarded-method", "GET")
+        .header("x-forwarded-proto", "https")
+        .header("x-forwarded-host", "wiki.example.com")
+        .header("x-forwarded-uri", "/page");
+    if let Some(cookie) = &client.cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoke_through_one_instance_is_refused_by_the_others_gates_within_two_seconds_even_with_their_listeners_terminated(
+) {
+    crate::sqlite_only!("it starts PostgreSQL itself; run once");
+    let fleet = fleet(&[]).await;
+    let mut bob = fleet.servers[0].coworker("bob@example.com").await;
+    let added = call(
+        &fleet.bases[0],
+        &mut bob,
+        "add_application",
+        &[("name", "Wiki"), ("url", "https://wiki.example.com")],
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let db = fleet.db().await;
+    for terminate in [false, true] {
+        let email = format!("alice-{terminate}@example.com");
+        let (id, token) = fleet.invite(0, &mut bob, &email).await;
+        let mut alice = Client::default();
+        let redeemed = call(
+            &fleet.bases[1],
+            &mut alice,
+            "redeem_link",
+            &[("token", &token)],
+        )
+        .await;
+        assert_eq!(redeemed.status, 200, "{}", redeemed.body);
+        // Both other instances remember the session now.
+        for base in &fleet.bases[1..] {
+            assert_eq!(gated(base, &alice).await, 200, "{base}");
+            assert_eq!(gated(base, &alice).await, 200, "{base}");
+        }
+        if terminate {
+            // Every instance's listening connection is cut, as a failover or an
+            // operator would: no notice of the revoke below can reach them.
+            let cut: Vec<(bool,)> = sqlx::query_as(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE query LIKE '%LISTEN%latchkey_gate%' AND pid <> pg_backend_pid()",
+            )
+            .fetch_all(&db)
+            .await
+            .unwrap();
+            assert_eq!(cut.len(), 3, "one listener per instance");
+        }
+        let revoked = call(
+            &fleet.bases[0],
+            &mut bob,
+            "revoke_link",
+            &[("id", &id.to_string())],
+        )
+        .await;
+        assert_eq!(revoked.status, 200, "{}", revoked.body);
+        let committed = Instant::now();
+        for base in &fleet.bases[1..] {
+            let mut answers = Vec::new();
+            loop {
+                let status = gated(base, &alice).await;
+                answers.push(status);
+                if status != 200 {
+                    break;
+                }
+                assert!(
+                    committed.elapsed() < Duration::from_secs(2),
+                    "{base} still lets the revoked session through after 2 s: {answers:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if terminate {
+                assert_eq!(
+                    answers[0], 302,
+                    "{base}: with its listener cut, the very first request is refused"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sign_in_budget_of_an_address_is_one_budget_across_instances() {
     crate::sqlite_only!("it starts PostgreSQL itself; run once");

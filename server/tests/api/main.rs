@@ -10,6 +10,7 @@ mod faults;
 mod forms;
 mod gate;
 mod gate_configs;
+mod gate_memory;
 mod hardening;
 mod helpers;
 mod hostile;

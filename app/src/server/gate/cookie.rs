@@ -84,10 +84,7 @@ pub fn set_cookie(config: &Config, change: &Change, now: i64) -> String {
 
 /// The hashes of the gate cookies in a request's `Cookie` headers (a browser can hold
 /// more than one of the same name, set for different paths or domains).
-pub fn read<'h>(
-    config: &Config,
-    cookie_headers: impl Iterator<Item = &'h [u8]>,
-) -> Vec<TokenHash> {
+pub fn read<'h>(config: &Config, cookie_headers: impl Iterator<Item = &'h [u8]>) -> Vec<TokenHash> {
     let name = name(config).as_bytes();
     let mut found = Vec::new();
     for header in cookie_headers {
@@ -132,10 +129,20 @@ mod tests {
         let mut config = Config::from_lookup(|_| None).unwrap();
         config.cookie_domain = Some("example.com".into());
         let token = PlainToken::generate();
-        let set = set_cookie(&config, &Change::Set { token, ends_at: 1_600 }, 1_000);
+        let set = set_cookie(
+            &config,
+            &Change::Set {
+                token,
+                ends_at: 1_600,
+            },
+            1_000,
+        );
         assert!(set.starts_with("latchkey_gate="), "{set}");
         assert!(set.contains("; Max-Age=600; HttpOnly; SameSite=Lax; Domain=example.com"));
         let cleared = set_cookie(&config, &Change::Clear, 1_000);
-        assert!(cleared.starts_with("latchkey_gate=; Path=/; Max-Age=0"), "{cleared}");
+        assert!(
+            cleared.starts_with("latchkey_gate=; Path=/; Max-Age=0"),
+            "{cleared}"
+        );
     }
 }

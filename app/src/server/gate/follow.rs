@@ -78,7 +78,11 @@ impl Notices {
 
     /// Listens on `url`, reconnecting after a failure, until the task is aborted (the
     /// gate aborts it when it is dropped).
-    pub fn start(self: &Arc<Self>, url: String, memory: Arc<Memory>) -> tokio::task::JoinHandle<()> {
+    pub fn start(
+        self: &Arc<Self>,
+        url: String,
+        memory: Arc<Memory>,
+    ) -> tokio::task::JoinHandle<()> {
         let notices = Arc::clone(self);
         tokio::spawn(async move {
             let mut wait = Duration::from_millis(50);

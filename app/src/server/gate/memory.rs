@@ -66,13 +66,16 @@ struct Stamps {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Memory {
     /// A memory of at most `capacity` sessions.
     pub fn new(capacity: usize) -> Self {
-        let per_shard = NonZeroUsize::new(capacity.div_ceil(SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let per_shard =
+            NonZeroUsize::new(capacity.div_ceil(SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(LruCache::new(per_shard)))
@@ -97,9 +100,12 @@ impl Memory {
         let view = lock(self.shard(key)).get(&key.0).cloned()?;
         let stamps = lock(&self.stamps);
         let outdated = view.loaded_at <= stamps.floor
-            || view
-                .subjects()
-                .any(|subject| stamps.by_subject.get(&subject).is_some_and(|&at| view.loaded_at <= at));
+            || view.subjects().any(|subject| {
+                stamps
+                    .by_subject
+                    .get(&subject)
+                    .is_some_and(|&at| view.loaded_at <= at)
+            });
         drop(stamps);
         if outdated {
             lock(self.shard(key)).pop(&key.0);
@@ -201,7 +207,10 @@ mod tests {
     fn the_memory_is_bounded() {
         let memory = Memory::new(32);
         for i in 0..=255u8 {
-            memory.put(&TokenHash([i; 32]), Arc::new(view(memory.ticket(), 1, None, None)));
+            memory.put(
+                &TokenHash([i; 32]),
+                Arc::new(view(memory.ticket(), 1, None, None)),
+            );
         }
         assert!(memory.len() <= 32, "{}", memory.len());
     }

@@ -158,7 +158,11 @@ pub fn changed(subject: Subject) {
 
 impl Gate {
     /// The gate over `db` (reads) and `writer`, following changes as the engine allows.
-    pub async fn start(db: AnyPool, writer: AnyPool, config: Arc<Config>) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(
+        db: AnyPool,
+        writer: AnyPool,
+        config: Arc<Config>,
+    ) -> anyhow::Result<Arc<Self>> {
         use anyhow::Context;
         let memory = match config.gate_cache {
             CacheMode::On { sessions } => Some(Arc::new(Memory::new(sessions))),
@@ -186,7 +190,9 @@ impl Gate {
             follow,
             behind: Behind::default(),
         });
-        let mut gates = GATES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut gates = GATES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         gates.retain(|gate| gate.strong_count() > 0);
         gates.push(Arc::downgrade(&gate));
         drop(gates);
@@ -211,7 +217,11 @@ impl Gate {
 
     /// Decides for a request to `url` from a browser that sent the gate cookies
     /// `cookies` (their hashes; usually one, none when signed out).
-    pub async fn decide(&self, cookies: &[TokenHash], url: &ProxiedUrl) -> Result<Decision, AppError> {
+    pub async fn decide(
+        &self,
+        cookies: &[TokenHash],
+        url: &ProxiedUrl,
+    ) -> Result<Decision, AppError> {
         if let (Follow::Log(log), Some(memory)) = (&self.follow, &self.memory) {
             log.catch_up(&self.db, memory)
                 .await
@@ -276,7 +286,9 @@ impl Gate {
                         .or_internal("ending the session")?;
                     changed(Subject::SessionId(view.id.as_str().into()));
                 }
-                Ok(if view.is_invitee() {
+                // An invitee who signed out is signed out, as a coworker is; one whose
+                // session ended otherwise (revoked, idle, past its lifetime) is told so.
+                Ok(if view.is_invitee() && !view.signed_out {
                     Decision::Ended {
                         location: latchkey_url(&self.config, "/welcome", &url.url),
                     }
@@ -292,7 +304,10 @@ impl Gate {
     /// The applications: remembered while no change to them was committed.
     async fn routes(&self, memory: Option<&Memory>) -> Result<Arc<[Route]>, AppError> {
         if let Some(memory) = memory {
-            let held = self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let held = self
+                .routes
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(routes) = held.as_ref().filter(|r| memory.is_current(r.loaded_at)) {
                 return Ok(Arc::clone(&routes.routes));
             }
@@ -308,7 +323,10 @@ impl Gate {
             })
             .collect();
         if memory.is_some() {
-            *self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Routes {
+            *self
+                .routes
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Routes {
                 loaded_at: ticket,
                 routes: Arc::clone(&routes),
             });
@@ -317,7 +335,11 @@ impl Gate {
     }
 
     /// The session gate cookie `cookie` stands for: remembered, or read (and remembered).
-    async fn view(&self, memory: Option<&Memory>, cookie: &TokenHash) -> Result<Option<Arc<View>>, AppError> {
+    async fn view(
+        &self,
+        memory: Option<&Memory>,
+        cookie: &TokenHash,
+    ) -> Result<Option<Arc<View>>, AppError> {
         if let Some(view) = memory.and_then(|memory| memory.get(cookie)) {
             return Ok(Some(view));
         }
@@ -335,7 +357,10 @@ impl Gate {
         }
         {
             let pending = self.behind.reaches_of(&view.id);
-            let mut reached = view.reached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut reached = view
+                .reached
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             reached.extend(pending);
         }
         let view = Arc::new(view);

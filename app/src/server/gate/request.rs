@@ -29,7 +29,12 @@ impl ProxiedUrl {
             return None;
         }
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        Self::exact(scheme, &rest[..end], &rest[end..])
+        // A URL that ends after its authority asks for the root, as any parser reads it.
+        let target = match &rest[end..] {
+            "" => "/",
+            target => target,
+        };
+        Self::exact(scheme, &rest[..end], target)
     }
 
     /// Reads Caddy's and Traefik's `X-Forwarded-Proto`, `-Host` and `-Uri`.
@@ -134,8 +139,8 @@ mod tests {
         let url = ProxiedUrl::from_original("https://wiki.example.com/a%20b/%61?x=%2F").unwrap();
         assert_eq!(url.url.as_str(), "https://wiki.example.com/a%20b/%61?x=%2F");
         assert_eq!(url.path, "/a b/a");
-        let url = ProxiedUrl::from_original("http://wiki.example.com:8080/").unwrap();
-        assert_eq!(url.url.port(), Some(8080));
+        let url = ProxiedUrl::from_original("http://wiki.example.com:8080").unwrap();
+        assert_eq!((url.url.port(), url.path.as_str()), (Some(8080), "/"));
         let url = ProxiedUrl::from_original("https://wiki.example.com:443/x/").unwrap();
         assert_eq!((url.url.port(), url.path.as_str()), (None, "/x/"));
         let url = ProxiedUrl::from_forwarded("https", "Wiki.Example.com", "/a?b").unwrap();
@@ -153,7 +158,6 @@ mod tests {
             "http://wiki.example.com%2F@evil/",
             "http://wiki.example.com\\@evil/",
             "http://wiki.example.com?x",
-            "http://wiki.example.com",
             // the scheme
             "ftp://wiki.example.com/",
             "HTTP://wiki.example.com/",

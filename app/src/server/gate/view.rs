@@ -5,6 +5,7 @@
 use super::memory::Subject;
 use super::Identity;
 use crate::server::store::gate::{self as store, GateSession};
+use crate::server::store::sessions::EndReason;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
@@ -21,8 +22,10 @@ pub struct View {
     /// Who holds it, while its coworker is active or its invitation not revoked and it
     /// had not ended when read.
     pub holder: Option<Identity>,
-    /// Whether it had ended in the database when read.
+    /// Whether it had ended in the database when read, and whether by its holder's own
+    /// doing (signed out, or signed in again in the same browser).
     pub ended: bool,
+    pub signed_out: bool,
     pub expires_at: i64,
     /// Its last recorded use (unix seconds): read, then advanced as uses are recorded.
     pub last_seen_at: AtomicI64,
@@ -36,18 +39,16 @@ impl View {
     /// The view of a row read at `loaded_at`.
     pub fn of(row: GateSession, loaded_at: u64) -> Self {
         let holder = match (row.coworker_id, row.link_id) {
-            (Some(_), _) if row.c_deactivated_at.is_none() => {
-                row.c_email.map(|email| Identity {
-                    email,
-                    name: row.c_name,
-                    groups: if row.c_is_admin.is_some_and(|flag| flag.0) {
-                        vec!["coworker", "admin"]
-                    } else {
-                        vec!["coworker"]
-                    },
-                    link: None,
-                })
-            }
+            (Some(_), _) if row.c_deactivated_at.is_none() => row.c_email.map(|email| Identity {
+                email,
+                name: row.c_name,
+                groups: if row.c_is_admin.is_some_and(|flag| flag.0) {
+                    vec!["coworker", "admin"]
+                } else {
+                    vec!["coworker"]
+                },
+                link: None,
+            }),
             (None, Some(link)) if row.l_revoked_at.is_none() => row.l_email.map(|email| Identity {
                 email,
                 name: row.l_name,
@@ -65,6 +66,10 @@ impl View {
             coworker_id: row.coworker_id,
             holder,
             ended: row.ended_at.is_some(),
+            signed_out: matches!(
+                row.end_reason.as_deref(),
+                Some(reason) if reason == EndReason::SignedOut.code() || reason == EndReason::Replaced.code()
+            ),
             expires_at: row.expires_at,
             last_seen_at: AtomicI64::new(row.last_seen_at),
             opens: store::ids(row.opens.as_deref()).into(),
@@ -146,10 +151,15 @@ pub(crate) mod tests {
             holder: Some(Identity {
                 email: "ada@example.com".into(),
                 name: None,
-                groups: vec![if link.is_some() { "invitee" } else { "coworker" }],
+                groups: vec![if link.is_some() {
+                    "invitee"
+                } else {
+                    "coworker"
+                }],
                 link,
             }),
             ended: false,
+            signed_out: false,
             expires_at: 10_000,
             last_seen_at: AtomicI64::new(1_000),
             opens: vec![1].into(),

@@ -10,8 +10,8 @@ use super::super::store::links;
 use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;
-use crate::server::gate::{self, memory::Subject};
 use crate::model::EventKind;
+use crate::server::gate::{self, memory::Subject};
 use sqlx::AnyPool;
 use tracing::info;
 

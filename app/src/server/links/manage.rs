@@ -11,8 +11,8 @@ use super::super::{now, OrInternal};
 use super::list::summary;
 use super::redeem::WELCOME;
 use crate::error::AppError;
-use crate::server::gate::{self, memory::Subject};
 use crate::model::{EventKind, LinkDetails, LinkSummary, SessionLifetime};
+use crate::server::gate::{self, memory::Subject};
 use sqlx::AnyPool;
 use tracing::{info, instrument};
 

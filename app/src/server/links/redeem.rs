@@ -70,12 +70,7 @@ pub struct Redemption {
 
 /// The session a redeem at `at` by `client` would open for `hash`'s link, and the token
 /// of its gate cookie (stored only as its hash, in the opening).
-fn opening(
-    state: &AppState,
-    hash: &TokenHash,
-    client: &Client,
-    at: i64,
-) -> (Opening, PlainToken) {
+fn opening(state: &AppState, hash: &TokenHash, client: &Client, at: i64) -> (Opening, PlainToken) {
     let gate_token = PlainToken::generate();
     let opening = Opening {
         id: sessions::new_id(),

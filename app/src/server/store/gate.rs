@@ -17,6 +17,7 @@ pub struct GateSession {
     pub expires_at: i64,
     pub last_seen_at: i64,
     pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
     pub c_email: Option<String>,
     pub c_name: Option<String>,
     pub c_is_admin: Option<Flag>,
@@ -37,7 +38,7 @@ where
 {
     sqlx::query_as(
         "SELECT s.id, s.rowid AS number, s.coworker_id, s.link_id, s.expires_at,
-                s.last_seen_at, s.ended_at,
+                s.last_seen_at, s.ended_at, s.end_reason,
                 c.email AS c_email, c.name AS c_name, c.is_admin AS c_is_admin,
                 c.deactivated_at AS c_deactivated_at,
                 l.recipient_email AS l_email, l.recipient_name AS l_name,
