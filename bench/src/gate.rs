@@ -24,10 +24,6 @@ pub struct GateSession {
     /// What the gate must answer as `Remote-Email` (and `Remote-User`).
     pub email: String,
     pub link_id: i64,
-    /// The tower-sessions record's id and the `auth_sessions` id it holds, for the
-    /// decision's reads measured without the server (`gate_ceiling`).
-    pub record_id: String,
-    pub auth_id: String,
 }
 
 pub struct GateSeeded {
@@ -143,8 +139,6 @@ fn insert_sessions(path: &Path, count: usize, wiki: i64, grafana: i64) -> Result
                 cookie,
                 email,
                 link_id,
-                record_id: record.id.to_string(),
-                auth_id,
             });
         }
     }

@@ -3,7 +3,6 @@
 //! `auth_request` to Latchkey, in the same run (see bench/README.md, "Gate").
 
 use crate::gate::{self, GateSession};
-use crate::gate_ceiling;
 use crate::load::{self, Phase};
 use crate::nginx::{self, Nginx};
 use crate::server::{sqlite_url, Server};
@@ -93,8 +92,6 @@ pub async fn measure(
     let rss_mb = server.peak_rss_kb() as f64 / 1024.0;
     server.stop().await?;
     let statements = statements_per_decision(server_bin, site, work, &db, &sessions, sizes).await?;
-    let reads =
-        gate_ceiling::measure(&db, &sessions, sizes.decisions / 4, sizes.concurrency).await?;
 
     Ok(json!({
         "sessions": sizes.sessions,
@@ -108,7 +105,6 @@ pub async fn measure(
         // Each a write on a decision's path; the phases measure decisions that only read.
         "session_uses_recorded_during_phases": touched,
         "sql_statements_per_decision": statements,
-        "reads_without_the_server": reads,
         "server_peak_rss_mb": rss_mb,
     }))
 }

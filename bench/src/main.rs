@@ -20,7 +20,6 @@
 
 mod first_minute;
 mod gate;
-mod gate_ceiling;
 mod gate_phase;
 mod load;
 mod nginx;

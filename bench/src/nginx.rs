@@ -222,7 +222,9 @@ http {{
             proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+            # The host nginx routes on, as docs/gate/nginx.conf sends it; the bench's
+            # wiki is registered without a port, as it would be on port 80.
+            proxy_set_header X-Original-URL $scheme://$host$request_uri;
             proxy_set_header X-Original-Method $request_method;
         }}
     }}

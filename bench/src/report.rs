@@ -402,16 +402,6 @@ fn gate_table(g: &Value) -> String {
             bytes,
         );
     }
-    let reads = &g["reads_without_the_server"];
-    if reads.is_object() {
-        out += &format!(
-            "A decision's reads without HTTP, C={}: today's 5 statements through sqlx {}/s; fused into 2, {}/s; today's 5 through rusqlite on one connection {}/s\n",
-            reads["concurrency"],
-            f(&reads["today_5_statements_through_sqlx_per_second"]),
-            f(&reads["fused_2_statements_through_sqlx_per_second"]),
-            f(&reads["today_5_statements_raw_sqlite_one_connection_per_second"]),
-        );
-    }
     let statements = &g["sql_statements_per_decision"];
     if let Some(each) = statements["by_statement"].as_object() {
         let each: Vec<String> = each

@@ -98,7 +98,7 @@ async function coworkerOnDashboard(page: Page): Promise<string> {
   return email;
 }
 
-/** A browser of its own for the invitee (the session cookie is shared by every host). */
+/** A browser of its own for the invitee (the gate cookie is shared by every host). */
 async function inviteeBrowser(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   return { context, page: await context.newPage() };

@@ -46,11 +46,18 @@ test('the session cookie is HttpOnly, SameSite=Lax, host-only and for the whole 
     (response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/link',
   );
   await signInCoworker(page, coworker);
-  const setCookie = (await (await redeemed).headerValue('set-cookie')) ?? '';
-  const attributes = setCookie.split(';').map((part) => part.trim().toLowerCase());
+  const setCookies = await (await redeemed).headerValues('set-cookie');
+  const attributesOf = (name: string) =>
+    (setCookies.find((value) => value.startsWith(`${name}=`)) ?? '').split(';').map((part) => part.trim().toLowerCase());
+  const attributes = attributesOf('latchkey_session');
   expect(attributes[0]).toMatch(/^latchkey_session=./);
   expect(attributes.filter((a) => a.startsWith('domain')), 'no Domain attribute').toEqual([]);
   for (const wanted of ['httponly', 'samesite=lax', 'path=/']) expect(attributes).toContain(wanted);
+  // Beside it, the gate cookie: another value, for the gate alone, with the same attributes.
+  const gate = attributesOf('latchkey_gate');
+  expect(gate[0]).toMatch(/^latchkey_gate=[a-z0-9_-]{43}$/);
+  expect(gate[0].split('=')[1]).not.toBe(attributes[0].split('=')[1]);
+  for (const wanted of ['httponly', 'samesite=lax', 'path=/']) expect(gate).toContain(wanted);
   const cookie = await sessionCookie(context);
   expect(cookie).toMatchObject({ name: 'latchkey_session', httpOnly: true, sameSite: 'Lax', path: '/' });
   expect(cookie!.domain).toBe(new URL(BASE_URL).hostname);

@@ -43,17 +43,23 @@ WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at
       OR OLD.recipient_name IS DISTINCT FROM NEW.recipient_name)
 EXECUTE FUNCTION gate_link_changed();
 
-CREATE FUNCTION gate_access_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One trigger per kind of change, named as SQLite's (migration 0009), which has no
+-- TG_OP to tell them apart.
+CREATE FUNCTION gate_access_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM gate_changed('link:' || OLD.link_id);
-    ELSE
-        PERFORM gate_changed('link:' || NEW.link_id);
-    END IF;
+    PERFORM gate_changed('link:' || NEW.link_id);
     RETURN NULL;
 END $$;
-CREATE TRIGGER gate_access_changed AFTER INSERT OR DELETE ON link_applications
-FOR EACH ROW EXECUTE FUNCTION gate_access_changed();
+CREATE TRIGGER gate_access_added AFTER INSERT ON link_applications
+FOR EACH ROW EXECUTE FUNCTION gate_access_added();
+
+CREATE FUNCTION gate_access_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM gate_changed('link:' || OLD.link_id);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER gate_access_removed AFTER DELETE ON link_applications
+FOR EACH ROW EXECUTE FUNCTION gate_access_removed();
 
 CREATE FUNCTION gate_coworker_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -68,5 +74,9 @@ BEGIN
     PERFORM gate_changed('applications');
     RETURN NULL;
 END $$;
-CREATE TRIGGER gate_applications_changed AFTER INSERT OR UPDATE OR DELETE ON applications
+CREATE TRIGGER gate_application_added AFTER INSERT ON applications
+FOR EACH STATEMENT EXECUTE FUNCTION gate_applications_changed();
+CREATE TRIGGER gate_application_changed AFTER UPDATE ON applications
+FOR EACH STATEMENT EXECUTE FUNCTION gate_applications_changed();
+CREATE TRIGGER gate_application_removed AFTER DELETE ON applications
 FOR EACH STATEMENT EXECUTE FUNCTION gate_applications_changed();

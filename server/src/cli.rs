@@ -52,8 +52,12 @@ Environment (none is required; the README's Configuration section says more):
   LATCHKEY_TRUST_FORWARDED_FOR       true behind your own proxy only [default: false]
   LATCHKEY_TRUSTED_PROXIES           CIDRs whose forwarded headers the gate believes
                                      [default: 127.0.0.0/8,::1/128]
-  LATCHKEY_COOKIE_DOMAIN             session cookie for this domain and its subdomains,
-                                     so gated applications receive it [default: host-only]
+  LATCHKEY_COOKIE_DOMAIN             gate cookie for this domain and its subdomains, so
+                                     gated applications receive it [default: host-only]
+  LATCHKEY_GATE_CACHE                on, or off: read the database for every gate
+                                     decision [default: on]
+  LATCHKEY_GATE_CACHE_SESSIONS       the most sessions the gate remembers
+                                     [default: 1000000]
   LATCHKEY_IPV6_PREFIX               IPv6 clients counted per network [default: 64]
   LATCHKEY_READY_FILE                serve writes the address it listens on here
   LATCHKEY_METRICS                   true: Prometheus metrics at /metrics [default: false]

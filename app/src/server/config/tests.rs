@@ -149,3 +149,34 @@ fn metrics_are_off_unless_asked_for_and_apart_wins() {
         LogFormat::Json
     );
 }
+
+#[test]
+fn the_gate_remembers_a_million_sessions_unless_told_otherwise() {
+    use crate::server::gate::CacheMode;
+    assert_eq!(
+        config(&[]).unwrap().gate_cache,
+        CacheMode::On {
+            sessions: 1_000_000
+        }
+    );
+    assert_eq!(
+        config(&[("LATCHKEY_GATE_CACHE_SESSIONS", "5000")])
+            .unwrap()
+            .gate_cache,
+        CacheMode::On { sessions: 5000 }
+    );
+    assert_eq!(
+        config(&[("LATCHKEY_GATE_CACHE", "off")])
+            .unwrap()
+            .gate_cache,
+        CacheMode::Off
+    );
+    for (name, value) in [
+        ("LATCHKEY_GATE_CACHE", "maybe"),
+        ("LATCHKEY_GATE_CACHE_SESSIONS", "0"),
+        ("LATCHKEY_GATE_CACHE_SESSIONS", "many"),
+    ] {
+        let error = config(&[(name, value)]).err().unwrap().to_string();
+        assert!(error.contains(name), "{name}={value}: {error}");
+    }
+}

@@ -100,12 +100,13 @@ impl Memory {
         let view = lock(self.shard(key)).get(&key.0).cloned()?;
         let stamps = lock(&self.stamps);
         let outdated = view.loaded_at <= stamps.floor
-            || view.subjects().any(|subject| {
-                stamps
-                    .by_subject
-                    .get(&subject)
-                    .is_some_and(|&at| view.loaded_at <= at)
-            });
+            || (!stamps.by_subject.is_empty()
+                && view.subjects().iter().any(|subject| {
+                    stamps
+                        .by_subject
+                        .get(subject)
+                        .is_some_and(|&at| view.loaded_at <= at)
+                }));
         drop(stamps);
         if outdated {
             lock(self.shard(key)).pop(&key.0);

@@ -101,6 +101,15 @@ impl Route {
     }
 }
 
+/// The application a URL is inside: of those whose base URL contains it, the one with the
+/// longest path prefix, as a proxy picks the longest matching location.
+fn route_for<'r>(routes: &'r [Route], url: &ProxiedUrl) -> Option<&'r Route> {
+    routes
+        .iter()
+        .filter(|route| route.contains(url))
+        .max_by_key(|route| route.prefix.len())
+}
+
 /// The applications as last read, and the memory's counter when they were.
 struct Routes {
     loaded_at: u64,
@@ -143,17 +152,30 @@ static GATES: Mutex<Vec<Weak<Gate>>> = Mutex::new(Vec::new());
 /// process can hold several servers, as the tests do: they all forget, which is only ever
 /// safe.)
 pub fn changed(subject: Subject) {
-    let gates: Vec<Arc<Gate>> = GATES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
-    for gate in gates {
+    for gate in gates() {
         if let Some(memory) = &gate.memory {
             memory.forget(subject.clone());
         }
     }
+}
+
+/// Tells this process's gates that sessions changed in ways no subject names (the tests'
+/// clock, moved by hand): they forget everything they remember.
+pub fn changed_everything() {
+    for gate in gates() {
+        if let Some(memory) = &gate.memory {
+            memory.forget_all();
+        }
+    }
+}
+
+fn gates() -> Vec<Arc<Gate>> {
+    GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect()
 }
 
 impl Gate {
@@ -229,15 +251,22 @@ impl Gate {
         }
         let memory = self.memory();
         let routes = self.routes(memory).await?;
-        let Some(route) = routes.iter().find(|route| route.contains(url)) else {
+        let Some(route) = route_for(&routes, url) else {
             return Ok(Decision::Forbidden { application: None });
         };
         let application = &route.application;
-        let mut found = None;
+        // A browser may hold more than one gate cookie (set before and after a change of
+        // cookie domain, say): a live session's wins.
+        let mut found: Option<Arc<View>> = None;
         for cookie in cookies {
             if let Some(view) = self.view(memory, cookie).await? {
-                found = Some(view);
-                break;
+                let live = !view.ended && view.holder.is_some();
+                if found.is_none() || live {
+                    found = Some(view);
+                }
+                if live {
+                    break;
+                }
             }
         }
         let Some(view) = found else {
@@ -433,6 +462,35 @@ pub fn header_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_belongs_to_the_application_with_the_longest_prefix_whatever_the_order() {
+        let route = |id, url: &str| {
+            let base = BaseUrl::parse(url).unwrap();
+            Route {
+                prefix: decoded_prefix(&base.path_prefix),
+                application: Application {
+                    id,
+                    name: url.to_owned(),
+                    base,
+                },
+            }
+        };
+        let routes = [
+            route(1, "https://h.example.com/"),
+            route(2, "https://h.example.com/admin"),
+            route(3, "https://h.example.com/admin/deep"),
+        ];
+        let of = |url: &str| {
+            route_for(&routes, &ProxiedUrl::from_original(url).unwrap())
+                .map(|route| route.application.id)
+        };
+        assert_eq!(of("https://h.example.com/admin/x"), Some(2));
+        assert_eq!(of("https://h.example.com/%61dmin/x"), Some(2));
+        assert_eq!(of("https://h.example.com/admin/deep/x"), Some(3));
+        assert_eq!(of("https://h.example.com/administrator"), Some(1));
+        assert_eq!(of("https://other.example.com/admin"), None);
+    }
 
     #[test]
     fn the_forbidden_page_names_the_application_escaped() {

@@ -33,6 +33,8 @@ pub struct View {
     pub opens: Box<[i64]>,
     /// The applications it has reached ("Reached NAME" is on the trail).
     pub reached: Mutex<Vec<i64>>,
+    /// The subjects whose changes outdate this view (see [`View::subjects`]).
+    subjects: Box<[Subject]>,
 }
 
 impl View {
@@ -58,7 +60,9 @@ impl View {
             // A removed coworker's session, or one whose invitation was revoked.
             _ => None,
         };
+        let subjects = subjects_of(&row.id, row.number, row.link_id, row.coworker_id);
         Self {
+            subjects,
             loaded_at,
             id: row.id,
             number: row.number,
@@ -77,21 +81,27 @@ impl View {
         }
     }
 
-    /// The subjects whose changes outdate this view.
-    pub fn subjects(&self) -> impl Iterator<Item = Subject> + '_ {
-        [
-            Some(Subject::Session(self.number)),
-            Some(Subject::SessionId(self.id.as_str().into())),
-            self.link_id.map(Subject::Link),
-            self.coworker_id.map(Subject::Coworker),
-        ]
-        .into_iter()
-        .flatten()
+    /// The subjects whose changes outdate this view: its session (by number and by
+    /// id), its invitation or its coworker.
+    pub fn subjects(&self) -> &[Subject] {
+        &self.subjects
     }
 
     pub fn is_invitee(&self) -> bool {
         self.link_id.is_some()
     }
+}
+
+fn subjects_of(id: &str, number: i64, link: Option<i64>, coworker: Option<i64>) -> Box<[Subject]> {
+    [
+        Some(Subject::Session(number)),
+        Some(Subject::SessionId(id.into())),
+        link.map(Subject::Link),
+        coworker.map(Subject::Coworker),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// What a view says about a request for application `application` at `at`.
@@ -143,6 +153,7 @@ pub(crate) mod tests {
     /// An invitee's view (or a coworker's, with `coworker`), live until far ahead.
     pub fn view(loaded_at: u64, number: i64, link: Option<i64>, coworker: Option<i64>) -> View {
         View {
+            subjects: subjects_of(&format!("s{number}"), number, link, coworker),
             loaded_at,
             id: format!("s{number}"),
             number,

@@ -12,6 +12,8 @@
 //!   PostgreSQL, whose type makes that CHECK.
 //! - PostgreSQL also refuses TRUNCATE of the append-only trail (`link_events_no_truncate`);
 //!   SQLite has no TRUNCATE.
+//! - The gate's change log (`gate_changes`) is a table on SQLite only: on PostgreSQL the
+//!   same triggers send each change as a notice instead.
 
 use super::*;
 use crate::server::db;
@@ -103,6 +105,12 @@ async fn the_schema_matches_sqlite_table_by_table() {
     for trigger in POSTGRES_ONLY_TRIGGERS {
         pg.triggers.remove(trigger).unwrap();
     }
+    // The gate's change log: a table on SQLite, notices on PostgreSQL (same triggers).
+    let log = lite
+        .tables
+        .remove("gate_changes")
+        .expect("gate_changes on SQLite");
+    assert_eq!(log.primary_key, ["id"]);
     // The shared rate limits: in the database only on PostgreSQL (on SQLite, in the one
     // instance's memory).
     let limits = pg
