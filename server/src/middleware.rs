@@ -49,11 +49,10 @@ pub async fn gate_cookie(
     let mut response = next.run(request).await;
     if let Some(change) = slot.take() {
         let cookie = cookie::set_cookie(&state.config, &change, app::server::now());
-        match HeaderValue::from_str(&cookie) {
-            Ok(value) => {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-            Err(_) => tracing::error!("the gate cookie could not be written as a header"),
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        } else {
+            tracing::error!("the gate cookie could not be written as a header");
         }
     }
     response

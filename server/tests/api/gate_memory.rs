@@ -70,7 +70,7 @@ impl Run {
                 .client
                 .cookie
                 .iter()
-                .map(|c| c.as_bytes()),
+                .map(String::as_bytes),
         );
         let url = ProxiedUrl::from_original(url).unwrap();
         let remembered = self.app.gate.decide(&cookies, &url).await.unwrap();
@@ -101,7 +101,7 @@ impl Run {
         let apps: Vec<String> = registered
             .iter()
             .filter(|_| self.rng.random_bool(0.5))
-            .map(|id| id.to_string())
+            .map(ToString::to_string)
             .collect();
         let apps = if apps.is_empty() {
             first.to_string()
@@ -176,7 +176,7 @@ impl Run {
                     let apps: Vec<String> = registered
                         .iter()
                         .filter(|_| self.rng.random_bool(0.5))
-                        .map(|id| id.to_string())
+                        .map(ToString::to_string)
                         .collect();
                     self.admin().await;
                     self.app
