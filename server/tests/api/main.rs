@@ -25,3 +25,4 @@ mod process;
 mod roles;
 mod secrets;
 mod signin;
+mod timing;
