@@ -1,7 +1,9 @@
 //! A property-based sweep of hostile input over every `/api/` endpoint: arbitrary,
 //! missing, repeated, oversized and wrongly-encoded parameters, from every kind of
-//! caller. Whatever arrives, the answer is never a 5xx, the server keeps serving, and a
-//! refused request stores nothing.
+//! caller (anonymous, invitee, coworker, admin), for every endpoint, `sign_out`
+//! included. Whatever arrives, the answer is never a 5xx, the server keeps serving, and
+//! a refused request stores nothing: no row in any table, no state changed, and no
+//! rate-limit key made from its input.
 
 use crate::helpers::*;
 use proptest::prelude::*;
@@ -103,6 +105,54 @@ fn rand_byte() -> u8 {
     hasher.finish() as u8
 }
 
+/// A new session of `caller`'s kind, as its cookie: a new sign-in of the coworker or
+/// the admin, or a new invitation (issued by `admin`) redeemed.
+async fn fresh_session(app: &TestApp, caller: Caller, admin: &Client) -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let token = match caller {
+        Caller::Anonymous => return None,
+        Caller::Invitee => {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut admin = admin.clone();
+            app.invite(&mut admin, &format!("leaving{n}@example.com"))
+                .await
+                .1
+        }
+        Caller::Coworker | Caller::Admin => {
+            let email = match caller {
+                Caller::Admin => "ada@example.com",
+                _ => "cora@example.com",
+            };
+            let address = app::server::email::EmailAddress::parse("email", email).unwrap();
+            let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &address)
+                .await
+                .unwrap()
+                .unwrap();
+            token_in(&url)
+        }
+    };
+    let mut client = Client::default();
+    let answer = app
+        .call(&mut client, "redeem_link", &[("token", &token)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    client.cookie
+}
+
+/// The rate-limit keys the callers' own requests charge, refused or not: their network's
+/// (every request here comes from 127.0.0.1) and each coworker's issuing budget. Any
+/// other key comes from a request's input.
+async fn own_rate_limit_keys(app: &TestApp) -> Vec<String> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM coworkers")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    ["link 127.0.0.1".to_owned(), "signin 127.0.0.1".to_owned()]
+        .into_iter()
+        .chain(ids.into_iter().map(|id| format!("issue {id}")))
+        .collect()
+}
+
 #[test]
 fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -151,14 +201,18 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
     );
     let result = runner.run(&strategy, |(endpoint, caller, body)| {
         runtime.block_on(async {
-            // Signing out would end the shared sessions the other cases use.
             let cookie = match (caller, endpoint.as_str()) {
-                (_, "/api/sign_out") | (Caller::Anonymous, _) => None,
+                (Caller::Anonymous, _) => None,
+                // Signing out ends the session it is sent with: a session of the same
+                // kind made for this case, so the shared ones the other cases use stay.
+                (_, "/api/sign_out") => fresh_session(&app, caller, &admin).await,
                 (Caller::Invitee, _) => invitee.cookie.clone(),
                 (Caller::Coworker, _) => coworker.cookie.clone(),
                 (Caller::Admin, _) => admin.cookie.clone(),
             };
+            let own = own_rate_limit_keys(&app).await;
             let before = app.table_counts().await;
+            let keys_before = app.rate_limit_keys(&own).await;
             let url = format!("{}{endpoint}", app.base);
             let mut request = match &body {
                 Body::Form(pairs) => http().post(&url).form(pairs),
@@ -200,6 +254,16 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
                     endpoint,
                     caller,
                     status
+                );
+                let keys = app.rate_limit_keys(&own).await;
+                prop_assert!(
+                    keys <= keys_before,
+                    "{} as {:?} was refused ({}) and added rate-limit keys ({} to {})",
+                    endpoint,
+                    caller,
+                    status,
+                    keys_before,
+                    keys
                 );
             }
             Ok(())
