@@ -55,6 +55,9 @@ pub async fn redeem_code(
     }
     let ids: Vec<i64> = live.iter().map(|stored| stored.id).collect();
     count_wrong_try(&mut tx, &ids, client, at).await?;
+    link_codes::commit_as_written(&mut tx, db::Engine::of(&state.writer))
+        .await
+        .or_internal("counting a wrong code")?;
     tx.commit().await.or_internal("committing a wrong code")?;
     info!("a code was refused");
     Err(AppError::CodeRefused)
