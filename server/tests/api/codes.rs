@@ -458,7 +458,7 @@ async fn an_address_with_live_codes_is_answered_in_the_same_time_as_one_without(
         }
     }
     timing.assert_same(Tolerance {
-        floor: std::time::Duration::from_micros(500),
-        share: 0.1,
+        floor: std::time::Duration::from_micros(250),
+        share: 0.05,
     });
 }

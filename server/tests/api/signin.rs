@@ -220,8 +220,8 @@ async fn a_coworker_and_a_stranger_get_their_answer_in_the_same_time() {
     // The lookup and the mail happen after the answer, so the two take the same path;
     // a lookup or a mail on the request path would move both quantiles by far more.
     timing.assert_same(Tolerance {
-        floor: std::time::Duration::from_micros(500),
-        share: 0.1,
+        floor: std::time::Duration::from_micros(250),
+        share: 0.05,
     });
     app.signins_settled(2 * ROUNDS as u64 + 2).await;
 }
