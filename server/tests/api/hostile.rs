@@ -153,6 +153,9 @@ async fn own_rate_limit_keys(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// Bodies tried for each endpoint and kind of caller.
+const CASES_PER_PAIR: u32 = 10;
+
 #[test]
 fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -178,100 +181,125 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
         (app, alice, cora, ada)
     });
 
-    let strategy = (
-        prop::sample::select(endpoints()),
-        prop::sample::select(vec![
-            Caller::Anonymous,
-            Caller::Invitee,
-            Caller::Coworker,
-            Caller::Admin,
-        ]),
-        body(),
-    );
     // Failing cases are kept (relative to the server crate) and tried first next time.
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            cases: 1000,
-            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-                "tests/api/hostile.proptest-regressions",
-            ))),
-            ..Config::default()
-        },
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed()),
-    );
-    let result = runner.run(&strategy, |(endpoint, caller, body)| {
-        runtime.block_on(async {
-            let cookie = match (caller, endpoint.as_str()) {
-                (Caller::Anonymous, _) => None,
-                // Signing out ends the session it is sent with: a session of the same
-                // kind made for this case, so the shared ones the other cases use stay.
-                (_, "/api/sign_out") => fresh_session(&app, caller, &admin).await,
-                (Caller::Invitee, _) => invitee.cookie.clone(),
-                (Caller::Coworker, _) => coworker.cookie.clone(),
-                (Caller::Admin, _) => admin.cookie.clone(),
-            };
-            let own = own_rate_limit_keys(&app).await;
-            let before = app.table_counts().await;
-            let keys_before = app.rate_limit_keys(&own).await;
-            let url = format!("{}{endpoint}", app.base);
-            let mut request = match &body {
-                Body::Form(pairs) => http().post(&url).form(pairs),
-                Body::Json(pairs) => {
-                    let object: serde_json::Map<String, serde_json::Value> = pairs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                        .collect();
-                    http().post(&url).json(&object)
+    // Every endpoint is swept as every kind of caller, each pair with bodies of its own,
+    // drawn by a runner of its own seeded from the sweep's seed and the pair's number.
+    let seed = seed();
+    let runner = |pair: usize| {
+        let mut seed = seed;
+        for (byte, from) in seed.iter_mut().zip(pair.to_le_bytes()) {
+            *byte ^= from;
+        }
+        TestRunner::new_with_rng(
+            Config {
+                cases: CASES_PER_PAIR,
+                failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+                    "tests/api/hostile.proptest-regressions",
+                ))),
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+        )
+    };
+    let callers = [
+        Caller::Anonymous,
+        Caller::Invitee,
+        Caller::Coworker,
+        Caller::Admin,
+    ];
+    let pairs: Vec<(String, Caller)> = endpoints()
+        .into_iter()
+        .flat_map(|endpoint| callers.map(|caller| (endpoint.clone(), caller)))
+        .collect();
+    let swept = std::cell::RefCell::new(std::collections::BTreeMap::new());
+    for (pair, (endpoint, caller)) in pairs.into_iter().enumerate() {
+        let strategy = (Just(endpoint), Just(caller), body());
+        let result = runner(pair).run(&strategy, |(endpoint, caller, body)| {
+            *swept
+                .borrow_mut()
+                .entry((endpoint.clone(), format!("{caller:?}")))
+                .or_insert(0u32) += 1;
+            runtime.block_on(async {
+                let cookie = match (caller, endpoint.as_str()) {
+                    (Caller::Anonymous, _) => None,
+                    // Signing out ends the session it is sent with: a session of the same
+                    // kind made for this case, so the shared ones the other cases use stay.
+                    (_, "/api/sign_out") => fresh_session(&app, caller, &admin).await,
+                    (Caller::Invitee, _) => invitee.cookie.clone(),
+                    (Caller::Coworker, _) => coworker.cookie.clone(),
+                    (Caller::Admin, _) => admin.cookie.clone(),
+                };
+                let own = own_rate_limit_keys(&app).await;
+                let before = app.table_counts().await;
+                let keys_before = app.rate_limit_keys(&own).await;
+                let url = format!("{}{endpoint}", app.base);
+                let mut request = match &body {
+                    Body::Form(pairs) => http().post(&url).form(pairs),
+                    Body::Json(pairs) => {
+                        let object: serde_json::Map<String, serde_json::Value> = pairs
+                            .iter()
+                            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                            .collect();
+                        http().post(&url).json(&object)
+                    }
+                    Body::Bytes(bytes) => http()
+                        .post(&url)
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(bytes.clone()),
+                    Body::Get(pairs) => http().get(&url).query(pairs),
                 }
-                Body::Bytes(bytes) => http()
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(bytes.clone()),
-                Body::Get(pairs) => http().get(&url).query(pairs),
-            }
-            .header(ACCEPT, "application/json");
-            if let Some(cookie) = cookie {
-                request = request.header(COOKIE, cookie);
-            }
-            let response = match request.send().await {
-                Ok(response) => response,
-                // reqwest would not build it (say, a URL too long for it): not our input.
-                Err(error) if error.is_builder() => return Ok(()),
-                Err(error) => return Err(TestCaseError::fail(format!("no answer: {error}"))),
-            };
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            prop_assert!(
-                status < 500,
-                "{endpoint} as {caller:?} answered {status}: {text}"
-            );
-            if status >= 400 {
-                let after = app.table_counts().await;
-                prop_assert_eq!(
-                    &after,
-                    &before,
-                    "{} as {:?} was refused ({}) and changed the database",
-                    endpoint,
-                    caller,
-                    status
-                );
-                let keys = app.rate_limit_keys(&own).await;
+                .header(ACCEPT, "application/json");
+                if let Some(cookie) = cookie {
+                    request = request.header(COOKIE, cookie);
+                }
+                let response = match request.send().await {
+                    Ok(response) => response,
+                    // reqwest would not build it (say, a URL too long for it): not our input.
+                    Err(error) if error.is_builder() => return Ok(()),
+                    Err(error) => return Err(TestCaseError::fail(format!("no answer: {error}"))),
+                };
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
                 prop_assert!(
-                    keys <= keys_before,
-                    "{} as {:?} was refused ({}) and added rate-limit keys ({} to {})",
-                    endpoint,
-                    caller,
-                    status,
-                    keys_before,
-                    keys
+                    status < 500,
+                    "{endpoint} as {caller:?} answered {status}: {text}"
                 );
-            }
-            Ok(())
-        })
-    });
-    if let Err(error) = result {
-        panic!("{error}");
+                if status >= 400 {
+                    let after = app.table_counts().await;
+                    prop_assert_eq!(
+                        &after,
+                        &before,
+                        "{} as {:?} was refused ({}) and changed the database",
+                        endpoint,
+                        caller,
+                        status
+                    );
+                    let keys = app.rate_limit_keys(&own).await;
+                    prop_assert!(
+                        keys <= keys_before,
+                        "{} as {:?} was refused ({}) and added rate-limit keys ({} to {})",
+                        endpoint,
+                        caller,
+                        status,
+                        keys_before,
+                        keys
+                    );
+                }
+                Ok(())
+            })
+        });
+        if let Err(error) = result {
+            panic!("{error}");
+        }
     }
+    // Every endpoint was swept as every kind of caller, with as many bodies each.
+    let swept = swept.into_inner();
+    assert_eq!(swept.len(), endpoints().len() * callers.len(), "{swept:?}");
+    assert!(
+        swept.values().all(|&cases| cases >= CASES_PER_PAIR),
+        "{swept:?}"
+    );
+    eprintln!("hostile input sweep: {} cases", swept.values().sum::<u32>());
     // Still serving, and still knows who everyone is.
     runtime.block_on(async {
         let mut coworker = coworker.clone();
