@@ -24,7 +24,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node deps-tools build build-release site run test \
-        check fmt unit e2e screenshots fuzz bench bench-needs-nginx bench-smoke clean
+        check fmt unit e2e e2e-shuffled screenshots fuzz bench bench-needs-nginx bench-smoke clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -120,12 +120,22 @@ run: deps-rust deps-system build-release
 # for the integration tests, the benchmark's smoke run (bench/tests/smoke.rs, which needs
 # the front end `site` builds) and the Playwright suite, which runs that same binary
 # against the front end built by cargo-leptos.
-test: deps check site unit
-	cd end2end && npx playwright test
+test: deps check site unit e2e-shuffled
 	@# The browser flows once more on a PostgreSQL-backed server (the gate's own Latchkey
 	@# stays on SQLite): with-postgres starts a throwaway cluster and removes it afterwards.
-	cd end2end && ../target/debug/with-postgres npx playwright test --project=chromium
-	@echo "all tests passed"
+	cd end2end && ../target/debug/with-postgres npx playwright test --project=chromium \
+	  --shuffle=$(E2E_SEED)
+	@echo "all tests passed (Playwright's order: E2E_SEED=$(E2E_SEED))"
+
+# No spec may rely on another having run before it: the Playwright suite runs its spec
+# files in an order shuffled by E2E_SEED, printed first; `make test E2E_SEED=N` (or
+# `make e2e-shuffled E2E_SEED=N`, with the front end and server already built) replays
+# an order.
+E2E_SEED ?= $(shell echo $$(( (RANDOM << 15) | RANDOM )))
+override E2E_SEED := $(E2E_SEED)
+e2e-shuffled: deps-node
+	@echo "Playwright runs its specs in a shuffled order: E2E_SEED=$(E2E_SEED) replays it"
+	cd end2end && npx playwright test --shuffle=$(E2E_SEED)
 
 fmt:
 	cargo fmt --all

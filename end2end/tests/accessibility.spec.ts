@@ -16,6 +16,7 @@ import {
   issueLink,
   linkRow,
   signInCoworker,
+  statusCell,
   test,
   uniqueEmail,
   waitForHydration,
@@ -32,10 +33,26 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 test.use({ viewport: { width: 1280, height: 800 } });
 
+// People as the README's screenshots show them, each address tagged for this run (plus
+// addressing), so that no other spec, and no earlier run on the same database, can
+// hold an address these tests expect to be new.
+const tag = Math.random().toString(36).slice(2, 8);
+const person = (local: string, domain: string) => `${local}+${tag}@${domain}`;
+const who = {
+  ada: person('ada', 'acme.example'),
+  grace: person('grace', 'partner.example'),
+  alan: person('alan', 'partner.example'),
+  ken: person('ken', 'partner.example'),
+  margaret: person('margaret', 'acme.example'),
+  barbara: person('barbara', 'acme.example'),
+  frances: person('frances', 'partner.example'),
+  hedy: person('hedy', 'acme.example'),
+  claude: person('claude', 'partner.example'),
+};
+
 test('every page passes axe, and the README screenshots are taken', async ({ page, newContext }) => {
   test.slow();
-  // Fixed addresses: the end-to-end database is new for every run.
-  const coworker = 'ada@acme.example';
+  const coworker = who.ada;
   addCoworker(coworker, 'Ada Lovelace', { admin: true });
 
   await gotoReady(page, '/login');
@@ -50,7 +67,7 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(page, '/dashboard, a filter that matches nothing');
   await gotoReady(page, '/dashboard');
   // A form error, as the server words it.
-  await page.getByLabel('Invitee email', { exact: true }).fill('grace@partner.example');
+  await page.getByLabel('Invitee email', { exact: true }).fill(who.grace);
   await page.getByText('More options', { exact: true }).click();
   await page.getByLabel('Destination after sign-in', { exact: true }).fill('//elsewhere.example');
   await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
@@ -58,14 +75,14 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(page, '/dashboard, a form error');
   await gotoReady(page, '/dashboard');
   await issueLink(page, {
-    email: 'grace@partner.example',
+    email: who.grace,
     name: 'Grace Hopper',
     message: 'Here is the access to the design review we talked about.',
   });
   // The new link, shown once with Copy link.
   await expectAccessible(page, '/dashboard, the one-time Copy link notice');
-  await issueLink(page, { email: 'alan@partner.example', name: 'Alan Turing', expiresIn: '7 days' });
-  const invitation = await waitForMail('grace@partner.example');
+  await issueLink(page, { email: who.alan, name: 'Alan Turing', expiresIn: '7 days' });
+  const invitation = await waitForMail(who.grace);
   const link = extractLink(invitation);
   await page.reload();
   await waitForHydration(page);
@@ -97,12 +114,12 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await expectAccessible(late, '/link, a new link requested');
 
   // Revoked, expired and unknown links.
-  const alanLink = extractLink(await waitForMail('alan@partner.example'));
+  const alanLink = extractLink(await waitForMail(who.alan));
   await gotoReady(page, '/dashboard');
-  const alanRow = page.getByRole('row').filter({ hasText: 'alan@partner.example' });
+  const alanRow = page.getByRole('row').filter({ hasText: who.alan });
   // Revoke asks first, in a modal dialog.
   await alanRow.getByRole('button', { name: 'Revoke', exact: true }).click();
-  const confirmRevoke = page.getByRole('dialog', { name: 'Revoke the link for alan@partner.example?' });
+  const confirmRevoke = page.getByRole('dialog', { name: `Revoke the link for ${who.alan}?` });
   await expect(confirmRevoke).toBeVisible();
   await expectAccessible(page, '/dashboard, confirming a revoke');
   await confirmRevoke.getByRole('button', { name: 'Revoke link', exact: true }).click();
@@ -111,9 +128,9 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   await gotoReady(states, alanLink);
   await expect(states.getByText('This link was revoked').first()).toBeVisible();
   await expectAccessible(states, '/link, a revoked link');
-  await issueLink(page, { email: 'ken@partner.example', name: 'Ken Thompson' });
-  const kenLink = extractLink(await waitForMail('ken@partner.example'));
-  expireLinksTo('ken@partner.example');
+  await issueLink(page, { email: who.ken, name: 'Ken Thompson' });
+  const kenLink = extractLink(await waitForMail(who.ken));
+  expireLinksTo(who.ken);
   const expired = await (await newContext()).newPage();
   await gotoReady(expired, kenLink);
   await expect(expired.getByText('This link has expired').first()).toBeVisible();
@@ -126,20 +143,20 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   // The coworker's view of that link, and the coworkers page.
   await gotoReady(page, '/dashboard');
   // Two links for Grace now (the renewal made one): the older one has her session.
-  await page.getByRole('link', { name: 'grace@partner.example', exact: true }).last().click();
+  await page.getByRole('link', { name: who.grace, exact: true }).last().click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);
   await expect(page.getByRole('button', { name: 'End session', exact: true })).toBeVisible();
   await expectAccessible(page, '/dashboard/links/ID');
   await screenshot(page, 'link-details');
   await page.getByRole('button', { name: 'End session', exact: true }).click();
-  await expect(page.getByRole('dialog', { name: 'End this session of grace@partner.example?' })).toBeVisible();
+  await expect(page.getByRole('dialog', { name: `End this session of ${who.grace}?` })).toBeVisible();
   await expectAccessible(page, '/dashboard/links/ID, confirming End session');
   await page.keyboard.press('Escape');
   await expect(page.getByRole('dialog')).toHaveCount(0);
   await gotoReady(page, '/dashboard/coworkers');
   await expectAccessible(page, '/dashboard/coworkers');
-  await page.getByLabel('Coworker email', { exact: true }).fill('margaret@acme.example');
+  await page.getByLabel('Coworker email', { exact: true }).fill(who.margaret);
   await page.getByRole('button', { name: 'Add coworker', exact: true }).click();
   await expect(page.getByRole('status')).toContainText('Added');
   await expectAccessible(page, '/dashboard/coworkers, a coworker added');
@@ -147,10 +164,10 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
   // Refused for going too fast: five sign-in requests an hour per address and network.
   const hurried = await (await newContext()).newPage();
   for (let i = 0; i < 5; i++) {
-    await hurried.request.post('/api/request_signin', { headers: { accept: 'application/json' }, form: { email: 'margaret@acme.example' } });
+    await hurried.request.post('/api/request_signin', { headers: { accept: 'application/json' }, form: { email: who.margaret } });
   }
   await gotoReady(hurried, '/login');
-  await hurried.getByLabel('Email', { exact: true }).fill('margaret@acme.example');
+  await hurried.getByLabel('Email', { exact: true }).fill(who.margaret);
   await hurried.getByRole('button', { name: 'Send sign-in link', exact: true }).click();
   await expect(hurried.getByRole('alert')).toContainText('Please wait');
   await expectAccessible(hurried, '/login, refused for going too fast');
@@ -169,14 +186,20 @@ test('every page passes axe, and the README screenshots are taken', async ({ pag
 // from the Applications page, and should it fail before that, it goes here, so the tests
 // after it see no application they did not register.
 const HANDBOOK = 'Handbook';
+
+/** Runs `latchkey ARGS` against the suite's server's database; answers what it printed. */
+function latchkey(args: string[]): string {
+  return execFileSync(LATCHKEY_BIN, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...LATCHKEY_ENV },
+    stdio: 'pipe',
+    timeout: 30_000,
+  }).toString();
+}
+
 test.afterEach(() => {
   try {
-    execFileSync(LATCHKEY_BIN, ['app', 'remove', HANDBOOK], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...LATCHKEY_ENV },
-      stdio: 'pipe',
-      timeout: 30_000,
-    });
+    latchkey(['app', 'remove', HANDBOOK]);
   } catch {
     // Not registered: the walk removed it, or never got that far.
   }
@@ -184,8 +207,13 @@ test.afterEach(() => {
 
 test('the pages of the applications behind the gate pass axe', async ({ page, newContext }) => {
   test.slow();
-  const admin = 'barbara@acme.example';
+  const admin = who.barbara;
   addCoworker(admin, 'Barbara Liskov', { admin: true });
+  // "None yet" is a state of the whole server, whatever other specs registered before
+  // this one (in whatever order they run): made here, not assumed.
+  for (const line of latchkey(['app', 'list']).split('\n').filter(Boolean)) {
+    latchkey(['app', 'remove', line.split('\t')[0]]);
+  }
   await signInCoworker(page, admin);
 
   // None yet, an address refused, one registered (on Latchkey's own origin, so an
@@ -211,9 +239,9 @@ test('the pages of the applications behind the gate pass axe', async ({ page, ne
   await gotoReady(page, '/dashboard');
   await expect(page.getByRole('group', { name: 'Access to', exact: true })).toBeVisible();
   await expectAccessible(page, '/dashboard, with Access to');
-  await issueLink(page, { email: 'frances@partner.example', name: 'Frances Allen' });
-  const link = extractLink(await waitForMail('frances@partner.example'));
-  await page.getByRole('link', { name: 'frances@partner.example', exact: true }).first().click();
+  await issueLink(page, { email: who.frances, name: 'Frances Allen' });
+  const link = extractLink(await waitForMail(who.frances));
+  await page.getByRole('link', { name: who.frances, exact: true }).first().click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);
   const access = page.getByRole('region', { name: 'Access', exact: true });
@@ -260,6 +288,54 @@ test('the pages of the applications behind the gate pass axe', async ({ page, ne
   await expectAccessible(page, '/dashboard/applications, confirming a removal');
   await remove.getByRole('button', { name: 'Remove application', exact: true }).click();
   await expect(page.getByText('No application is registered yet.', { exact: false })).toBeVisible();
+});
+
+test('the refusals for going too fast pass axe: renewing a link and issuing', async ({ page, newContext }) => {
+  test.slow();
+  const coworker = uniqueEmail('cw-hurried');
+  addCoworker(coworker, 'Harriet Hurry');
+  await signInCoworker(page, coworker);
+
+  // A used invitation is renewed once in ten minutes: asked again at once, it is refused.
+  const invitee = uniqueEmail('renewer');
+  await issueLink(page, { email: invitee, name: 'Ren Ewer' });
+  const link = extractLink(await waitForMail(invitee));
+  const holder = await (await newContext()).newPage();
+  await gotoReady(holder, link);
+  await holder.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(holder).toHaveURL(/\/welcome$/);
+  for (const expected of ['A new link is on its way', 'Please wait']) {
+    const late = await (await newContext()).newPage();
+    await gotoReady(late, link);
+    await late.getByRole('button', { name: 'Send me a new link', exact: true }).click();
+    // A renewal is answered on the page: a status when sent, the heading when refused.
+    const said = expected === 'Please wait' ? late.getByRole('heading', { level: 1 }) : late.getByRole('status');
+    await expect(said).toContainText(expected);
+    if (expected === 'Please wait') await expectAccessible(late, '/link, a renewal refused for going too fast');
+  }
+
+  // Issuing: the coworker's budget (60 a minute) spent through the API, then the form
+  // is refused. The budget comes back one a second, so the form is sent until a send
+  // finds it spent (the first, unless a second passed since the last API call).
+  for (let i = 0; ; i += 1) {
+    expect(i, 'the issuing budget was never spent').toBeLessThan(200);
+    const answer = await page.request.post('/api/issue_link', {
+      headers: { accept: 'application/json' },
+      form: { email: uniqueEmail('burst'), expires_in: '24h' },
+    });
+    if (answer.status() === 429) break;
+    expect(answer.status()).toBe(200);
+  }
+  await gotoReady(page, '/dashboard');
+  const refused = page.getByRole('alert').filter({ hasText: 'Please wait' });
+  for (let i = 0; !(await refused.isVisible()); i += 1) {
+    expect(i, 'the form was never refused').toBeLessThan(20);
+    const email = uniqueEmail('burst');
+    await page.getByLabel('Invitee email', { exact: true }).fill(email);
+    await page.getByRole('button', { name: 'Send magic link', exact: true }).click();
+    await expect(refused.or(page.locator('.issued', { hasText: email }))).toBeVisible();
+  }
+  await expectAccessible(page, '/dashboard, issuing refused for going too fast');
 });
 
 /** Presses Tab until `target` has the focus (never setting it by script); fails after `most`. */
@@ -315,11 +391,25 @@ test('the dashboard works from the keyboard alone', async ({ page }) => {
   await expect(dialog).toHaveCount(0);
   await expect(rows.getByRole('button', { name: 'Revoke', exact: true })).toHaveCount(0);
 
-  // Filter by state with the keyboard: the select takes arrow keys.
+  // Filter by state with the keyboard: the select takes arrow keys, and the list then
+  // holds that state's links only. Neither of this invitee's links is pending now (one
+  // was resent, the other revoked), so Pending shows none of them; the other invitee's
+  // link, still pending, it shows.
   const show = page.getByLabel('Show', { exact: true });
   await tabTo(page, show);
   await page.keyboard.press('ArrowDown');
-  await expect(show).not.toHaveValue('');
+  await expect(show).toHaveValue('pending');
+  await expect(rows).toHaveCount(0);
+  await expect(page.getByText('No links match this filter.')).toBeVisible();
+  const search = page.getByLabel('Search by email', { exact: true });
+  await tabTo(page, search);
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.type(other);
+  await page.keyboard.press('Enter');
+  await expect(show).toHaveValue('pending');
+  const others = linkRow(page, other);
+  await expect(others).toHaveCount(1);
+  await expect(await statusCell(page, others)).toContainText('Pending');
 
   // And sign out.
   await tabTo(page, page.getByRole('button', { name: 'Sign out', exact: true }));
@@ -329,10 +419,10 @@ test('the dashboard works from the keyboard alone', async ({ page }) => {
 
 test('pages fit a phone screen without sideways scrolling', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
-  const coworker = 'hedy@acme.example';
+  const coworker = who.hedy;
   addCoworker(coworker, 'Hedy Lamarr', { admin: true });
   await signInCoworker(page, coworker);
-  await issueLink(page, { email: 'claude@partner.example', name: 'Claude Shannon' });
+  await issueLink(page, { email: who.claude, name: 'Claude Shannon' });
   // Neither the page nor a table inside it may scroll sideways: on a phone the tables
   // lay out one block per row, with each row's buttons in view.
   const overflow = () =>
@@ -344,7 +434,7 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
     );
   expect(await overflow(), '/dashboard').toBeLessThanOrEqual(0);
   await expectAccessible(page, '/dashboard at 390 px');
-  const row = linkRow(page, 'claude@partner.example');
+  const row = linkRow(page, who.claude);
   for (const name of ['Resend', 'Revoke']) {
     const box = await row.getByRole('button', { name, exact: true }).boundingBox();
     expect(box && box.x + box.width, `${name} within the screen's width`).toBeLessThanOrEqual(390);
@@ -360,7 +450,7 @@ test('pages fit a phone screen without sideways scrolling', async ({ page }) => 
   expect(await overflow(), '/dashboard, confirming a revoke').toBeLessThanOrEqual(0);
   await page.keyboard.press('Escape');
   await expect(dialog).toHaveCount(0);
-  await page.getByRole('link', { name: 'claude@partner.example', exact: true }).click();
+  await page.getByRole('link', { name: who.claude, exact: true }).click();
   await expect(page).toHaveURL(/\/dashboard\/links\/\d+$/);
   await waitForHydration(page);
   expect(await overflow(), '/dashboard/links/ID').toBeLessThanOrEqual(0);

@@ -73,6 +73,15 @@ const SAME_ENVIRONMENT: &str = "\
 Reads the same LATCHKEY_* environment variables as the server, LATCHKEY_DATABASE_URL
 above all; `latchkey serve --help` lists them.";
 
+/// `copy-db`'s help: where else its target can come from, and the same environment.
+const COPY_DB_HELP: &str = "\
+The target URL holds the database's password: LATCHKEY_COPY_TO=postgres://… or
+`--to -` (the URL on standard input) keep it out of the process list, where
+`--to postgres://…` puts it for every user of this machine to read.
+
+Reads the same LATCHKEY_* environment variables as the server, LATCHKEY_DATABASE_URL
+above all; `latchkey serve --help` lists them.";
+
 /// Magic-link access: serve the web app, and manage who may issue links.
 #[derive(Debug, Parser)]
 #[command(name = "latchkey", bin_name = "latchkey", version, after_help = SAME_ENVIRONMENT)]
@@ -114,11 +123,18 @@ pub enum Command {
         file: std::path::PathBuf,
     },
     /// Copy this SQLite installation into an empty PostgreSQL database, and check it
-    #[command(name = "copy-db", after_help = SAME_ENVIRONMENT)]
+    #[command(name = "copy-db", after_help = COPY_DB_HELP)]
     CopyDb {
         /// The PostgreSQL database to copy into (postgres://USER:PASSWORD@HOST/DATABASE);
-        /// it must exist and be empty
-        #[arg(long, value_name = "URL")]
+        /// it must exist and be empty. Written here, a password is visible to everyone on
+        /// this machine (in `ps`, /proc): set LATCHKEY_COPY_TO instead, or give `--to -`
+        /// and write the URL on standard input
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "LATCHKEY_COPY_TO",
+            hide_env_values = true
+        )]
         to: String,
     },
     /// Write the brotli and gzip files of the built front end
@@ -208,7 +224,14 @@ pub async fn run(command: Command) -> Result<()> {
             crate::init_tracing(config.log_format);
             crate::serve(config).await
         }
-        Command::CopyDb { to } => commands::copy_db(&Config::from_env()?, &to).await,
+        Command::CopyDb { to } => {
+            let to = if to == "-" {
+                commands::read_target_url(std::io::stdin().lock())?
+            } else {
+                to
+            };
+            commands::copy_db(&Config::from_env()?, &to).await
+        }
         Command::Backup { file } => {
             commands::on_database(async |pool, config| commands::backup(pool, config, &file).await)
                 .await

@@ -3,7 +3,7 @@
 //! `backup` and `copy-db`. Each opens the configured database and closes it again.
 
 use crate::cli::{AppCommand, CoworkerCommand};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use app::server::applications;
 use app::server::config::Config;
 use app::server::coworkers::{self, Added, Changed, Role};
@@ -33,6 +33,20 @@ async fn connect(config: &Config) -> Result<AnyPool> {
         config.durability,
     )
     .await
+}
+
+/// `copy-db --to -`: the target URL, the first line of `input` (standard input), so that
+/// its password never reaches the process list.
+pub fn read_target_url(mut input: impl std::io::BufRead) -> Result<String> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .context("reading the target URL from standard input")?;
+    let url = line.trim();
+    if url.is_empty() {
+        bail!("--to - reads the target URL from standard input, which gave none");
+    }
+    Ok(url.to_owned())
 }
 
 /// `copy-db --to URL`: this SQLite installation into the empty PostgreSQL database at `to`.

@@ -54,9 +54,51 @@ impl EmailAddress {
     /// `a…@example.com`: enough to follow a flow in the logs without the full address.
     pub fn masked(&self) -> String {
         let (local, domain) = self.0.split_once('@').unwrap_or(("", &self.0));
-        let first = local.chars().next().unwrap_or('?');
-        format!("{first}…@{domain}")
+        mask(local, domain)
     }
+}
+
+/// The one masking rule: the local part's first character, then the domain.
+fn mask(local: &str, domain: &str) -> String {
+    let first = local.chars().next().unwrap_or('?');
+    format!("{first}…@{domain}")
+}
+
+/// `text` (words from elsewhere, such as a mail server's reply, which often quotes the
+/// recipient as `<alice@example.com>`) with everything shaped like an address masked as
+/// [`EmailAddress::masked`] masks one, for a log line.
+pub fn mask_addresses(text: &str) -> String {
+    const LOCAL_SPECIALS: &[u8] = b"!#$%&'*+-/=?^_`{|}~.";
+    let in_local = |b: u8| b.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&b);
+    let in_domain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('@') {
+        let sign = at + found;
+        let start = (0..sign)
+            .rev()
+            .take_while(|&i| in_local(bytes[i]))
+            .last()
+            .unwrap_or(sign);
+        let mut end = (sign + 1..bytes.len())
+            .take_while(|&i| in_domain(bytes[i]))
+            .last()
+            .map_or(sign + 1, |i| i + 1);
+        // A sentence's full stop is not part of the domain.
+        while end > sign + 1 && bytes[end - 1] == b'.' {
+            end -= 1;
+        }
+        if start < sign && end > sign + 1 && start >= copied {
+            out.push_str(&text[copied..start]);
+            out.push_str(&mask(&text[start..sign], &text[sign + 1..end]));
+            copied = end;
+        }
+        at = sign + 1;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 impl fmt::Display for EmailAddress {
@@ -170,6 +212,30 @@ mod tests {
         assert_eq!(ok("alice@example.com").len(), 17);
         let email = EmailAddress::parse("email", "alice@example.com").unwrap();
         assert_eq!(email.masked(), "a…@example.com");
+    }
+
+    #[test]
+    fn addresses_in_free_text_are_masked_by_the_same_rule() {
+        for (text, masked) in [
+            (
+                "permanent error (550): 5.1.1 <alice@example.com>: Recipient address rejected",
+                "permanent error (550): 5.1.1 <a…@example.com>: Recipient address rejected",
+            ),
+            (
+                "550 user Bob.Smith+tag@Mail.Example.org. unknown, nor bob@example.com",
+                "550 user B…@Mail.Example.org. unknown, nor b…@example.com",
+            ),
+            (
+                "no address here, only an @ sign and @@",
+                "no address here, only an @ sign and @@",
+            ),
+            ("", ""),
+            ("café <ü@example.com> é@x", "café <ü@example.com> é@x"),
+        ] {
+            assert_eq!(mask_addresses(text), masked, "{text}");
+        }
+        let email = EmailAddress::parse("email", "alice@example.com").unwrap();
+        assert_eq!(mask_addresses(email.as_str()), email.masked());
     }
 
     proptest::proptest! {

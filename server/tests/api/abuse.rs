@@ -340,6 +340,7 @@ async fn a_flood_of_sign_in_requests_does_not_starve_redeems() {
             let answered = answered.clone();
             tokio::spawn(async move {
                 let mut answers = std::collections::BTreeSet::new();
+                let mut took = Vec::new();
                 for i in 0..375 {
                     let n = worker * 375 + i;
                     let mut client =
@@ -349,6 +350,7 @@ async fn a_flood_of_sign_in_requests_does_not_starve_redeems() {
                     } else {
                         format!("staff{}@example.com", n % 200)
                     };
+                    let started = Instant::now();
                     let answer = TestApp::call_at(
                         &base,
                         &mut client,
@@ -356,10 +358,11 @@ async fn a_flood_of_sign_in_requests_does_not_starve_redeems() {
                         &[("email", &email)],
                     )
                     .await;
+                    took.push(started.elapsed());
                     answers.insert((answer.status, answer.body.to_string()));
                     answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                answers
+                (answers, took)
             })
         })
         .collect();
@@ -372,8 +375,11 @@ async fn a_flood_of_sign_in_requests_does_not_starve_redeems() {
         flooded.push(redeem(token).await);
     }
     let mut answers = std::collections::BTreeSet::new();
+    let mut flood_took = Vec::new();
     for worker in flood {
-        answers.extend(worker.await.unwrap());
+        let (answered, took) = worker.await.unwrap();
+        answers.extend(answered);
+        flood_took.extend(took);
     }
     assert_eq!(
         answers.len(),
@@ -384,15 +390,28 @@ async fn a_flood_of_sign_in_requests_does_not_starve_redeems() {
 
     quiet.sort();
     flooded.sort();
+    flood_took.sort();
+    let flood_p99 = flood_took[flood_took.len() * 99 / 100];
     println!(
-        "redeem latency, quiet: median {:?} max {:?}; during the flood: median {:?} max {:?}",
-        quiet[10], quiet[19], flooded[10], flooded[19]
+        "redeem latency, quiet: median {:?} max {:?}; during the flood: median {:?} max {:?}; \
+         the flood's own answers: median {:?} p99 {flood_p99:?} max {:?}",
+        quiet[10],
+        quiet[19],
+        flooded[10],
+        flooded[19],
+        flood_took[flood_took.len() / 2],
+        flood_took[flood_took.len() - 1],
     );
     // A starved writer shows as redeems waiting for seconds (up to the busy timeout, then
-    // 503); redeems that share two cores with the flood's HTTP work stay well under one.
+    // 503) while requests that write nothing on their way answer as fast as the cores
+    // allow. So the slowest redeem is measured against the flood's own answers, taken
+    // on the same cores at the same moments (however loaded the machine is, both are),
+    // plus the slowest of the same redeems without the flood: a redeem may cost what a
+    // flooded request costs plus its own work, several times over, never seconds more.
+    let allowed = 4 * (flood_p99 + quiet[19]);
     assert!(
-        flooded[19] < Duration::from_secs(1),
-        "a redeem waited {:?} during the flood",
+        flooded[19] <= allowed,
+        "a redeem waited {:?} during the flood, more than {allowed:?}",
         flooded[19]
     );
     assert!(

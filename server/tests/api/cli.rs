@@ -93,6 +93,27 @@ fn coworker_help_names_its_commands_and_the_roles() {
 }
 
 #[test]
+fn copy_db_help_says_the_argument_exposes_the_password_and_how_not_to() {
+    let help = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(["copy-db", "--help"])
+        // Set, its value must still not be shown.
+        .env("LATCHKEY_COPY_TO", "postgres://u:hunter2@db.example.com/l")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0), "{help:?}");
+    let text = stdout(&help);
+    for words in [
+        "LATCHKEY_COPY_TO",
+        "--to -",
+        "standard input",
+        "process list",
+    ] {
+        assert!(text.contains(words), "{words:?} missing from:\n{text}");
+    }
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
 fn serve_help_lists_the_environment_that_configures_the_server() {
     let help = latchkey(&["serve", "--help"]);
     assert_eq!(help.status.code(), Some(0), "{help:?}");

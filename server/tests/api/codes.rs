@@ -1,7 +1,11 @@
 //! One-time codes: another device's way in (`POST /code`), consumed with the link, locked
 //! after 5 wrong tries, limited per network, and silent about which addresses are invited.
 
-use crate::helpers::{code_in, spawn_app, spawn_app_with, token_in, Client, Page, Setup, TestApp};
+use crate::helpers::{
+    code_in, http, spawn_app, spawn_app_with, token_in, Client, Page, Setup, TestApp,
+};
+use crate::timing::{Interleaved, Tolerance};
+use app::model::{CODE_LOCKED, WRONG_CODE};
 
 /// What a refusal of the code form says: its status and its message, and nothing else
 /// that differs (the address typed is filled in again; the nonce changes per page).
@@ -332,4 +336,129 @@ async fn a_coworkers_sign_in_mail_carries_a_code_that_signs_in() {
         .call(&mut phone, "redeem_link", &[("token", &token_in(&mail))])
         .await;
     assert_eq!(answer.error(), "link_used");
+}
+
+/// Link `id`'s wrong tries as its trail holds them: every refused code counted once,
+/// folded or not.
+async fn wrong_tries_on_the_trail(app: &TestApp, id: i64) -> i64 {
+    app.count(&format!(
+        "SELECT CAST(coalesce(sum(repeats), 0) AS BIGINT) FROM link_events
+          WHERE link_id = {id} AND kind = 'redeem_refused'
+            AND detail IN ('{WRONG_CODE}', '{CODE_LOCKED}')"
+    ))
+    .await
+}
+
+/// Types `wrong` 50 times at once for `email`, and `right` among them (after the first
+/// `right_after` have been sent) or, with `None`, once all 50 have been answered. Answers
+/// whether `right` signed in.
+async fn guesses(
+    app: &TestApp,
+    email: &str,
+    wrong: &str,
+    right: &str,
+    right_after: Option<usize>,
+) -> bool {
+    let type_at = |code: String| {
+        let (base, email) = (app.base.clone(), email.to_owned());
+        async move {
+            let response = http()
+                .post(format!("{base}/code"))
+                .header("origin", &base)
+                .header(reqwest::header::ACCEPT, "text/html")
+                .form(&[("email", email.as_str()), ("code", code.as_str())])
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }
+    };
+    let mut wrongs = Vec::new();
+    let mut right_one = None;
+    for i in 0..50 {
+        if right_after == Some(i) {
+            right_one = Some(tokio::spawn(type_at(right.to_owned())));
+        }
+        wrongs.push(tokio::spawn(type_at(wrong.to_owned())));
+    }
+    for wrong in wrongs {
+        assert_eq!(wrong.await.unwrap(), 400);
+    }
+    let status = match right_one {
+        Some(task) => task.await.unwrap(),
+        None => type_at(right.to_owned()).await,
+    };
+    assert!(matches!(status, 303 | 400), "{status}");
+    status == 303
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_wrong_codes_at_once_are_checked_at_most_five_times_all_on_the_trail() {
+    let app = spawn_app().await;
+    let mut ada = app.coworker_client("ada@example.com", "Ada").await;
+    // The right code once the budget is spent: refused, though typed just after.
+    let (id, _) = app.invite(&mut ada, "alice@example.com").await;
+    let code = code_in(&app.mail_to("alice@example.com").await);
+    let signed_in = guesses(&app, "alice@example.com", wrong_code(&code), &code, None).await;
+    assert!(!signed_in, "the right code signed in after 50 wrong ones");
+    let failures = format!("SELECT code_failures FROM magic_links WHERE id = {id}");
+    assert_eq!(app.count(&failures).await, 5);
+    assert_eq!(wrong_tries_on_the_trail(&app, id).await, 5);
+
+    // The right code among them, typed after some: checked in turn with them, so it signs
+    // in only if fewer than 5 wrong ones came before it, and none is counted after it.
+    for (n, right_after) in [1, 3, 10, 25].into_iter().enumerate() {
+        let email = format!("bob{n}@example.com");
+        let (id, _) = app.invite(&mut ada, &email).await;
+        let code = code_in(&app.mail_to(&email).await);
+        let signed_in = guesses(&app, &email, wrong_code(&code), &code, Some(right_after)).await;
+        let failures = app
+            .count(&format!(
+                "SELECT code_failures FROM magic_links WHERE id = {id}"
+            ))
+            .await;
+        assert_eq!(
+            wrong_tries_on_the_trail(&app, id).await,
+            failures,
+            "every wrong code checked is on the trail"
+        );
+        if signed_in {
+            assert!(
+                failures < 5,
+                "the right code signed in after {failures} wrong ones (sent after {right_after})"
+            );
+        } else {
+            assert_eq!(
+                failures, 5,
+                "refused with budget left (sent after {right_after})"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_with_live_codes_is_answered_in_the_same_time_as_one_without() {
+    let app = spawn_app().await;
+    let (_, id, _, code) = invitation(&app, "invited@example.com").await;
+    let wrong = wrong_code(&code);
+    // Warm up: the first calls of a server pay for what later ones find ready.
+    for email in ["invited@example.com", "stranger@example.com"] {
+        type_code(&app, &mut Client::default(), email, wrong).await;
+    }
+    let mut timing = Interleaved::new("an invited address", "an address never invited");
+    for round in 0..200 {
+        // The invited address keeps a live code: its budget is given back, untimed.
+        app.forget_wrong_codes(id).await;
+        for case in Interleaved::order(round) {
+            let email = ["invited@example.com", "stranger@example.com"][case];
+            let started = std::time::Instant::now();
+            let page = type_code(&app, &mut Client::default(), email, wrong).await;
+            timing.record(case, started.elapsed());
+            assert_eq!(refusal(&page).0, 400, "{}", page.html);
+        }
+    }
+    timing.assert_same(Tolerance {
+        floor: std::time::Duration::from_micros(250),
+        share: 0.05,
+    });
 }

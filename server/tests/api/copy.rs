@@ -175,3 +175,98 @@ async fn a_copied_installation_keeps_its_sessions_links_and_trail_on_postgresql(
         .count();
     assert_eq!(redeems, 1, "the copy added no event: {}", trail.body);
 }
+
+/// Runs `copy-db` with `args`, `env` and `input` on its standard input.
+fn copy_db_with(env: &[(String, String)], args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("copy-db")
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_target_comes_from_the_environment_or_standard_input_and_any_column_name_is_copied() {
+    crate::sqlite_only!("it copies from SQLite into a cluster of its own; run once");
+    let dir = tempfile::tempdir().unwrap();
+    let env = Server::env(dir.path(), None);
+    let sqlite_url = env
+        .iter()
+        .find(|(key, _)| key == "LATCHKEY_DATABASE_URL")
+        .unwrap()
+        .1
+        .clone();
+    Server::cli(
+        &env,
+        &["coworker", "add", "bob@example.com", "--name", "Bob"],
+    );
+    // Columns the catalogue lists by names that must be quoted: a keyword, capitals and a
+    // space, a double quote.
+    let odd = [r#""user""#, r#""Mixed Case""#, r#""say ""hi""""#];
+    let add = |column: &str| format!("ALTER TABLE coworkers ADD COLUMN {column} TEXT");
+    sqlx::any::install_default_drivers();
+    let sqlite = sqlx::AnyPool::connect(&sqlite_url).await.unwrap();
+    for column in odd {
+        sqlx::query(&add(column)).execute(&sqlite).await.unwrap();
+    }
+    sqlx::query(r#"UPDATE coworkers SET "user" = 'u', "Mixed Case" = 'm', "say ""hi""" = 'q'"#)
+        .execute(&sqlite)
+        .await
+        .unwrap();
+    sqlite.close().await;
+
+    let cluster = Cluster::start().unwrap();
+    for (database, how) in [
+        ("from_argument", "argument"),
+        ("from_env", "environment"),
+        ("from_stdin", "stdin"),
+    ] {
+        cluster.create_database(database).unwrap();
+        let url = cluster.url(database);
+        // The schema first (any command migrates), then the same odd columns.
+        let mut on_target = env.clone();
+        on_target.retain(|(key, _)| key != "LATCHKEY_DATABASE_URL");
+        on_target.push(("LATCHKEY_DATABASE_URL".into(), url.clone()));
+        Server::cli(&on_target, &["coworker", "list"]);
+        for column in odd {
+            cluster.psql(database, &add(column)).unwrap();
+        }
+        let copied = match how {
+            "argument" => copy_db_with(&env, &["--to", &url], ""),
+            "environment" => {
+                let mut with_target = env.clone();
+                with_target.push(("LATCHKEY_COPY_TO".into(), url.clone()));
+                copy_db_with(&with_target, &[], "")
+            }
+            _ => copy_db_with(&env, &["--to", "-"], &format!("{url}\n")),
+        };
+        assert!(copied.status.success(), "{how}: {copied:?}");
+        let said = String::from_utf8(copied.stdout).unwrap();
+        assert!(said.contains("coworkers\t1"), "{how}: {said}");
+        let row = cluster
+            .psql(
+                database,
+                r#"SELECT "user" || "Mixed Case" || "say ""hi""" FROM coworkers"#,
+            )
+            .unwrap();
+        assert_eq!(row.trim(), "umq", "{how}");
+    }
+
+    // Nothing on standard input is refused, naming where the URL was looked for.
+    let none = copy_db_with(&env, &["--to", "-"], "");
+    assert_eq!(none.status.code(), Some(1), "{none:?}");
+    let error = String::from_utf8(none.stderr).unwrap();
+    assert!(error.contains("standard input"), "{error}");
+}

@@ -134,15 +134,24 @@ async fn a_locked_database_is_waited_for_within_a_bound_then_answered_busy() {
     lock.release().await;
     assert_eq!(app.count(invites).await, 0);
 
-    // Held for less than the busy timeout: the write waits its turn and succeeds.
+    // Released while the write waits for it: the write waits its turn and succeeds.
+    // Released once the issue's write has taken the one writer connection (it is then at
+    // the lock), not after a fixed time a busy machine could stretch past the timeout.
     let lock = WriteLock::take(&app.db_path).await;
-    let holder = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+    let writer = app.writer.clone();
+    let holder = async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(writer.size() == 1 && writer.num_idle() == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "the issue never reached the writer"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         lock.release().await;
-    });
-    let answer = app.issue(&mut bob, "alice@example.com").await;
+    };
+    let (answer, ()) = tokio::join!(app.issue(&mut bob, "alice@example.com"), holder);
     assert_eq!(answer.status, 200, "{}", answer.body);
-    holder.await.unwrap();
     assert_eq!(app.count(invites).await, 1);
 }
 

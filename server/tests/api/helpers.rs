@@ -96,10 +96,12 @@ pub struct TestApp {
     pub signins: app::server::signins::SigninQueue,
     /// The server's gate, to write what it queued behind its decisions.
     pub gate: std::sync::Arc<app::server::gate::Gate>,
-    /// The server's configuration and write pool, for a second gate beside its own.
+    /// The server's configuration, for a second gate beside its own.
     pub config: std::sync::Arc<Config>,
-    pub writer: AnyPool,
     pub db: AnyPool,
+    /// The server's pool for writing (one connection on SQLite), to see when a write
+    /// has taken it, and for a second gate beside the server's.
+    pub writer: AnyPool,
     /// `LATCHKEY_DATABASE_URL`: the SQLite file at `db_path`, or a PostgreSQL database.
     pub db_url: String,
     /// Where the SQLite file is (nothing is there on PostgreSQL).
@@ -187,8 +189,8 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         signins: state.signins.clone(),
         gate: state.gate.clone(),
         config: state.config.clone(),
-        writer: state.writer.clone(),
         db: state.db.clone(),
+        writer: state.writer.clone(),
         db_url,
         db_path,
         outbox,
@@ -535,19 +537,41 @@ impl TestApp {
         }
     }
 
-    /// What the database holds, table by table: what a refused request must leave as it
-    /// was. Mail delivery events are left out: a request answered earlier may still be
-    /// recording one.
-    pub async fn table_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
+    /// What the database holds: the rows of every table the catalogue lists (so a new
+    /// table is counted without being named here), and the states within them that a
+    /// request changes without adding a row. What a refused request must leave as it
+    /// was. Left out: the migrator's own table; mail delivery events, which a request
+    /// answered earlier may still be recording; and `rate_limits` (PostgreSQL), which
+    /// every attempt is meant to charge, refused or not (see [`TestApp::rate_limit_keys`]).
+    pub async fn table_counts(&self) -> std::collections::BTreeMap<String, i64> {
         let mut counts = std::collections::BTreeMap::new();
+        let tables: Vec<String> = sqlx::query_scalar(if on_postgres() {
+            "SELECT table_name::text FROM information_schema.tables
+              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        })
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        for table in tables {
+            if matches!(
+                table.as_str(),
+                "_sqlx_migrations" | "rate_limits" | "link_events"
+            ) {
+                continue;
+            }
+            let rows = self
+                .count(&format!("SELECT count(*) FROM \"{table}\""))
+                .await;
+            counts.insert(format!("rows in {table}"), rows);
+        }
         for (name, sql) in [
-            ("coworkers", "SELECT count(*) FROM coworkers"),
             (
                 "active coworkers",
                 "SELECT count(*) FROM coworkers WHERE deactivated_at IS NULL",
             ),
             ("admins", "SELECT count(*) FROM coworkers WHERE is_admin"),
-            ("links", "SELECT count(*) FROM magic_links"),
             (
                 "revoked links",
                 "SELECT count(*) FROM magic_links WHERE revoked_at IS NOT NULL",
@@ -560,12 +584,10 @@ impl TestApp {
                 "links open to renewal",
                 "SELECT count(*) FROM magic_links WHERE renewal_allowed",
             ),
-            ("sessions", "SELECT count(*) FROM auth_sessions"),
             (
                 "live sessions",
                 "SELECT count(*) FROM auth_sessions WHERE ended_at IS NULL",
             ),
-            ("session records", "SELECT count(*) FROM tower_sessions"),
             (
                 "events",
                 "SELECT count(*) FROM link_events WHERE kind NOT IN ('mail_sent', 'mail_failed')",
@@ -576,7 +598,7 @@ impl TestApp {
                   WHERE kind NOT IN ('mail_sent', 'mail_failed')",
             ),
         ] {
-            counts.insert(name, self.count(sql).await);
+            counts.insert(name.to_owned(), self.count(sql).await);
         }
         counts
     }
@@ -584,6 +606,21 @@ impl TestApp {
     /// Writes the uses the gate queued behind its decisions (its task does every second).
     pub async fn gate_uses_written(&self) {
         self.gate.write_behind().await.unwrap();
+    }
+
+    /// How many rate-limit keys `rate_limits` holds (PostgreSQL; on SQLite the limits are
+    /// kept in memory: 0) other than those `own` lists: what the request's input could
+    /// have added. Keys whose budget is full again are forgotten at any moment, so this
+    /// may fall between two reads, never rise on a refused request.
+    pub async fn rate_limit_keys(&self, own: &[String]) -> i64 {
+        if !on_postgres() {
+            return 0;
+        }
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM rate_limits")
+            .fetch_all(&self.db)
+            .await
+            .unwrap();
+        keys.iter().filter(|key| !own.contains(key)).count() as i64
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -635,6 +672,15 @@ impl TestApp {
     /// sessions it already opened stay.
     pub async fn mark_unused(&self, id: i64) {
         sqlx::query("UPDATE magic_links SET redeemed_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
+    /// Link `id`'s code has had no wrong try: its whole budget again.
+    pub async fn forget_wrong_codes(&self, id: i64) {
+        sqlx::query("UPDATE magic_links SET code_failures = 0 WHERE id = $1")
             .bind(id)
             .execute(&self.db)
             .await

@@ -1,7 +1,9 @@
 //! A property-based sweep of hostile input over every `/api/` endpoint: arbitrary,
 //! missing, repeated, oversized and wrongly-encoded parameters, from every kind of
-//! caller. Whatever arrives, the answer is never a 5xx, the server keeps serving, and a
-//! refused request stores nothing.
+//! caller (anonymous, invitee, coworker, admin), for every endpoint, `sign_out`
+//! included. Whatever arrives, the answer is never a 5xx, the server keeps serving, and
+//! a refused request stores nothing: no row in any table, no state changed, and no
+//! rate-limit key made from its input.
 
 use crate::helpers::*;
 use proptest::prelude::*;
@@ -103,6 +105,57 @@ fn rand_byte() -> u8 {
     hasher.finish() as u8
 }
 
+/// A new session of `caller`'s kind, as its cookie: a new sign-in of the coworker or
+/// the admin, or a new invitation (issued by `admin`) redeemed.
+async fn fresh_session(app: &TestApp, caller: Caller, admin: &Client) -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let token = match caller {
+        Caller::Anonymous => return None,
+        Caller::Invitee => {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut admin = admin.clone();
+            app.invite(&mut admin, &format!("leaving{n}@example.com"))
+                .await
+                .1
+        }
+        Caller::Coworker | Caller::Admin => {
+            let email = match caller {
+                Caller::Admin => "ada@example.com",
+                _ => "cora@example.com",
+            };
+            let address = app::server::email::EmailAddress::parse("email", email).unwrap();
+            let (url, _, _) = app::server::links::create_signin(&app.db, &app.base, 900, &address)
+                .await
+                .unwrap()
+                .unwrap();
+            token_in(&url)
+        }
+    };
+    let mut client = Client::default();
+    let answer = app
+        .call(&mut client, "redeem_link", &[("token", &token)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    client.cookie
+}
+
+/// The rate-limit keys the callers' own requests charge, refused or not: their network's
+/// (every request here comes from 127.0.0.1) and each coworker's issuing budget. Any
+/// other key comes from a request's input.
+async fn own_rate_limit_keys(app: &TestApp) -> Vec<String> {
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM coworkers")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    ["link 127.0.0.1".to_owned(), "signin 127.0.0.1".to_owned()]
+        .into_iter()
+        .chain(ids.into_iter().map(|id| format!("issue {id}")))
+        .collect()
+}
+
+/// Bodies tried for each endpoint and kind of caller.
+const CASES_PER_PAIR: u32 = 10;
+
 #[test]
 fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -128,86 +181,125 @@ fn hostile_input_never_gets_a_5xx_and_a_refusal_stores_nothing() {
         (app, alice, cora, ada)
     });
 
-    let strategy = (
-        prop::sample::select(endpoints()),
-        prop::sample::select(vec![
-            Caller::Anonymous,
-            Caller::Invitee,
-            Caller::Coworker,
-            Caller::Admin,
-        ]),
-        body(),
-    );
     // Failing cases are kept (relative to the server crate) and tried first next time.
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            cases: 1000,
-            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-                "tests/api/hostile.proptest-regressions",
-            ))),
-            ..Config::default()
-        },
-        TestRng::from_seed(RngAlgorithm::ChaCha, &seed()),
-    );
-    let result = runner.run(&strategy, |(endpoint, caller, body)| {
-        runtime.block_on(async {
-            // Signing out would end the shared sessions the other cases use.
-            let cookie = match (caller, endpoint.as_str()) {
-                (_, "/api/sign_out") | (Caller::Anonymous, _) => None,
-                (Caller::Invitee, _) => invitee.cookie.clone(),
-                (Caller::Coworker, _) => coworker.cookie.clone(),
-                (Caller::Admin, _) => admin.cookie.clone(),
-            };
-            let before = app.table_counts().await;
-            let url = format!("{}{endpoint}", app.base);
-            let mut request = match &body {
-                Body::Form(pairs) => http().post(&url).form(pairs),
-                Body::Json(pairs) => {
-                    let object: serde_json::Map<String, serde_json::Value> = pairs
-                        .iter()
-                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                        .collect();
-                    http().post(&url).json(&object)
+    // Every endpoint is swept as every kind of caller, each pair with bodies of its own,
+    // drawn by a runner of its own seeded from the sweep's seed and the pair's number.
+    let seed = seed();
+    let runner = |pair: usize| {
+        let mut seed = seed;
+        for (byte, from) in seed.iter_mut().zip(pair.to_le_bytes()) {
+            *byte ^= from;
+        }
+        TestRunner::new_with_rng(
+            Config {
+                cases: CASES_PER_PAIR,
+                failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+                    "tests/api/hostile.proptest-regressions",
+                ))),
+                ..Config::default()
+            },
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+        )
+    };
+    let callers = [
+        Caller::Anonymous,
+        Caller::Invitee,
+        Caller::Coworker,
+        Caller::Admin,
+    ];
+    let pairs: Vec<(String, Caller)> = endpoints()
+        .into_iter()
+        .flat_map(|endpoint| callers.map(|caller| (endpoint.clone(), caller)))
+        .collect();
+    let swept = std::cell::RefCell::new(std::collections::BTreeMap::new());
+    for (pair, (endpoint, caller)) in pairs.into_iter().enumerate() {
+        let strategy = (Just(endpoint), Just(caller), body());
+        let result = runner(pair).run(&strategy, |(endpoint, caller, body)| {
+            *swept
+                .borrow_mut()
+                .entry((endpoint.clone(), format!("{caller:?}")))
+                .or_insert(0u32) += 1;
+            runtime.block_on(async {
+                let cookie = match (caller, endpoint.as_str()) {
+                    (Caller::Anonymous, _) => None,
+                    // Signing out ends the session it is sent with: a session of the same
+                    // kind made for this case, so the shared ones the other cases use stay.
+                    (_, "/api/sign_out") => fresh_session(&app, caller, &admin).await,
+                    (Caller::Invitee, _) => invitee.cookie.clone(),
+                    (Caller::Coworker, _) => coworker.cookie.clone(),
+                    (Caller::Admin, _) => admin.cookie.clone(),
+                };
+                let own = own_rate_limit_keys(&app).await;
+                let before = app.table_counts().await;
+                let keys_before = app.rate_limit_keys(&own).await;
+                let url = format!("{}{endpoint}", app.base);
+                let mut request = match &body {
+                    Body::Form(pairs) => http().post(&url).form(pairs),
+                    Body::Json(pairs) => {
+                        let object: serde_json::Map<String, serde_json::Value> = pairs
+                            .iter()
+                            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                            .collect();
+                        http().post(&url).json(&object)
+                    }
+                    Body::Bytes(bytes) => http()
+                        .post(&url)
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(bytes.clone()),
+                    Body::Get(pairs) => http().get(&url).query(pairs),
                 }
-                Body::Bytes(bytes) => http()
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(bytes.clone()),
-                Body::Get(pairs) => http().get(&url).query(pairs),
-            }
-            .header(ACCEPT, "application/json");
-            if let Some(cookie) = cookie {
-                request = request.header(COOKIE, cookie);
-            }
-            let response = match request.send().await {
-                Ok(response) => response,
-                // reqwest would not build it (say, a URL too long for it): not our input.
-                Err(error) if error.is_builder() => return Ok(()),
-                Err(error) => return Err(TestCaseError::fail(format!("no answer: {error}"))),
-            };
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            prop_assert!(
-                status < 500,
-                "{endpoint} as {caller:?} answered {status}: {text}"
-            );
-            if status >= 400 {
-                let after = app.table_counts().await;
-                prop_assert_eq!(
-                    &after,
-                    &before,
-                    "{} as {:?} was refused ({}) and changed the database",
-                    endpoint,
-                    caller,
-                    status
+                .header(ACCEPT, "application/json");
+                if let Some(cookie) = cookie {
+                    request = request.header(COOKIE, cookie);
+                }
+                let response = match request.send().await {
+                    Ok(response) => response,
+                    // reqwest would not build it (say, a URL too long for it): not our input.
+                    Err(error) if error.is_builder() => return Ok(()),
+                    Err(error) => return Err(TestCaseError::fail(format!("no answer: {error}"))),
+                };
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                prop_assert!(
+                    status < 500,
+                    "{endpoint} as {caller:?} answered {status}: {text}"
                 );
-            }
-            Ok(())
-        })
-    });
-    if let Err(error) = result {
-        panic!("{error}");
+                if status >= 400 {
+                    let after = app.table_counts().await;
+                    prop_assert_eq!(
+                        &after,
+                        &before,
+                        "{} as {:?} was refused ({}) and changed the database",
+                        endpoint,
+                        caller,
+                        status
+                    );
+                    let keys = app.rate_limit_keys(&own).await;
+                    prop_assert!(
+                        keys <= keys_before,
+                        "{} as {:?} was refused ({}) and added rate-limit keys ({} to {})",
+                        endpoint,
+                        caller,
+                        status,
+                        keys_before,
+                        keys
+                    );
+                }
+                Ok(())
+            })
+        });
+        if let Err(error) = result {
+            panic!("{error}");
+        }
     }
+    // Every endpoint was swept as every kind of caller, with as many bodies each.
+    let swept = swept.into_inner();
+    assert_eq!(swept.len(), endpoints().len() * callers.len(), "{swept:?}");
+    assert!(
+        swept.values().all(|&cases| cases >= CASES_PER_PAIR),
+        "{swept:?}"
+    );
+    eprintln!("hostile input sweep: {} cases", swept.values().sum::<u32>());
     // Still serving, and still knows who everyone is.
     runtime.block_on(async {
         let mut coworker = coworker.clone();

@@ -26,3 +26,4 @@ mod process;
 mod roles;
 mod secrets;
 mod signin;
+mod timing;

@@ -2,6 +2,7 @@
 //! renewal, per-link options, sessions a coworker can end, and counts per state.
 
 use crate::helpers::*;
+use app::model::EventKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use testkit::catcher;
@@ -36,8 +37,70 @@ async fn redeem_again(app: &TestApp, id: i64, token: &str) -> Client {
     client
 }
 
+/// The test that checks each kind of event on a trail: its file and its name. A new kind
+/// does not compile until it is given one.
+fn asserted_in(kind: EventKind) -> (&'static str, &'static str) {
+    match kind {
+        EventKind::Issued
+        | EventKind::MailSent
+        | EventKind::Opened
+        | EventKind::Redeemed
+        | EventKind::RedeemRefused
+        | EventKind::SessionEnded
+        | EventKind::RenewalChanged
+        | EventKind::Revoked => (
+            "managed.rs",
+            "the_redeem_and_session_events_and_every_way_a_session_ends_land_on_the_trail_exactly_once",
+        ),
+        EventKind::MailFailed | EventKind::Resent => (
+            "managed.rs",
+            "a_failed_delivery_is_marked_and_resend_then_delivers",
+        ),
+        EventKind::Renewed => (
+            "managed.rs",
+            "renewal_sends_to_the_original_address_only_once_per_interval",
+        ),
+        EventKind::Reached => (
+            "gate.rs",
+            "the_first_request_to_each_application_goes_on_the_trail_once",
+        ),
+        EventKind::AccessChanged => (
+            "gate.rs",
+            "narrowing_an_invitation_is_seen_at_once_and_widening_is_on_its_timeline",
+        ),
+    }
+}
+
+/// Every kind of event is checked on a trail by the test [`asserted_in`] names: that test
+/// exists and names the kind's stored form.
+#[test]
+fn every_kind_of_event_is_checked_on_a_trail_by_a_named_test() {
+    let sources = [
+        ("managed.rs", include_str!("managed.rs")),
+        ("gate.rs", include_str!("gate.rs")),
+    ];
+    for kind in EventKind::ALL {
+        let (file, test) = asserted_in(kind);
+        let source = sources.iter().find(|(name, _)| *name == file).unwrap().1;
+        let start = source
+            .find(&format!("async fn {test}("))
+            .unwrap_or_else(|| panic!("{file} has no test {test} (for {kind:?})"));
+        let body = &source[start..];
+        let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+        assert!(
+            body.contains(&format!("\"{}\"", kind.code())),
+            "{file}::{test} does not check {kind:?} (\"{}\")",
+            kind.code()
+        );
+    }
+}
+
+/// The trail of one invitation through every step of its life but delivery failure,
+/// renewal, resend, reaching an application and a change of access, which
+/// [`asserted_in`] says where to find.
 #[tokio::test]
-async fn every_event_and_every_way_a_session_ends_lands_on_the_trail_exactly_once() {
+async fn the_redeem_and_session_events_and_every_way_a_session_ends_land_on_the_trail_exactly_once()
+{
     let app = spawn_app().await;
     let mut bob = app.coworker_client("bob@example.com", "Bob Builder").await;
     let (id, token) = app.invite(&mut bob, "alice@example.com").await;

@@ -191,6 +191,7 @@ async fn no_secret_in_the_log_or_the_metrics(format: &str) {
     )
     .await;
     assert_eq!(issued.status, 200, "{}", issued.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let carol_mail = loop {
         let found = std::fs::read_dir(&outbox).unwrap().find_map(|mail| {
             let text =
@@ -200,6 +201,10 @@ async fn no_secret_in_the_log_or_the_metrics(format: &str) {
         if let Some(mail) = found {
             break mail;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail to carol@example.com reached the outbox within 10 seconds"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let code = code_in(&carol_mail);
@@ -250,4 +255,73 @@ async fn no_secret_in_the_log_or_the_metrics(format: &str) {
             "a session id reached the log or the metrics"
         );
     }
+}
+
+/// A mail server that refuses every recipient the way real ones do, quoting the address
+/// back (`550 5.1.1 <alice@example.com>: Recipient address rejected`): it speaks just
+/// enough SMTP for lettre to reach RCPT. Its port and its task.
+async fn refusing_mail_server() -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 refuser ESMTP\r\n").await.ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "EHLO" | "HELO" => "250 refuser".to_owned(),
+                        "RCPT" => {
+                            let to = line.split_once(':').map_or("", |(_, to)| to.trim());
+                            format!("550 5.1.1 {to}: Recipient address rejected: User unknown")
+                        }
+                        "QUIT" => "221 bye".to_owned(),
+                        _ => "250 OK".to_owned(),
+                    };
+                    if write
+                        .write_all(format!("{reply}\r\n").as_bytes())
+                        .await
+                        .is_err()
+                        || verb == "QUIT"
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_mail_servers_refusal_is_logged_with_the_address_masked() {
+    let (port, _refuser) = refusing_mail_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = Server::env(dir.path(), Some(format!("smtp://127.0.0.1:{port}")));
+    let log = dir.path().join("log");
+    let server = Server::start(env, log.clone()).await;
+    let mut bob = server.coworker("bob@example.com").await;
+    let issued = call(
+        &server.base,
+        &mut bob,
+        "issue_link",
+        &[("email", "alice.smith@example.com"), ("expires_in", "24h")],
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    // The coworker who sent it is told the mail server's words whole...
+    assert_eq!(issued.body["delivery"], "failed", "{}", issued.body);
+    let told = issued.body["delivery_error"].as_str().unwrap();
+    assert!(told.contains("<alice.smith@example.com>"), "{told}");
+    // ...and the log says what happened without the address.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("mail delivery failed"), "{text}");
+    assert!(text.contains("<a…@example.com>"), "{text}");
+    assert!(
+        !text.contains("alice.smith@"),
+        "the full address is in the log:\n{text}"
+    );
 }

@@ -87,7 +87,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// `url` without its user name and password.
+/// `url` without its user name and password, and with every query value replaced (a
+/// PostgreSQL URL may carry `?password=…`, and no list of harmless keys stays true).
 fn redact_url(url: &str) -> String {
     let Ok(parsed) = url::Url::parse(url) else {
         return "[an SMTP URL that does not parse]".to_owned();
@@ -103,7 +104,19 @@ fn redact_url(url: &str) -> String {
         "" | "/" => "",
         path => path,
     };
-    let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = parsed
+        .query()
+        .map(|query| {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) => format!("{key}=[redacted]"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            format!("?{}", pairs.join("&"))
+        })
+        .unwrap_or_default();
     format!("{}://{userinfo}{host}{port}{path}{query}", parsed.scheme())
 }
 

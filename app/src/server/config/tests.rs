@@ -55,6 +55,37 @@ fn debug_hides_database_credentials() {
 }
 
 #[test]
+fn debug_hides_query_values_of_either_url() {
+    let config = config(&[
+        (
+            "LATCHKEY_DATABASE_URL",
+            "postgres://db.example.com/latchkey?user=latchkey&password=s3cret&sslmode=require",
+        ),
+        (
+            "LATCHKEY_SMTP_URL",
+            "smtps://mail.example.com:465/?tls=required&password=hunter2",
+        ),
+    ])
+    .unwrap();
+    for shown in [format!("{config:?}"), config.smtp_url_redacted().unwrap()] {
+        for secret in ["s3cret", "hunter2", "=latchkey", "require"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains(
+            "db.example.com/latchkey?user=[redacted]&password=[redacted]&sslmode=[redacted]"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("mail.example.com:465?tls=[redacted]&password=[redacted]"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn a_password_holding_at_signs_is_redacted_whole() {
     for url in [
         "smtp://user:p@ss@mail.example.com:587",

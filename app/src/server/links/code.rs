@@ -1,18 +1,29 @@
 //! Redeeming by code: the way in from another device. A typed address and code redeem
-//! the link the code belongs to, through the same redeem as its token; the link and its
-//! code are one invitation, so afterwards both are used.
+//! the link the code belongs to, as its token would; the link and its code are one
+//! invitation, so afterwards both are used.
+//!
+//! A code takes [`MAX_CODE_FAILURES`] wrong tries, however many arrive at once: each try
+//! is one write transaction (they take turns, see [`db::begin_write`]) that reads the
+//! address's live codes, checks the typed code against them, and in the same transaction
+//! either redeems the link it matches or counts a wrong try against each of them, on
+//! their trails. So a try is checked only against codes that still take tries, and every
+//! wrong try checked is counted.
+//!
+//! Every well-formed address takes that same transaction, invited or not: an address
+//! with no live code is not answered sooner than one with codes (which would tell who
+//! has been invited and, beside `/login`, who is a coworker).
 
 use super::super::codes::{PlainCode, MAX_CODE_FAILURES};
 use super::super::db;
 use super::super::email::EmailAddress;
 use super::super::state::AppState;
-use super::super::store::events::{Client, Event};
-use super::super::store::link_codes;
+use super::super::store::events::Client;
+use super::super::store::link_codes::{self, Typist};
 use super::super::tokens::TokenHash;
 use super::super::{now, OrInternal};
-use super::redeem::{redeem_hashed, Redemption};
+use super::redeem::{commit_redeem, redeem_in, Redemption};
 use crate::error::AppError;
-use crate::model::{EventKind, CODE_LOCKED, WRONG_CODE};
+use sqlx::AnyConnection;
 use tracing::info;
 
 /// Redeems the link of `email` whose code is `code`. A code that matches none of the
@@ -25,7 +36,10 @@ pub async fn redeem_code(
     client: &Client,
 ) -> Result<Redemption, AppError> {
     let at = now();
-    let live = link_codes::live_codes(&state.db, email.as_str(), at, MAX_CODE_FAILURES)
+    let mut tx = db::begin_write(&state.writer)
+        .await
+        .or_internal("starting to check a code")?;
+    let live = link_codes::live_codes(&mut *tx, email.as_str(), at, MAX_CODE_FAILURES)
         .await
         .or_internal("looking up codes")?;
     let matched = live.iter().find_map(|stored| {
@@ -36,41 +50,45 @@ pub async fn redeem_code(
             .then_some(salt)
     });
     if let Some(hash) = matched {
-        return redeem_hashed(state, hash, client).await;
+        let redeeming = redeem_in(&mut tx, state, &hash, client, at).await;
+        return commit_redeem(state, tx, redeeming).await;
     }
-    if !live.is_empty() {
-        let ids: Vec<i64> = live.iter().map(|stored| stored.id).collect();
-        count_wrong_try(state, &ids, client, at).await?;
-    }
+    let ids: Vec<i64> = live.iter().map(|stored| stored.id).collect();
+    count_wrong_try(&mut tx, &ids, client, at).await?;
+    link_codes::commit_as_written(&mut tx, db::Engine::of(&state.writer))
+        .await
+        .or_internal("counting a wrong code")?;
+    tx.commit().await.or_internal("committing a wrong code")?;
     info!("a code was refused");
     Err(AppError::CodeRefused)
 }
 
-/// One wrong try against each of `ids`, on their trails: folded with the others from the
-/// same network, and the one that locks a code written on its own.
+/// One wrong try against each of `ids` (none for an address without live codes), on
+/// their trails: folded with the others from the same network, and the one that locks a
+/// code written on its own. The same statements run whether there are codes or not.
 async fn count_wrong_try(
-    state: &AppState,
+    tx: &mut AnyConnection,
     ids: &[i64],
     client: &Client,
     at: i64,
 ) -> Result<(), AppError> {
-    let mut tx = db::begin_write(&state.writer)
-        .await
-        .or_internal("starting to count a wrong code")?;
-    let counted = link_codes::count_failure(&mut tx, ids, MAX_CODE_FAILURES)
+    let counted = link_codes::count_failure(&mut *tx, ids, MAX_CODE_FAILURES)
         .await
         .or_internal("counting a wrong code")?;
+    let (mut wrong, mut locked) = (Vec::new(), Vec::new());
     for (id, failures) in counted {
-        let event = Event::new(EventKind::RedeemRefused).from(client);
         if failures >= MAX_CODE_FAILURES {
-            event.detail(CODE_LOCKED).record(&mut *tx, id, at).await
+            locked.push(id);
         } else {
-            event
-                .detail(WRONG_CODE)
-                .record_repeatable(&mut tx, id, at)
-                .await
+            wrong.push(id);
         }
-        .or_internal("recording a wrong code")?;
     }
-    tx.commit().await.or_internal("committing a wrong code")
+    let typist = Typist {
+        ip: client.ip.to_string(),
+        network: client.network.to_string(),
+        user_agent: client.user_agent.as_deref(),
+    };
+    link_codes::record_wrong_tries(&mut *tx, &wrong, &locked, &typist, at)
+        .await
+        .or_internal("recording a wrong code")
 }

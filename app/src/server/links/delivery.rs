@@ -74,7 +74,7 @@ async fn deliver_now(
         Ok(()) => (Delivery::Sent, None),
         Err(error) => {
             warn!(link_id = id, %error, "mail delivery failed");
-            (Delivery::Failed, Some(error))
+            (Delivery::Failed, Some(error.into_words()))
         }
     };
     deliveries

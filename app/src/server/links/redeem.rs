@@ -5,7 +5,7 @@ use super::super::db;
 use super::super::state::AppState;
 use super::super::store::applications;
 use super::super::store::events::{self, Client, Event};
-use super::super::store::links::{self, purpose_code};
+use super::super::store::links::{self, purpose_code, Won};
 use super::super::store::redeems::Redeem;
 use super::super::store::session_records::PreparedRecords;
 use super::super::store::sessions::{self, Lifetimes, Opening};
@@ -13,6 +13,7 @@ use super::super::tokens::{PlainToken, TokenHash};
 use super::super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::{EventKind, LinkPreview, Purpose, Redeemed, SessionLifetime};
+use sqlx::{Any, AnyConnection};
 use tracing::info;
 
 /// Where a browser goes after redeeming an invitation with no destination.
@@ -105,8 +106,8 @@ pub async fn redeem(
     redeem_hashed(state, token.hashed(), client).await
 }
 
-/// [`redeem`] for the link whose token hashes to `hash` (a code names its link so).
-pub(super) async fn redeem_hashed(
+/// [`redeem`] for the link whose token hashes to `hash`.
+async fn redeem_hashed(
     state: &AppState,
     hash: TokenHash,
     client: &Client,
@@ -118,13 +119,30 @@ pub(super) async fn redeem_hashed(
     let mut tx = db::begin_write(&state.writer)
         .await
         .or_internal("starting a redeem")?;
-    let won = links::mark_redeemed(&mut tx, &hash, at)
+    let won = redeem_in(&mut tx, state, &hash, client, at).await;
+    commit_redeem(state, tx, won).await
+}
+
+/// What [`redeem_in`] did inside its caller's transaction, to commit.
+pub(super) type Redeeming = Result<(Won, Redemption), AppError>;
+
+/// The link whose token hashes to `hash` is redeemed inside the write transaction `tx`,
+/// opening a session: or refused, with its reason on the trail. The caller commits
+/// ([`commit_redeem`]); nothing is answered until then.
+pub(super) async fn redeem_in(
+    tx: &mut AnyConnection,
+    state: &AppState,
+    hash: &TokenHash,
+    client: &Client,
+    at: i64,
+) -> Result<Redeeming, AppError> {
+    let won = links::mark_redeemed(&mut *tx, hash, at)
         .await
         .or_internal("redeeming a link")?;
     let Some(won) = won else {
         // Still inside the write transaction: the state read here is the one that
         // refused the redeem, and the refusal lands on the trail atomically.
-        let link = links::by_hash(&mut *tx, &hash, at)
+        let link = links::by_hash(&mut *tx, hash, at)
             .await
             .or_internal("looking up a link")?;
         let refusal = match &link {
@@ -142,25 +160,20 @@ pub(super) async fn redeem_hashed(
             Event::new(EventKind::RedeemRefused)
                 .from(client)
                 .detail(reason)
-                .record_repeatable(&mut tx, link.id, at)
+                .record_repeatable(&mut *tx, link.id, at)
                 .await
                 .or_internal("recording a refused redeem")?;
         }
-        tx.commit()
-            .await
-            .or_internal("committing a refused redeem")?;
-        info!(reason = ?refusal, "redeem refused");
-        return Err(refusal);
+        return Ok(Err(refusal));
     };
 
-    let (opening, gate_token) = opening(state, &hash, client, at);
+    let (opening, gate_token) = opening(state, hash, client, at);
     let auth_id = opening.id.clone();
-    let ends_at = sessions::open(&mut tx, opening)
+    let ends_at = sessions::open(&mut *tx, opening)
         .await
         .or_internal("opening a session")?
         .ok_or(AppError::Internal)?;
-    let is_signin = won.purpose == purpose_code(Purpose::Signin);
-    if is_signin {
+    if won.purpose == purpose_code(Purpose::Signin) {
         // An invitee's session records its redeem itself (a trigger, migration 0004).
         Event::new(EventKind::Redeemed)
             .from(client)
@@ -168,20 +181,38 @@ pub(super) async fn redeem_hashed(
             .await
             .or_internal("recording a redeem")?;
     }
+    let redemption = Redemption {
+        auth_id,
+        gate_token,
+        ends_at,
+        redeemed: Redeemed {
+            redirect_to: String::new(),
+        },
+    };
+    Ok(Ok((won, redemption)))
+}
+
+/// Commits the transaction [`redeem_in`] worked in, then answers its redeem (with where
+/// the browser goes next) or its refusal.
+pub(super) async fn commit_redeem(
+    state: &AppState,
+    tx: sqlx::Transaction<'static, Any>,
+    redeeming: Result<Redeeming, AppError>,
+) -> Result<Redemption, AppError> {
+    // A fault rolls the transaction back as it is dropped.
+    let redeeming = redeeming?;
     tx.commit().await.or_internal("committing a redeem")?;
+    let (won, mut redemption) = redeeming.inspect_err(|refusal| {
+        info!(reason = ?refusal, "redeem refused");
+    })?;
     info!(link_id = won.id, "link redeemed");
-    let redirect_to = if is_signin {
+    redemption.redeemed.redirect_to = if won.purpose == purpose_code(Purpose::Signin) {
         // A sign-in asked for from an application's gate returns there.
         won.destination.unwrap_or_else(|| DASHBOARD.to_owned())
     } else {
         landing(state, won.id, won.destination).await?
     };
-    Ok(Redemption {
-        auth_id,
-        gate_token,
-        ends_at,
-        redeemed: Redeemed { redirect_to },
-    })
+    Ok(redemption)
 }
 
 /// A pending invitation's redeem, committed (see [`crate::server::group`]) with whatever

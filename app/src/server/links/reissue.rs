@@ -2,7 +2,7 @@
 //! asks for a new one (renewal) and the issuer is told.
 
 use super::super::db;
-use super::super::mail::RenewalNotice;
+use super::super::mail::{MailError, RenewalNotice};
 use super::super::metrics::{self, Issued};
 use super::super::state::AppState;
 use super::super::store::applications;
@@ -169,7 +169,7 @@ async fn notify_inviter(state: &AppState, old: &StoredLink, new_id: i64, deliver
     });
     let result = match letter {
         Ok(letter) => state.postman.send(letter).await,
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(MailError::from(error.to_string())),
     };
     if let Err(error) = result {
         warn!(link_id = old.id, %error, "telling the inviter about a renewal failed");

@@ -75,6 +75,36 @@ impl Outbox {
     }
 }
 
+/// Why a mail was not handed over, in plain words. A mail server's reply often quotes the
+/// recipient (`550 5.1.1 <alice@example.com>: …`): shown (`Display`, `Debug`), as in a
+/// log line, every address in it is masked; [`MailError::into_words`] gives the words
+/// whole, for the coworker who sent the mail and knows whom to.
+pub struct MailError(String);
+
+impl MailError {
+    pub fn into_words(self) -> String {
+        self.0
+    }
+}
+
+impl From<String> for MailError {
+    fn from(words: String) -> Self {
+        Self(words)
+    }
+}
+
+impl std::fmt::Display for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&super::email::mask_addresses(&self.0))
+    }
+}
+
+impl std::fmt::Debug for MailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MailError({self})")
+    }
+}
+
 /// The mailer plus the sender address, ready to send.
 #[derive(Clone)]
 pub struct Postman {
@@ -127,7 +157,7 @@ impl Postman {
     }
 
     /// Sends a letter. The error is plain words for the coworker, without the message.
-    pub async fn send(&self, letter: Letter) -> Result<(), String> {
+    pub async fn send(&self, letter: Letter) -> Result<(), MailError> {
         let sending = async {
             match &self.mailer {
                 Mailer::Smtp(smtp) => smtp
@@ -150,7 +180,7 @@ impl Postman {
             )),
         };
         super::metrics::mail_handed_over(result.is_ok());
-        result
+        result.map_err(MailError)
     }
 
     /// The invitation an outside person receives.

@@ -3,7 +3,8 @@
 //! written in one transaction, so the target ends up with all of it or none of it.
 //!
 //! Statements are assembled from fixed fragments only: the table names below and the
-//! column names PostgreSQL's catalogue lists for them; values are always bound.
+//! column names PostgreSQL's catalogue lists for them, each quoted as an identifier
+//! ([`quoted`]); values are always bound.
 
 use super::flag::Flag;
 use anyhow::{bail, Context, Result};
@@ -66,7 +67,7 @@ pub async fn sqlite_to_postgres(source: &AnyPool, target: &AnyPool) -> Result<Co
     let mut copied = Vec::new();
     for (table, order) in TABLES {
         let columns = columns(&mut write, table).await?;
-        let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+        let names: Vec<String> = columns.iter().map(|(name, _)| quoted(name)).collect();
         let select = format!("SELECT {} FROM {table} ORDER BY {order}", names.join(", "));
         let mut rows = sqlx::query(&select).fetch(&mut *read);
         let mut batch = Vec::with_capacity(BATCH);
@@ -107,6 +108,13 @@ pub async fn sqlite_to_postgres(source: &AnyPool, target: &AnyPool) -> Result<Co
     write.commit().await.context("committing the copy")?;
     read.rollback().await.ok();
     Ok(copied)
+}
+
+/// `name` as a quoted SQL identifier, read the same by SQLite and PostgreSQL: in double
+/// quotes, a double quote inside doubled. A name read from a catalogue is data, and may
+/// be a keyword (`user`), hold capitals, spaces or quotes.
+pub fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 async fn count(connection: &mut AnyConnection, table: &str) -> Result<i64> {
@@ -151,7 +159,7 @@ async fn insert(
             format!("({})", numbers.join(", "))
         })
         .collect();
-    let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<String> = columns.iter().map(|(name, _)| quoted(name)).collect();
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES {}",
         names.join(", "),
