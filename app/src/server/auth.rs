@@ -81,10 +81,12 @@ async fn end_session(
     reason: EndReason,
     at: i64,
 ) -> Result<(), AppError> {
-    sessions::end(writer, auth_id, reason, at)
+    if let Some(number) = sessions::end(writer, auth_id, reason, at)
         .await
-        .or_internal("ending the session")?;
-    gate::changed(Subject::SessionId(auth_id.into()));
+        .or_internal("ending the session")?
+    {
+        gate::changed(Subject::Session(number));
+    }
     Ok(())
 }
 

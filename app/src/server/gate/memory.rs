@@ -16,12 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a committed change is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject {
     /// One session, by its number (`auth_sessions.rowid`).
     Session(i64),
-    /// One session, by its id (the process that ended it knows that).
-    SessionId(Box<str>),
     /// An invitation: revoked, renamed, its applications changed.
     Link(i64),
     /// A coworker: removed, role or name changed.
@@ -101,10 +99,10 @@ impl Memory {
         let stamps = lock(&self.stamps);
         let outdated = view.loaded_at <= stamps.floor
             || (!stamps.by_subject.is_empty()
-                && view.subjects().iter().any(|subject| {
+                && view.subjects().any(|subject| {
                     stamps
                         .by_subject
-                        .get(subject)
+                        .get(&subject)
                         .is_some_and(|&at| view.loaded_at <= at)
                 }));
         drop(stamps);

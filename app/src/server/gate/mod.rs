@@ -56,7 +56,7 @@ pub struct Identity {
     pub email: String,
     pub name: Option<String>,
     /// `coworker` (and `admin`), or `invitee`.
-    pub groups: Vec<&'static str>,
+    pub groups: &'static [&'static str],
     /// The invitation that opened an invitee's session.
     pub link: Option<i64>,
 }
@@ -154,7 +154,7 @@ static GATES: Mutex<Vec<Weak<Gate>>> = Mutex::new(Vec::new());
 pub fn changed(subject: Subject) {
     for gate in gates() {
         if let Some(memory) = &gate.memory {
-            memory.forget(subject.clone());
+            memory.forget(subject);
         }
     }
 }
@@ -286,7 +286,7 @@ impl Gate {
             Verdict::Allow { touch, first_reach } => {
                 if touch {
                     view.last_seen_at.fetch_max(at, Ordering::AcqRel);
-                    self.behind.used(&view.id, at);
+                    self.behind.used(&view.id(), at);
                 }
                 if let (true, Some(link_id)) = (first_reach, view.link_id) {
                     view.reached
@@ -294,7 +294,7 @@ impl Gate {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .push(application.id);
                     self.behind.reached(Reach {
-                        session_id: view.id.clone(),
+                        session_id: view.id(),
                         link_id,
                         application_id: application.id,
                         application_name: application.name.clone(),
@@ -310,10 +310,13 @@ impl Gate {
             }),
             Verdict::Ended { end_now } => {
                 if end_now {
-                    sessions::end(&self.writer, &view.id, EndReason::Expired, at)
+                    let id = view.id();
+                    if let Some(number) = sessions::end(&self.writer, &id, EndReason::Expired, at)
                         .await
-                        .or_internal("ending the session")?;
-                    changed(Subject::SessionId(view.id.as_str().into()));
+                        .or_internal("ending the session")?
+                    {
+                        changed(Subject::Session(number));
+                    }
                 }
                 // An invitee who signed out is signed out, as a coworker is; one whose
                 // session ended otherwise (revoked, idle, past its lifetime) is told so.
@@ -381,11 +384,12 @@ impl Gate {
         };
         let view = View::of(row, ticket);
         // What is queued behind is what the database will say.
-        if let Some(used) = self.behind.use_of(&view.id) {
+        let id = view.id();
+        if let Some(used) = self.behind.use_of(&id) {
             view.last_seen_at.fetch_max(used, Ordering::AcqRel);
         }
         {
-            let pending = self.behind.reaches_of(&view.id);
+            let pending = self.behind.reaches_of(&id);
             let mut reached = view
                 .reached
                 .lock()

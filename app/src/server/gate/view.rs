@@ -14,8 +14,9 @@ use std::sync::Mutex;
 pub struct View {
     /// The memory's counter when it was read (see [`super::memory::Memory::ticket`]).
     pub loaded_at: u64,
-    /// `auth_sessions.id` and `rowid`.
-    pub id: String,
+    /// `auth_sessions.id` (64 hex digits, kept as the 32 bytes they spell: a million of
+    /// these are remembered) and `rowid`.
+    id: SessionKey,
     pub number: i64,
     pub link_id: Option<i64>,
     pub coworker_id: Option<i64>,
@@ -33,8 +34,48 @@ pub struct View {
     pub opens: Box<[i64]>,
     /// The applications it has reached ("Reached NAME" is on the trail).
     pub reached: Mutex<Vec<i64>>,
-    /// The subjects whose changes outdate this view (see [`View::subjects`]).
-    subjects: Box<[Subject]>,
+}
+
+/// A session id as the gate keeps it: the bytes its hex spells, or the text itself when it
+/// is not 64 lower-case hex digits (never, for ids `sessions::new_id` makes).
+#[derive(Debug)]
+enum SessionKey {
+    Bytes([u8; 32]),
+    Text(Box<str>),
+}
+
+impl SessionKey {
+    fn of(id: &str) -> Self {
+        let bytes = id.as_bytes();
+        let mut key = [0u8; 32];
+        let hex = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        if bytes.len() == 64 {
+            let decoded = key.iter_mut().zip(bytes.chunks(2)).all(|(out, pair)| {
+                match (hex(pair[0]), hex(pair[1])) {
+                    (Some(high), Some(low)) => {
+                        *out = high << 4 | low;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if decoded {
+                return Self::Bytes(key);
+            }
+        }
+        Self::Text(id.into())
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Self::Bytes(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            Self::Text(text) => text.to_string(),
+        }
+    }
 }
 
 impl View {
@@ -45,26 +86,24 @@ impl View {
                 email,
                 name: row.c_name,
                 groups: if row.c_is_admin.is_some_and(|flag| flag.0) {
-                    vec!["coworker", "admin"]
+                    &["coworker", "admin"]
                 } else {
-                    vec!["coworker"]
+                    &["coworker"]
                 },
                 link: None,
             }),
             (None, Some(link)) if row.l_revoked_at.is_none() => row.l_email.map(|email| Identity {
                 email,
                 name: row.l_name,
-                groups: vec!["invitee"],
+                groups: &["invitee"],
                 link: Some(link),
             }),
             // A removed coworker's session, or one whose invitation was revoked.
             _ => None,
         };
-        let subjects = subjects_of(&row.id, row.number, row.link_id, row.coworker_id);
         Self {
-            subjects,
             loaded_at,
-            id: row.id,
+            id: SessionKey::of(&row.id),
             number: row.number,
             link_id: row.link_id,
             coworker_id: row.coworker_id,
@@ -81,27 +120,26 @@ impl View {
         }
     }
 
-    /// The subjects whose changes outdate this view: its session (by number and by
-    /// id), its invitation or its coworker.
-    pub fn subjects(&self) -> &[Subject] {
-        &self.subjects
+    /// `auth_sessions.id`.
+    pub fn id(&self) -> String {
+        self.id.text()
+    }
+
+    /// The subjects whose changes outdate this view: its session, its invitation or its
+    /// coworker.
+    pub fn subjects(&self) -> impl Iterator<Item = Subject> {
+        [
+            Some(Subject::Session(self.number)),
+            self.link_id.map(Subject::Link),
+            self.coworker_id.map(Subject::Coworker),
+        ]
+        .into_iter()
+        .flatten()
     }
 
     pub fn is_invitee(&self) -> bool {
         self.link_id.is_some()
     }
-}
-
-fn subjects_of(id: &str, number: i64, link: Option<i64>, coworker: Option<i64>) -> Box<[Subject]> {
-    [
-        Some(Subject::Session(number)),
-        Some(Subject::SessionId(id.into())),
-        link.map(Subject::Link),
-        coworker.map(Subject::Coworker),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
 }
 
 /// What a view says about a request for application `application` at `at`.
@@ -153,20 +191,19 @@ pub(crate) mod tests {
     /// An invitee's view (or a coworker's, with `coworker`), live until far ahead.
     pub fn view(loaded_at: u64, number: i64, link: Option<i64>, coworker: Option<i64>) -> View {
         View {
-            subjects: subjects_of(&format!("s{number}"), number, link, coworker),
             loaded_at,
-            id: format!("s{number}"),
+            id: SessionKey::of(&format!("s{number}")),
             number,
             link_id: link,
             coworker_id: coworker,
             holder: Some(Identity {
                 email: "ada@example.com".into(),
                 name: None,
-                groups: vec![if link.is_some() {
-                    "invitee"
+                groups: if link.is_some() {
+                    &["invitee"]
                 } else {
-                    "coworker"
-                }],
+                    &["coworker"]
+                },
                 link,
             }),
             ended: false,
@@ -176,6 +213,16 @@ pub(crate) mod tests {
             opens: vec![1].into(),
             reached: Mutex::new(vec![]),
         }
+    }
+
+    #[test]
+    fn a_session_id_is_kept_as_the_bytes_it_spells() {
+        let id = crate::server::store::sessions::new_id();
+        let key = SessionKey::of(&id);
+        assert!(matches!(key, SessionKey::Bytes(_)));
+        assert_eq!(key.text(), id);
+        assert_eq!(SessionKey::of("auth-7").text(), "auth-7");
+        assert_eq!(SessionKey::of(&"A".repeat(64)).text(), "A".repeat(64));
     }
 
     #[test]

@@ -165,21 +165,26 @@ where
         .map(drop)
 }
 
-/// Ends session `id`, if it is live, for `reason` (one its holder or its limits caused).
-pub async fn end<'e, E>(executor: E, id: &str, reason: EndReason, at: i64) -> sqlx::Result<()>
+/// Ends session `id`, if it is live, for `reason` (one its holder or its limits caused);
+/// answers its number when it was live.
+pub async fn end<'e, E>(
+    executor: E,
+    id: &str,
+    reason: EndReason,
+    at: i64,
+) -> sqlx::Result<Option<i64>>
 where
     E: Executor<'e, Database = Any>,
 {
-    sqlx::query(
+    sqlx::query_scalar(
         "UPDATE auth_sessions SET ended_at = $2, end_reason = $3
-         WHERE id = $1 AND ended_at IS NULL",
+         WHERE id = $1 AND ended_at IS NULL RETURNING rowid",
     )
     .bind(id)
     .bind(at)
     .bind(reason.code())
-    .execute(executor)
+    .fetch_optional(executor)
     .await
-    .map(drop)
 }
 
 /// Ends every live session link `link_id` opened, by coworker `by` revoking it; answers
