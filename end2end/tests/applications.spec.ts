@@ -187,9 +187,14 @@ test('an admin registers applications, and an invitation opens the ones chosen f
     headers: { 'X-Original-URL': `${handbookUrl}/page`, 'X-Original-Method': 'GET' },
   });
   expect(gate.status(), 'the gate lets the invitee into the handbook').toBe(200);
-  await page.reload();
-  await waitForHydration(page);
-  await expect(page.locator('ol.timeline').getByText(`Reached ${handbook}`, { exact: true })).toBeVisible();
+  // The gate writes it behind its answer, within a second.
+  await expect(async () => {
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.locator('ol.timeline').getByText(`Reached ${handbook}`, { exact: true })).toBeVisible({
+      timeout: 1_000,
+    });
+  }).toPass({ timeout: 10_000 });
 
   // Removing an application asks first, and says what it takes away.
   await gotoReady(page, '/dashboard/applications');
