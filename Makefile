@@ -13,6 +13,11 @@ CARGO_LEPTOS_VERSION := 0.3.10
 # Must equal the wasm-bindgen crate version pinned in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
 
+# Binaries built with this carry the front end in target/site inside themselves (see
+# server/src/assets/): what `make run`, `make dist` and the tests run. Without it (cargo
+# leptos watch, cargo leptos end-to-end) the server serves target/site from disk.
+CARRY_SITE := LATCHKEY_EMBED_SITE=target/site
+
 CARGO_BIN := $(HOME)/.cargo/bin
 # Binaryen's wasm-opt from the npm registry (tools/), found first by cargo-leptos.
 TOOLS_BIN := $(CURDIR)/tools/node_modules/.bin
@@ -24,7 +29,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps deps-rust deps-system deps-node deps-tools build build-release site run test \
-        check fmt unit e2e e2e-shuffled screenshots fuzz bench bench-needs-nginx bench-smoke clean
+        check dist fmt unit e2e e2e-shuffled screenshots fuzz bench bench-needs-nginx bench-smoke clean
 
 help:
 	@echo "make run    build and serve Latchkey on http://127.0.0.1:3000 (data in data/)"
@@ -94,9 +99,10 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 build: deps-rust deps-system deps-tools
 	cargo leptos build
 
-build-release: deps-rust deps-system deps-tools
-	cargo leptos build --release
-	target/release/latchkey precompress
+# The release binary carries the front end (server/build.rs reads LATCHKEY_EMBED_SITE), so
+# the front end is built first and the server after it, never side by side.
+build-release: deps-rust deps-system deps-tools site
+	$(CARRY_SITE) cargo leptos build --release --server-only
 
 # -------------------------------------------------------------------- run --
 
@@ -110,9 +116,24 @@ run: deps-rust deps-system build-release
 	@echo "Later sign-in links and invitations are written to data/outbox/ as .eml files"
 	@echo "unless LATCHKEY_SMTP_URL is set (see README)."
 	@echo
-	LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=latchkey \
-	  LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} \
-	  target/release/latchkey serve
+	LEPTOS_SITE_ADDR=$${LEPTOS_SITE_ADDR:-127.0.0.1:3000} target/release/latchkey serve
+
+# -------------------------------------------------------------------- dist --
+
+# One file to deploy, with what goes beside it: the release binary (carrying the front
+# end), the README, LICENSE, docs/ (the gate's proxy files, the systemd unit and the
+# reference). docs/deploying.md says what to do with it.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+DIST_NAME := latchkey-$(VERSION)-$(shell uname -m)-linux
+dist: build-release
+	rm -rf dist/$(DIST_NAME) dist/$(DIST_NAME).tar.gz
+	mkdir -p dist/$(DIST_NAME)
+	install -m 755 target/release/latchkey dist/$(DIST_NAME)/latchkey
+	cp README.md LICENSE docs/systemd/latchkey.service dist/$(DIST_NAME)/
+	cp -r docs dist/$(DIST_NAME)/docs
+	tar -C dist --owner=0 --group=0 -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
+	rm -rf dist/$(DIST_NAME)
+	@echo "wrote dist/$(DIST_NAME).tar.gz"
 
 # ------------------------------------------------------------------ tests --
 
@@ -123,7 +144,7 @@ run: deps-rust deps-system build-release
 test: deps check site unit e2e-shuffled
 	@# The browser flows once more on a PostgreSQL-backed server (the gate's own Latchkey
 	@# stays on SQLite): with-postgres starts a throwaway cluster and removes it afterwards.
-	cd end2end && ../target/debug/with-postgres npx playwright test --project=chromium \
+	cd end2end && $(CARRY_SITE) ../target/debug/with-postgres npx playwright test --project=chromium \
 	  --shuffle=$(E2E_SEED)
 	@echo "all tests passed (Playwright's order: E2E_SEED=$(E2E_SEED))"
 
@@ -135,7 +156,7 @@ E2E_SEED ?= $(shell echo $$(( (RANDOM << 15) | RANDOM )))
 override E2E_SEED := $(E2E_SEED)
 e2e-shuffled: deps-node
 	@echo "Playwright runs its specs in a shuffled order: E2E_SEED=$(E2E_SEED) replays it"
-	cd end2end && npx playwright test --shuffle=$(E2E_SEED)
+	cd end2end && $(CARRY_SITE) npx playwright test --shuffle=$(E2E_SEED)
 
 fmt:
 	cargo fmt --all
@@ -146,20 +167,21 @@ check: deps-rust
 	cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
 
 unit: site
-	cargo test --workspace
+	$(CARRY_SITE) cargo test --workspace
 	@# The integration suite once more, on PostgreSQL: with-postgres (testkit) starts a
 	@# throwaway cluster on a free loopback port and removes it afterwards, failed or not.
 	cargo build -p testkit --bin with-postgres
-	target/debug/with-postgres cargo test -p server --test api
+	$(CARRY_SITE) target/debug/with-postgres cargo test -p server --test api
 
 # Just the front end (WASM, JS, CSS, public/) into target/site, built as `make run` builds
 # it (release, through wasm-opt), so the Playwright suite tests what users get.
 site: deps-rust deps-system deps-tools
 	cargo leptos build --release --frontend-only
 
-# Build everything and run only the Playwright suite.
-e2e: deps-node build
-	cd end2end && npx playwright test
+# Build everything as `make test` does and run only the Playwright suite.
+e2e: deps-node site
+	$(CARRY_SITE) cargo build -p server --bin latchkey
+	cd end2end && $(CARRY_SITE) npx playwright test
 
 # The README's screenshots, taken by the Playwright suite's accessibility walk.
 screenshots: deps-node build
@@ -181,7 +203,7 @@ bench-needs-nginx:
 # any wrong answer (not on speed), so the benchmark cannot rot. `make test` runs it as part
 # of `unit`; this runs only it.
 bench-smoke: site
-	cargo test --workspace --test smoke
+	$(CARRY_SITE) cargo test --workspace --test smoke
 
 # Coverage-guided fuzzing of the token and email parsers (fuzz/), FUZZ_SECONDS per target.
 # cargo-fuzz needs nightly compiler flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
@@ -194,4 +216,4 @@ fuzz:
 
 clean:
 	cargo clean
-	rm -rf end2end/node_modules end2end/test-results end2end/playwright-report tools/node_modules
+	rm -rf dist end2end/node_modules end2end/test-results end2end/playwright-report tools/node_modules

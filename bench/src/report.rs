@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use server::assets;
+use server::assets::compress as assets;
 use std::path::Path;
 
 /// UTC date, `YYYY-MM-DD`.

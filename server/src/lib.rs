@@ -53,12 +53,11 @@ pub async fn build(
 ) -> Result<(Router, AppState)> {
     // The built front end: served as it is under /pkg/, and under /pkg/{version}/, named
     // by its contents, where pages load it from and browsers may cache it for good.
-    let site_root = std::path::PathBuf::from(&*leptos_options.site_root);
-    let pkg = site_root.join(&*leptos_options.site_pkg_dir);
+    let site = assets::Site::of(&leptos_options);
     let versioned = format!(
         "{}/{}",
         leptos_options.site_pkg_dir,
-        assets::version(&pkg, &leptos_options.output_name)
+        site.version(&leptos_options.site_pkg_dir, &leptos_options.output_name)
     );
     leptos_options.site_pkg_dir = Arc::from(versioned.as_str());
     let db = db::connect(
@@ -155,35 +154,13 @@ pub async fn build(
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    // The built front end and public/ are plain files. They are served by ServeDir rather
-    // than Leptos' file handler, which renders in a reactive owner of its own and can take
-    // the headers of a page rendering at the same moment. Any other path is the app's
-    // "Page not found".
+    // The built front end and public/ are plain files, served by `files` rather than
+    // Leptos' file handler, which renders in a reactive owner of its own and can take the
+    // headers of a page rendering at the same moment. Any other path is the app's "Page
+    // not found".
     let not_found =
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
-    // Siblings older than their file (a rebuild since) are deleted before serving, so
-    // they are never sent in its place. `make build-release` writes them beforehand
-    // (`latchkey precompress`); a release server compresses whatever is still missing on
-    // a thread of its own, so shutting down never waits for it (an interrupted file is
-    // left under a temporary name and cleared next time). Debug builds do not compress: their
-    // unoptimised WASM is several megabytes and brotli would hold a core for minutes.
-    if let Err(error) = assets::remove_stale(&pkg) {
-        tracing::warn!(%error, "could not remove stale compressed files");
-    }
-    if !cfg!(debug_assertions) {
-        let pkg = pkg.clone();
-        std::thread::spawn(move || match assets::precompress(&pkg) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
-            Err(error) => {
-                tracing::warn!(%error, "could not precompress the front end; serving it as is");
-            }
-        });
-    }
-    let files = ServeDir::new(&site_root)
-        .precompressed_br()
-        .precompressed_gzip()
-        .fallback(not_found.with_state(state.clone()));
+    let files = files(site, &versioned, not_found.with_state(state.clone()));
     let counting = state.config.metrics != Metrics::Off;
     if counting {
         metrics::recorder();
@@ -199,11 +176,7 @@ pub async fn build(
         .route("/link/renew", post(forms::renew_link))
         .route("/code", post(forms::continue_with_code))
         .leptos_routes_with_context(&state, routes, page_context, page_shell)
-        .nest_service(
-            &format!("/{versioned}"),
-            ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
-        )
-        .fallback_service(files)
+        .merge(files)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::gate_cookie,
@@ -235,6 +208,82 @@ pub async fn build(
         router = router.layer(axum::middleware::from_fn(metrics::count_request));
     }
     Ok((router, state))
+}
+
+/// The routes of the front end's files: `/pkg/{version}/…` and every other path of the
+/// site, anything else answered by `not_found`.
+fn files<S>(site: assets::Site, versioned: &str, not_found: S) -> Router<AppState>
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    match site {
+        assets::Site::Carried(carried) => {
+            // `/pkg/{version}/x` is `/pkg/x`: the version names the only build there is.
+            let unversioned = format!("/{versioned}/");
+            let pkg = format!("/{}/", versioned.split('/').next().unwrap_or("pkg"));
+            Router::new().fallback_service(tower::service_fn(
+                move |request: axum::extract::Request| {
+                    let path = request.uri().path();
+                    let path = match path.strip_prefix(&unversioned) {
+                        Some(rest) => format!("{pkg}{rest}"),
+                        None => path.to_owned(),
+                    };
+                    let file = assets::carried::find(carried, &path);
+                    let not_found = not_found.clone();
+                    async move {
+                        match file {
+                            Some(file) => Ok(assets::carried::answer(
+                                file,
+                                request.method(),
+                                request.headers(),
+                            )),
+                            None => tower::ServiceExt::oneshot(not_found, request).await,
+                        }
+                    }
+                },
+            ))
+        }
+        assets::Site::Disk { root, pkg } => {
+            // Siblings older than their file (a rebuild since) are deleted before
+            // serving, so they are never sent in its place. A release server compresses
+            // whatever is still missing on a thread of its own, so shutting down never
+            // waits for it (an interrupted file is left under a temporary name and
+            // cleared next time). Debug builds do not compress: their unoptimised WASM is
+            // several megabytes and brotli would hold a core for minutes.
+            if let Err(error) = assets::remove_stale(&pkg) {
+                tracing::warn!(%error, "could not remove stale compressed files");
+            }
+            if !cfg!(debug_assertions) {
+                let pkg = pkg.clone();
+                std::thread::spawn(move || match assets::precompress(&pkg) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not precompress the front end; serving it as is");
+                    }
+                });
+            }
+            Router::new()
+                .nest_service(
+                    &format!("/{versioned}"),
+                    ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
+                )
+                .fallback_service(
+                    ServeDir::new(&root)
+                        .precompressed_br()
+                        .precompressed_gzip()
+                        .fallback(not_found),
+                )
+        }
+    }
 }
 
 /// What every page render has in its context: the state, and the page's security policy.

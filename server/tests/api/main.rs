@@ -6,6 +6,7 @@ mod cli;
 mod codes;
 mod concurrency;
 mod copy;
+mod deploy;
 mod faults;
 mod forms;
 mod gate;

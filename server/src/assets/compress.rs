@@ -1,32 +1,16 @@
-//! The built front end, served well: each file under `pkg/` gets brotli and gzip
-//! siblings (`.br`, `.gz`) written next to it, which `ServeDir` then serves to browsers
-//! that accept them, with `Content-Encoding` and `Vary: Accept-Encoding`.
+//! Brotli and gzip for the front end: which files are compressed, and how.
 //!
-//! The siblings are written in the background when a release build starts, only when
-//! missing or older than their file, so a fresh build is compressed once; until then
-//! files go out as they are.
+//! A site on disk gets siblings (`.br`, `.gz`) written next to each compressible file
+//! under `pkg/`, which `ServeDir` serves to browsers that accept them. The same rule and
+//! the same settings compress the site a release binary carries (`server/build.rs`
+//! includes this file).
+//!
+//! On disk, the siblings are written in the background when a release server starts,
+//! only when missing or older than their file, so a fresh build is compressed once;
+//! until then files go out as they are.
 
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// A name for this build of the front end: the start of the SHA-256 of its JS, WASM and
-/// CSS. Pages load the files under `/pkg/{version}/`, which can then be cached for good:
-/// a new build has a new version, so no browser keeps an old file for a new page.
-pub fn version(dir: &Path, output_name: &str) -> String {
-    let mut hash = Sha256::new();
-    for extension in ["js", "wasm", "css"] {
-        if let Ok(bytes) = std::fs::read(dir.join(format!("{output_name}.{extension}"))) {
-            hash.update(extension.as_bytes());
-            hash.update((bytes.len() as u64).to_le_bytes());
-            hash.update(&bytes);
-        }
-    }
-    hash.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Compresses every `.wasm`, `.js` and `.css` file in `dir` that needs it. Returns how
 /// many files it compressed.
@@ -52,11 +36,7 @@ fn sweep(dir: &Path, compress: bool) -> std::io::Result<usize> {
             let _ = std::fs::remove_file(&path);
             continue;
         }
-        let compressible = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "wasm" | "js" | "css"));
-        if !compressible || !stale(&path, "br") && !stale(&path, "gz") {
+        if !compressible(&path) || !stale(&path, "br") && !stale(&path, "gz") {
             continue;
         }
         if !compress {
@@ -75,6 +55,14 @@ fn sweep(dir: &Path, compress: bool) -> std::io::Result<usize> {
         done += 1;
     }
     Ok(done)
+}
+
+/// Whether a file is worth compressing: the WASM, JS and CSS (public/'s few small files
+/// are not).
+pub fn compressible(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "wasm" | "js" | "css"))
 }
 
 /// `raw` gzipped at the best level, as served for `Accept-Encoding: gzip`.
