@@ -1,4 +1,4 @@
-//! Every server function, at the stable endpoints the README documents.
+//! Every server function, at the stable endpoints docs/api.md documents.
 //!
 //! Each one is thin: find out who is calling, parse the input into domain types, call one
 //! domain function. Roles are checked here, on the server, never only in the UI.

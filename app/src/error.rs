@@ -66,7 +66,7 @@ impl AppError {
         }
     }
 
-    /// The HTTP status this error is answered with (see the HTTP API in the README).
+    /// The HTTP status this error is answered with (see docs/api.md).
     pub fn status(&self) -> u16 {
         match self {
             Self::InvalidInput { .. } | Self::CodeRefused => 400,

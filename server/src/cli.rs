@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Every variable [`Config`] reads, and the ones the web framework and the log read.
 const ENVIRONMENT: &str = "\
-Environment (none is required; the README's Configuration section says more):
+Environment (none is required; docs/configuration.md says more):
   LATCHKEY_DATABASE_URL              sqlite://relative/path.db, sqlite:///absolute/path.db
                                      or postgres://user:password@host/database
                                      [default: sqlite://data/latchkey.db]

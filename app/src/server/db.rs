@@ -343,7 +343,7 @@ pub async fn backup(pool: &AnyPool, to: &Path) -> Result<u64> {
     if Engine::of(pool) == Engine::Postgres {
         anyhow::bail!(
             "latchkey backup copies a SQLite database; back up PostgreSQL with pg_dump \
-             (see the README)"
+             (see docs/operating.md)"
         );
     }
     if to.exists() {

@@ -1,6 +1,7 @@
 //! The `latchkey` command line as a person meets it: the real binary, its help, its
 //! version, and its exit codes (0 done, 1 the command failed, 2 a usage error).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -130,6 +131,78 @@ fn serve_help_lists_the_environment_that_configures_the_server() {
     assert!(
         text.contains("[default: sqlite://data/latchkey.db]"),
         "{text}"
+    );
+}
+
+/// Every `LATCHKEY_*` name in `text`: the prefix and the capitals, digits and underscores
+/// that follow it (`LATCHKEY_*` alone names none).
+fn latchkey_variables(text: &str) -> BTreeSet<&str> {
+    const PREFIX: &str = "LATCHKEY_";
+    text.match_indices(PREFIX)
+        .map(|(at, _)| {
+            let rest = &text[at + PREFIX.len()..];
+            let length = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(rest.len());
+            &text[at..at + PREFIX.len() + length]
+        })
+        .filter(|name| name.len() > PREFIX.len())
+        .collect()
+}
+
+/// The variables `serve --help` lists: the first word of each entry of its Environment
+/// section, and every `LATCHKEY_*` name it prints anywhere.
+fn variables_in_serve_help(help: &str) -> BTreeSet<&str> {
+    let environment = &help[help.find("\nEnvironment").expect("an Environment section")..];
+    let mut names: BTreeSet<&str> = environment
+        .lines()
+        .filter_map(|line| line.strip_prefix("  "))
+        .filter_map(|entry| entry.split_whitespace().next())
+        .filter(|word| {
+            word.contains('_')
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    names.extend(latchkey_variables(help));
+    names
+}
+
+/// The variables docs/configuration.md documents: the first cell of each row of its
+/// table, `| `NAME` | default | meaning |`.
+fn variables_in_table(doc: &str) -> BTreeSet<&str> {
+    doc.lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| row.split_once('`'))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[test]
+fn docs_configuration_documents_exactly_the_variables_serve_help_lists() {
+    let help = latchkey(&["serve", "--help"]);
+    assert_eq!(help.status.code(), Some(0), "{help:?}");
+    let help = stdout(&help);
+    let listed = variables_in_serve_help(&help);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let rows = variables_in_table(&doc);
+
+    let undocumented: Vec<&str> = listed.difference(&rows).copied().collect();
+    assert!(
+        undocumented.is_empty(),
+        "`latchkey serve --help` lists {undocumented:?}, which docs/configuration.md's \
+         table has no row for: add a row"
+    );
+    let mut named = rows;
+    named.extend(latchkey_variables(&doc));
+    let unlisted: Vec<&str> = named.difference(&listed).copied().collect();
+    assert!(
+        unlisted.is_empty(),
+        "docs/configuration.md documents {unlisted:?}, which `latchkey serve --help` does \
+         not list: add it to the help (server/src/cli.rs) or take it out of the file"
     );
 }
 

@@ -1,7 +1,8 @@
 //! The proxy configs in docs/gate/ name exactly the identity headers the gate sends, and
 //! keep a client's own copies of them away from the application. The nginx and Caddy
 //! files also run for real in the Playwright suite (end2end/tests/gate.spec.ts); Traefik
-//! is not installable here, so its file is only read.
+//! is not installable here, so its file is only read. docs/gate.md copies each whole, and
+//! the shorter nginx examples (README.md, docs/deploying.md) are lines of the nginx file.
 
 use std::path::Path;
 
@@ -141,16 +142,64 @@ fn caddy_strips_client_copies_then_copies_exactly_the_gates_headers() {
     );
 }
 
+/// A file of the repository, by its path from the top.
+fn repository_file(path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The text of each fenced block in `markdown` opened with ```` ```language ````.
+fn fenced_blocks<'a>(markdown: &'a str, language: &str) -> Vec<&'a str> {
+    let opening = format!("```{language}\n");
+    markdown
+        .match_indices(&opening)
+        .map(|(at, _)| {
+            let body = &markdown[at + opening.len()..];
+            &body[..body.find("\n```").expect("a closed block") + 1]
+        })
+        .collect()
+}
+
 #[test]
-fn the_readme_carries_each_config_exactly_as_the_file_says() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
+fn docs_gate_md_carries_each_config_exactly_as_the_file_says() {
+    let guide = repository_file("docs/gate.md");
     for name in ["nginx.conf", "Caddyfile", "traefik.yml"] {
         let file = doc(name);
         assert!(
-            readme.contains(file.trim_end()),
-            "README.md's copy of docs/gate/{name} differs from the file: copy it again"
+            guide.contains(file.trim_end()),
+            "docs/gate.md's copy of docs/gate/{name} differs from the file: copy it again"
+        );
+    }
+}
+
+#[test]
+fn the_shorter_nginx_examples_are_lines_of_the_tested_file() {
+    let file = doc("nginx.conf");
+    let tested = config_lines(&file);
+    for path in ["README.md", "docs/deploying.md"] {
+        let text = repository_file(path);
+        let blocks = fenced_blocks(&text, "nginx");
+        assert!(!blocks.is_empty(), "{path} has an nginx example");
+        for block in blocks {
+            for line in config_lines(block) {
+                assert!(
+                    tested.contains(&line),
+                    "{path}'s nginx example has `{line}`, which docs/gate/nginx.conf \
+                     (the file the Playwright suite runs) does not: take it from the file"
+                );
+            }
+        }
+    }
+    // The README's example sets every identity header, so none the browser sent
+    // reaches the application.
+    let readme = repository_file("README.md");
+    let example = config_lines(fenced_blocks(&readme, "nginx")[0]);
+    for header in IDENTITY_HEADERS {
+        assert!(
+            example
+                .iter()
+                .any(|line| line.starts_with(&format!("proxy_set_header {header} "))),
+            "README.md's nginx example does not set {header}"
         );
     }
 }

@@ -1,4 +1,5 @@
-//! Configuration from `LATCHKEY_*` environment variables, with the defaults the README lists.
+//! Configuration from `LATCHKEY_*` environment variables, with the defaults
+//! docs/configuration.md lists.
 
 use anyhow::{bail, Context, Result};
 use ipnet::IpNet;

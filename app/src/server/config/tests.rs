@@ -12,7 +12,7 @@ fn config(pairs: &[(&str, &str)]) -> Result<Config> {
 }
 
 #[test]
-fn defaults_match_the_readme() {
+fn defaults_match_docs_configuration() {
     let config = config(&[]).unwrap();
     assert_eq!(config.database_url, "sqlite://data/latchkey.db");
     assert_eq!(config.public_url, "http://127.0.0.1:3000");
