@@ -3,6 +3,7 @@
 //! Each variant is something the person in front of the screen can act on. Faults are
 //! logged on the server with their cause and reach the client only as [`AppError::Internal`].
 
+use crate::model::LinkState;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,16 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Why a link in `state` cannot be used; `None` while it is pending.
+    pub fn refusal(state: LinkState) -> Option<Self> {
+        match state {
+            LinkState::Pending => None,
+            LinkState::Redeemed => Some(Self::LinkUsed),
+            LinkState::Expired => Some(Self::LinkExpired),
+            LinkState::Revoked => Some(Self::LinkRevoked),
+        }
+    }
+
     /// Shorthand for a rejected field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::InvalidInput {

@@ -28,17 +28,6 @@ impl LinkState {
         }
     }
 
-    /// Why a link in this state cannot be used; `None` while it is pending.
-    pub fn refusal(self) -> Option<crate::error::AppError> {
-        use crate::error::AppError;
-        match self {
-            Self::Pending => None,
-            Self::Redeemed => Some(AppError::LinkUsed),
-            Self::Expired => Some(AppError::LinkExpired),
-            Self::Revoked => Some(AppError::LinkRevoked),
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::Pending => "Pending",

@@ -83,7 +83,7 @@ fn Arrival() -> impl IntoView {
     });
     let refused = move || match preview.get() {
         Some(Some(Err(_))) => true,
-        Some(Some(Ok(preview))) => preview.state.refusal().is_some(),
+        Some(Some(Ok(preview))) => AppError::refusal(preview.state).is_some(),
         _ => false,
     };
 
@@ -94,7 +94,7 @@ fn Arrival() -> impl IntoView {
                 <p class="lead">"The link works once. Press Continue to sign in on this browser."</p>
             }.into_any(),
             Some(Some(Err(error))) => view! { <Refused error /> }.into_any(),
-            Some(Some(Ok(preview))) => match preview.state.refusal() {
+            Some(Some(Ok(preview))) => match AppError::refusal(preview.state) {
                 Some(error) if preview.can_renew => view! {
                     <Refused error renewable=true />
                     <RenewalForm token=token.get_untracked().unwrap_or_default() />

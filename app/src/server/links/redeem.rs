@@ -148,7 +148,7 @@ pub(super) async fn redeem_in(
         let refusal = match &link {
             None => AppError::LinkUnknown,
             // Pending here cannot happen under the write lock; answer as a fault.
-            Some(link) => link.state.refusal().unwrap_or(AppError::Internal),
+            Some(link) => AppError::refusal(link.state).unwrap_or(AppError::Internal),
         };
         if let Some(link) = &link {
             let reason = match refusal {
