@@ -4,10 +4,12 @@
 //! domain function. Roles are checked here, on the server, never only in the UI.
 
 use crate::error::AppError;
-use crate::model::{
-    ApplicationInfo, CoworkerInfo, IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview,
-    LinkSummary, Redeemed, Renewed, ReturnAddress, SignedIn,
+use crate::model::applications::{ApplicationInfo, ReturnAddress};
+use crate::model::coworkers::CoworkerInfo;
+use crate::model::links::{
+    IssuedLink, LinkCounts, LinkDetails, LinkPage, LinkPreview, LinkSummary, Redeemed, Renewed,
 };
+use crate::model::sessions::SignedIn;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

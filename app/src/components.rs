@@ -2,7 +2,7 @@
 
 use crate::api::SignOut;
 use crate::error::AppError;
-use crate::model::{LinkState, LinkSummary};
+use crate::model::links::{LinkState, LinkSummary};
 use leptos::prelude::*;
 use leptos::server_fn::client::Client;
 use leptos::server_fn::codec::PostUrl;
@@ -234,7 +234,7 @@ pub fn ResponsiveTable(
 /// before it hydrates); a change hands the new set to `on_change`.
 #[component]
 pub fn ApplicationBoxes(
-    applications: Vec<crate::model::ApplicationInfo>,
+    applications: Vec<crate::model::applications::ApplicationInfo>,
     initially: Vec<i64>,
     #[prop(into)] chosen: Signal<Vec<i64>>,
     on_change: Callback<Vec<i64>>,
@@ -276,7 +276,7 @@ where
     V: IntoView + 'static,
 {
     use crate::api::current_user;
-    use crate::model::SignedIn;
+    use crate::model::sessions::SignedIn;
     use leptos_router::components::{Redirect, A};
     let user = Resource::new(|| (), |_| current_user());
     view! {
@@ -399,10 +399,10 @@ pub fn RevokeButton(
 /// A time as "in 3 hours", with the exact UTC time on hover and for machines.
 #[component]
 pub fn When(at: i64) -> impl IntoView {
-    let exact = crate::model::format_utc(at);
+    let exact = crate::model::times::format_utc(at);
     view! {
         <time datetime=exact.replace(" UTC", "Z").replacen(' ', "T", 1) title=exact.clone()>
-            {crate::model::relative_time(at, now_secs())}
+            {crate::model::times::relative_time(at, now_secs())}
         </time>
     }
 }

@@ -3,7 +3,7 @@
 //! Each variant is something the person in front of the screen can act on. Faults are
 //! logged on the server with their cause and reach the client only as [`AppError::Internal`].
 
-use crate::model::LinkState;
+use crate::model::links::LinkState;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ pub enum AppError {
     #[error(
         "That code does not match. Check the email address and the code in the mail; after \
          {} wrong tries a code stops working, and the link in the mail still does.",
-        crate::model::MAX_CODE_FAILURES
+        crate::model::codes::MAX_CODE_FAILURES
     )]
     CodeRefused,
     #[error("New links for this invitation are turned off. Ask the person who invited you.")]

@@ -17,13 +17,13 @@ pub fn use_query_value(key: &'static str) -> Memo<Option<String>> {
 
 /// Where this page's `?rd=` leads, as the server judges it (`return_to`): the address and
 /// the application it is in, or nothing for a missing or unsafe `rd`.
-pub fn use_return_address() -> Resource<crate::model::ReturnAddress> {
+pub fn use_return_address() -> Resource<crate::model::applications::ReturnAddress> {
     let rd = use_query_value("rd");
     Resource::new(
         move || rd.get().filter(|rd| !rd.trim().is_empty()),
         |rd| async move {
             match rd {
-                None => crate::model::ReturnAddress::default(),
+                None => crate::model::applications::ReturnAddress::default(),
                 Some(rd) => crate::api::return_to(rd).await.unwrap_or_default(),
             }
         },

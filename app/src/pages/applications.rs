@@ -6,7 +6,7 @@ use crate::components::{
     use_hydrated, AdminPage, Busy, ConfirmButton, ErrorMessage, Header, ResponsiveTable,
 };
 use crate::error::AppError;
-use crate::model::ApplicationInfo;
+use crate::model::applications::ApplicationInfo;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

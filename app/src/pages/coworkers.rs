@@ -6,7 +6,7 @@ use crate::api::{list_coworkers, AddCoworker, DeactivateCoworker, SetCoworkerRol
 use crate::components::{
     use_hydrated, ActionButton, AdminPage, Busy, ErrorMessage, Header, ResponsiveTable, When,
 };
-use crate::model::CoworkerInfo;
+use crate::model::coworkers::CoworkerInfo;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

@@ -7,10 +7,11 @@ use crate::components::{
     use_hydrated, ActionButton, ApplicationBoxes, Busy, ErrorMessage, Header, Milestone,
     ResponsiveTable, RevokeButton, StateBadge,
 };
-use crate::model::{
-    ApplicationInfo, Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary,
-    SessionLifetime, SignedIn,
+use crate::model::applications::ApplicationInfo;
+use crate::model::links::{
+    Delivery, ExpiresIn, IssuedLink, LinkCounts, LinkPage, LinkState, LinkSummary,
 };
+use crate::model::sessions::{SessionLifetime, SignedIn};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

@@ -16,7 +16,7 @@ use crate::answer::{form_answer, FormAnswer};
 use crate::api::peek_link;
 use crate::components::Header;
 use crate::error::AppError;
-use crate::model::{LinkPreview, Purpose};
+use crate::model::links::{LinkPreview, Purpose};
 use leptos::prelude::*;
 use leptos_meta::Meta;
 

@@ -4,7 +4,7 @@
 use crate::api::SetLinkAccess;
 use crate::components::{use_hydrated, ApplicationBoxes, ConfirmButton, ErrorMessage};
 use crate::error::AppError;
-use crate::model::ApplicationInfo;
+use crate::model::applications::ApplicationInfo;
 use crate::pages::dashboard::join_ids;
 use leptos::prelude::*;
 

@@ -11,10 +11,12 @@ use crate::components::{
     RevokeButton, StateBadge, When,
 };
 use crate::error::AppError;
-use crate::model::{
-    format_utc, ApplicationInfo, EventKind, LinkDetails, LinkEvent, LinkSession, LinkState,
-    SignedIn, CODE_LOCKED, MAX_CODE_FAILURES, WRONG_CODE,
-};
+use crate::model::applications::ApplicationInfo;
+use crate::model::codes::{CODE_LOCKED, MAX_CODE_FAILURES, WRONG_CODE};
+use crate::model::events::{EventKind, LinkEvent};
+use crate::model::links::{LinkDetails, LinkState};
+use crate::model::sessions::{LinkSession, SignedIn};
+use crate::model::times::format_utc;
 use crate::pages::dashboard::IssuedNotice;
 use crate::pages::link_access::Access;
 use leptos::prelude::*;
@@ -206,7 +208,7 @@ fn Overview(
 }
 
 fn session_label(minutes: i64) -> String {
-    crate::model::SessionLifetime::ALL
+    crate::model::sessions::SessionLifetime::ALL
         .into_iter()
         .find(|choice| choice.minutes() == minutes)
         .map_or_else(

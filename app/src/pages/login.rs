@@ -3,7 +3,7 @@
 
 use crate::api::RequestSignin;
 use crate::components::{use_hydrated, ErrorMessage, Header};
-use crate::model::ReturnAddress;
+use crate::model::applications::ReturnAddress;
 use crate::query::use_return_address;
 use leptos::prelude::*;
 

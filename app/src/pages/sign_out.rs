@@ -4,7 +4,8 @@
 
 use crate::api::current_user;
 use crate::components::{ErrorMessage, Header, SignOutButton};
-use crate::model::{ReturnAddress, SignedIn};
+use crate::model::applications::ReturnAddress;
+use crate::model::sessions::SignedIn;
 use crate::query::use_return_address;
 use leptos::prelude::*;
 

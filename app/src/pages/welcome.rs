@@ -4,7 +4,7 @@
 
 use crate::api::{current_user, my_applications};
 use crate::components::{ErrorMessage, Header, SignOutButton};
-use crate::model::SignedIn;
+use crate::model::sessions::SignedIn;
 use crate::query::use_return_address;
 use leptos::prelude::*;
 

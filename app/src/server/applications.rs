@@ -6,7 +6,7 @@ use super::gate::{self, memory::Subject};
 use super::store::applications::{self as store, Application};
 use super::{db, now, OrInternal};
 use crate::error::AppError;
-use crate::model::{ApplicationInfo, ReturnAddress};
+use crate::model::applications::{ApplicationInfo, ReturnAddress};
 use sqlx::AnyPool;
 use url::Url;
 

@@ -18,7 +18,7 @@ use super::store::events::Client;
 use super::store::links as stored;
 use super::{now, OrInternal};
 use crate::error::AppError;
-use crate::model::{Redeemed, Renewed};
+use crate::model::links::{Redeemed, Renewed};
 
 /// Redeems the link `token` and signs this browser in, replacing whatever session it had.
 pub async fn continue_with_token(

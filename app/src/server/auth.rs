@@ -12,7 +12,7 @@ use super::store::sessions::{self, EndReason};
 use super::tokens::PlainToken;
 use super::{now, OrInternal};
 use crate::error::AppError;
-use crate::model::SignedIn;
+use crate::model::sessions::SignedIn;
 use sqlx::AnyPool;
 use std::time::Duration;
 use time::OffsetDateTime;

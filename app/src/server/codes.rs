@@ -22,7 +22,7 @@ use std::path::Path;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters in a code.
 pub const CODE_CHARS: usize = 8;
-pub use crate::model::MAX_CODE_FAILURES;
+pub use crate::model::codes::MAX_CODE_FAILURES;
 
 /// A code in plaintext, canonical (upper case, no separator). Its `Debug` is redacted and
 /// it has no `Display`: [`PlainCode::expose`] writes it only into a letter.

@@ -5,7 +5,7 @@ use crate::helpers::{
     code_in, http, spawn_app, spawn_app_with, token_in, Client, Page, Setup, TestApp,
 };
 use crate::timing::{Interleaved, Tolerance};
-use app::model::{CODE_LOCKED, WRONG_CODE};
+use app::model::codes::{CODE_LOCKED, WRONG_CODE};
 
 /// What a refusal of the code form says: its status and its message, and nothing else
 /// that differs (the address typed is filled in again; the nonce changes per page).

@@ -2,7 +2,7 @@
 //! renewal, per-link options, sessions a coworker can end, and counts per state.
 
 use crate::helpers::*;
-use app::model::EventKind;
+use app::model::events::EventKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use testkit::catcher;

@@ -3,7 +3,7 @@
 //! query plan, not with a timer.
 
 use crate::helpers::*;
-use app::model::LinkState;
+use app::model::links::LinkState;
 use app::server::store::link_list::{list_sql, ListPlan, FEW_IN_STATE};
 use app::server::store::link_state::COUNTS_SQL;
 

@@ -11,7 +11,7 @@ use super::super::db;
 use super::super::store::applications;
 use super::super::store::events::Event;
 use super::super::store::gate as store;
-use crate::model::EventKind;
+use crate::model::events::EventKind;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

@@ -10,7 +10,7 @@ use super::super::store::links;
 use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;
-use crate::model::EventKind;
+use crate::model::events::EventKind;
 use crate::server::gate::{self, memory::Subject};
 use sqlx::AnyPool;
 use tracing::info;

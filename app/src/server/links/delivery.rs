@@ -8,7 +8,7 @@ use super::super::store::deliveries::DeliveryOutcome;
 use super::super::store::links::{Created, LinkSpec};
 use super::super::{now, OrInternal};
 use crate::error::AppError;
-use crate::model::{Delivery, IssuedLink};
+use crate::model::links::{Delivery, IssuedLink};
 use crate::server::email::EmailAddress;
 use tracing::warn;
 

@@ -3,7 +3,8 @@
 //! its field and says what would be accepted; nothing here touches the database.
 
 use crate::error::AppError;
-use crate::model::{ExpiresIn, LinkState, SessionLifetime};
+use crate::model::links::{ExpiresIn, LinkState};
+use crate::model::sessions::SessionLifetime;
 use crate::server::applications::parse_absolute;
 use crate::server::email::EmailAddress;
 use crate::server::tokens::PlainToken;

@@ -4,7 +4,7 @@ use super::super::store::link_list::{self, ListPlan};
 use super::super::{now, OrInternal};
 use super::input::ListFilter;
 use crate::error::AppError;
-use crate::model::{LinkCounts, LinkPage, LinkSummary};
+use crate::model::links::{LinkCounts, LinkPage, LinkSummary};
 use sqlx::AnyPool;
 
 /// Links per page of the dashboard table.

@@ -12,7 +12,9 @@ use super::super::store::sessions::{self, Lifetimes, Opening};
 use super::super::tokens::{PlainToken, TokenHash};
 use super::super::{now, OrInternal};
 use crate::error::AppError;
-use crate::model::{EventKind, LinkPreview, Purpose, Redeemed, SessionLifetime};
+use crate::model::events::EventKind;
+use crate::model::links::{LinkPreview, Purpose, Redeemed};
+use crate::model::sessions::SessionLifetime;
 use sqlx::{Any, AnyConnection};
 use tracing::info;
 

@@ -13,7 +13,8 @@ use super::super::tokens::PlainToken;
 use super::super::{now, OrInternal};
 use super::delivery::mail_invitation;
 use crate::error::AppError;
-use crate::model::{Delivery, EventKind, IssuedLink, LinkState, Renewed};
+use crate::model::events::EventKind;
+use crate::model::links::{Delivery, IssuedLink, LinkState, Renewed};
 use crate::server::email::EmailAddress;
 use tracing::{info, instrument, warn};
 

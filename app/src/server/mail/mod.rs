@@ -332,7 +332,7 @@ pub fn human_duration(secs: i64) -> String {
 fn expiry(expires_at: i64, lifetime_secs: i64) -> String {
     format!(
         "{} (in {})",
-        crate::model::format_utc(expires_at),
+        crate::model::times::format_utc(expires_at),
         human_duration(lifetime_secs)
     )
 }

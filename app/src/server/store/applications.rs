@@ -1,7 +1,7 @@
 //! The `applications` table, which applications each invitation opens
 //! (`link_applications`), and which each session has reached (`session_applications`).
 
-use crate::model::ApplicationInfo;
+use crate::model::applications::ApplicationInfo;
 use crate::server::applications::BaseUrl;
 use sqlx::{Any, AnyConnection, Executor};
 

@@ -1,6 +1,6 @@
 //! The `coworkers` table: the people inside the organisation who issue links.
 
-use crate::model::CoworkerInfo;
+use crate::model::coworkers::CoworkerInfo;
 use crate::server::email::EmailAddress;
 use sqlx::{Any, AnyConnection, Executor};
 

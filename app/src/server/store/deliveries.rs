@@ -2,7 +2,8 @@
 //! outcomes that arrive together share one transaction.
 
 use super::events::{truncate, MAX_DETAIL_BYTES};
-use crate::model::{Delivery, EventKind};
+use crate::model::events::EventKind;
+use crate::model::links::Delivery;
 use crate::server::group::{self, Job, Query};
 use std::sync::OnceLock;
 

@@ -5,7 +5,7 @@
 //! 0004), because sessions end along many paths. No event ever holds a token or a link.
 
 use crate::error::AppError;
-use crate::model::{EventKind, LinkEvent};
+use crate::model::events::{EventKind, LinkEvent};
 use crate::server::OrInternal;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::net::IpAddr;

@@ -4,7 +4,8 @@
 use super::super::db::Engine;
 use super::events::{truncate, MAX_USER_AGENT_BYTES, REPEAT_WINDOW_SECS};
 use super::link_state::pending_sql;
-use crate::model::{EventKind, CODE_LOCKED, WRONG_CODE};
+use crate::model::codes::{CODE_LOCKED, WRONG_CODE};
+use crate::model::events::EventKind;
 use sqlx::{Any, AnyConnection, Executor};
 
 /// Typing a code tries at most this many of an address's live codes, the newest first.

@@ -4,7 +4,7 @@
 
 use super::applications::NAMES_OF_LINK_SQL;
 use super::link_state::{self, STATE_SQL};
-use crate::model::{Delivery, LinkState, LinkSummary};
+use crate::model::links::{Delivery, LinkState, LinkSummary};
 use crate::server::db::Engine;
 use sqlx::{Any, AnyPool, Executor};
 

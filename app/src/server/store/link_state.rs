@@ -11,7 +11,7 @@
 //! The fragments are macros so that the statements built from them are `&'static str`
 //! constants, assembled at compile time from fixed text only.
 
-use crate::model::LinkState;
+use crate::model::links::LinkState;
 
 macro_rules! pending_sql {
     () => {

@@ -2,7 +2,8 @@
 //! link), its lookups and the changes made to it. Listing and counting live in
 //! [`super::link_list`]; the state rule in [`super::link_state`].
 
-use crate::model::{EventKind, LinkState, Purpose};
+use crate::model::events::EventKind;
+use crate::model::links::{LinkState, Purpose};
 use crate::server::codes::{CodeKey, PlainCode};
 use crate::server::db::numbered;
 use crate::server::group::{self, Job, Query};

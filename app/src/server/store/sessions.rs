@@ -4,7 +4,7 @@
 //! recorded by [`touch`], and it ends for one of the [`EndReason`]s, each written by one
 //! function here. The link's trail learns of every end from a trigger (migration 0004).
 
-use crate::model::LinkSession;
+use crate::model::sessions::LinkSession;
 use crate::server::db::numbered;
 use crate::server::group::Query;
 use rand::rngs::OsRng;

@@ -1,5 +1,10 @@
-//! Data that crosses the wire between the server functions and the pages.
+//! Magic links as the pages see them: their states, the choices offered when issuing
+//! one, the rows and details of the dashboard, and the answers of issuing, redeeming
+//! and renewing.
 
+use super::applications::ApplicationInfo;
+use super::events::LinkEvent;
+use super::sessions::LinkSession;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -251,179 +256,6 @@ pub struct LinkPreview {
     pub can_renew: bool,
 }
 
-/// Wrong tries after which an invitation's code stops working (its link still works).
-pub const MAX_CODE_FAILURES: i64 = 5;
-/// The detail of a refused sign-in when a typed code matched none of the address's live
-/// codes (on the trail of each of them).
-pub const WRONG_CODE: &str = "wrong code";
-/// The detail of the refusal that used up a code's last wrong try (it names
-/// [`MAX_CODE_FAILURES`]; a test holds them together).
-pub const CODE_LOCKED: &str = "code locked after 5 wrong tries";
-
-/// What happened to a link, as its audit trail records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    Issued,
-    MailSent,
-    MailFailed,
-    /// The landing page looked the link up (a person, or a mail scanner's preview).
-    Opened,
-    Redeemed,
-    RedeemRefused,
-    Revoked,
-    SessionEnded,
-    /// The holder asked for a new link; `other_link` is the new one.
-    Renewed,
-    /// A coworker sent a new link in this one's place; `other_link` is the new one.
-    Resent,
-    RenewalChanged,
-    /// A session the link opened reached an application for the first time; `detail` is
-    /// its name.
-    Reached,
-    /// A coworker changed which applications the link opens; `detail` says how.
-    AccessChanged,
-}
-
-impl EventKind {
-    pub const ALL: [Self; 13] = [
-        Self::Issued,
-        Self::MailSent,
-        Self::MailFailed,
-        Self::Opened,
-        Self::Redeemed,
-        Self::RedeemRefused,
-        Self::Revoked,
-        Self::SessionEnded,
-        Self::Renewed,
-        Self::Resent,
-        Self::RenewalChanged,
-        Self::Reached,
-        Self::AccessChanged,
-    ];
-
-    /// The stored form (the `link_events.kind` column).
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Issued => "issued",
-            Self::MailSent => "mail_sent",
-            Self::MailFailed => "mail_failed",
-            Self::Opened => "opened",
-            Self::Redeemed => "redeemed",
-            Self::RedeemRefused => "redeem_refused",
-            Self::Revoked => "revoked",
-            Self::SessionEnded => "session_ended",
-            Self::Renewed => "renewed",
-            Self::Resent => "resent",
-            Self::RenewalChanged => "renewal_changed",
-            Self::Reached => "reached",
-            Self::AccessChanged => "access_changed",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.code() == code)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Issued => "Issued",
-            Self::MailSent => "Mail sent",
-            Self::MailFailed => "Mail delivery failed",
-            Self::Opened => "Opened",
-            Self::Redeemed => "Signed in",
-            Self::RedeemRefused => "Sign-in refused",
-            Self::Revoked => "Revoked",
-            Self::SessionEnded => "Session ended",
-            Self::Renewed => "New link requested",
-            Self::Resent => "Resent",
-            Self::RenewalChanged => "New-link requests changed",
-            Self::Reached => "Reached",
-            Self::AccessChanged => "Access changed",
-        }
-    }
-}
-
-/// One entry of a link's audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkEvent {
-    pub id: i64,
-    /// Unix seconds, UTC; for a repeated event, the first time.
-    pub at: i64,
-    /// How many times it happened (looks and refusals from one network are folded).
-    pub repeats: i64,
-    /// For a repeated event, the last time.
-    pub last_at: Option<i64>,
-    pub kind: EventKind,
-    /// The coworker who acted, by name (or address).
-    pub actor: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// Why: a refusal reason, the SMTP error, how a session ended.
-    pub detail: Option<String>,
-    /// The other link of a resend or renewal.
-    pub other_link: Option<i64>,
-}
-
-/// A session a link opened, for the link's details.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct LinkSession {
-    /// A handle for `end_session`; not a secret, and not the cookie.
-    pub number: i64,
-    pub started_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-    pub ended_at: Option<i64>,
-    pub user_agent: Option<String>,
-    /// The address it was opened from.
-    pub ip: Option<String>,
-}
-
-/// How long the session an invitation opens lasts, chosen at issue time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SessionLifetime {
-    #[serde(rename = "8h")]
-    Hours8,
-    #[serde(rename = "7d")]
-    Days7,
-    #[serde(rename = "30d")]
-    Days30,
-}
-
-impl SessionLifetime {
-    pub const ALL: [Self; 3] = [Self::Hours8, Self::Days7, Self::Days30];
-    pub const DEFAULT: Self = Self::Days7;
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|choice| choice.code() == value)
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Hours8 => "8h",
-            Self::Days7 => "7d",
-            Self::Days30 => "30d",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Hours8 => "8 hours",
-            Self::Days7 => "7 days",
-            Self::Days30 => "30 days",
-        }
-    }
-
-    pub fn minutes(self) -> i64 {
-        match self {
-            Self::Hours8 => 8 * 60,
-            Self::Days7 => 7 * 24 * 60,
-            Self::Days30 => 30 * 24 * 60,
-        }
-    }
-}
-
 /// Everything a coworker can see about one link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkDetails {
@@ -446,38 +278,6 @@ pub struct LinkDetails {
     pub applications: Vec<ApplicationInfo>,
 }
 
-/// Where a return address (`rd`) leads, when Latchkey may send a browser there.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReturnAddress {
-    /// The address, normalised; `None` when it is not one Latchkey sends browsers to.
-    pub url: Option<String>,
-    /// The application it is inside, by name.
-    pub application: Option<String>,
-}
-
-/// An application behind the gate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplicationInfo {
-    pub id: i64,
-    pub name: String,
-    /// Its base URL: every URL that starts with it (at a path boundary) is inside it.
-    pub url: String,
-}
-
-/// A coworker, as admins manage them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct CoworkerInfo {
-    pub id: i64,
-    pub email: String,
-    pub name: Option<String>,
-    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::server::store::flag::Flag"))]
-    pub is_admin: bool,
-    pub created_at: i64,
-    /// Set once the coworker was deactivated.
-    pub deactivated_at: Option<i64>,
-}
-
 /// The answer to `renew_link`: where the new link went, masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Renewed {
@@ -490,89 +290,8 @@ pub struct Redeemed {
     pub redirect_to: String,
 }
 
-/// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum SignedIn {
-    Coworker {
-        email: String,
-        name: Option<String>,
-        is_admin: bool,
-    },
-    Invitee {
-        email: String,
-        name: Option<String>,
-        inviter_name: String,
-        inviter_email: String,
-        message: Option<String>,
-    },
-}
-
-impl SignedIn {
-    pub fn email(&self) -> &str {
-        match self {
-            Self::Coworker { email, .. } | Self::Invitee { email, .. } => email,
-        }
-    }
-}
-
-/// Formats unix seconds as `2026-11-25 14:03 UTC`, identically on server and client.
-pub fn format_utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
-/// "in 23 hours", "5 minutes ago", "just now": how far `at` is from `now`, roughly.
-pub fn relative_time(at: i64, now: i64) -> String {
-    let delta = at - now;
-    let secs = delta.abs();
-    if secs < 60 {
-        return "just now".to_owned();
-    }
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    // Rounded to the nearest unit: a link made a second ago expires "in 24 hours".
-    let round = |unit: i64| (secs + unit / 2) / unit;
-    let amount = if secs < 3600 - 30 {
-        plural(round(60), "minute")
-    } else if secs < 2 * 86_400 - 1800 {
-        plural(round(3600), "hour")
-    } else {
-        plural(round(86_400), "day")
-    };
-    if delta > 0 {
-        format!("in {amount}")
-    } else {
-        format!("{amount} ago")
-    }
-}
-
-/// Howard Hinnant's days-to-civil algorithm: small, exact, and no date crate in the WASM.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_lock_on_the_trail_names_the_number_of_tries() {
-        assert!(super::CODE_LOCKED.contains(&format!(" {} ", super::MAX_CODE_FAILURES)));
-    }
-
     use super::*;
 
     #[test]
@@ -612,38 +331,6 @@ mod tests {
             );
         }
         assert_eq!(Delivery::parse("Sent"), None);
-    }
-
-    #[test]
-    fn utc_formatting_matches_known_dates() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_utc(1_795_615_380), "2026-11-25 14:03 UTC");
-    }
-
-    #[test]
-    fn relative_times_read_naturally() {
-        assert_eq!(relative_time(1_000, 1_000), "just now");
-        assert_eq!(relative_time(1_000 + 59, 1_000), "just now");
-        assert_eq!(relative_time(1_000 + 60, 1_000), "in 1 minute");
-        assert_eq!(relative_time(1_000 - 140, 1_000), "2 minutes ago");
-        assert_eq!(
-            relative_time(86_400 + 23 * 3600 + 100, 86_400),
-            "in 23 hours"
-        );
-        assert_eq!(relative_time(24 * 3600 - 1, 0), "in 24 hours");
-        assert_eq!(relative_time(0, 7 * 86_400), "7 days ago");
-        assert_eq!(relative_time(7 * 86_400 - 60, 0), "in 7 days");
-        assert_eq!(relative_time(47 * 3600, 0), "in 47 hours");
-        assert_eq!(relative_time(3599, 0), "in 1 hour");
-    }
-
-    #[test]
-    fn every_event_kind_round_trips_through_its_code() {
-        for kind in EventKind::ALL {
-            assert_eq!(EventKind::parse(kind.code()), Some(kind));
-        }
-        assert_eq!(EventKind::parse("deleted"), None);
     }
 
     #[test]
