@@ -11,7 +11,8 @@
 //! request.rs       per-request access: state, session, client, role checks
 //! auth.rs          signed-in sessions: attach at redeem, who is calling, sign out
 //! arrival.rs       a link's holder arrives: continue, renew (forms and server functions)
-//! applications.rs  applications behind the gate: base URLs, containment, safe returns
+//! applications.rs  applications behind the gate: registering them, safe returns (`rd`)
+//! urls.rs          web URLs read as browsers read them; base URLs and containment
 //! gate/            the gate: decisions from memory for proxied requests, its cookie
 //! links/           magic links: issue, deliver, list, redeem, manage, reissue
 //! coworkers.rs     adding, removing and changing roles of coworkers
@@ -57,6 +58,7 @@ pub mod signins;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod urls;
 
 use crate::error::AppError;
 use std::any::Any;

@@ -30,7 +30,6 @@ pub mod memory;
 pub mod request;
 pub mod view;
 
-use super::applications::BaseUrl;
 use super::auth;
 use super::config::Config;
 use super::db::Engine;
@@ -38,6 +37,7 @@ use super::store::applications::{self, Application};
 use super::store::gate as store;
 use super::store::sessions::{self, EndReason};
 use super::tokens::TokenHash;
+use super::urls::BaseUrl;
 use super::{now, OrInternal};
 use crate::error::AppError;
 use behind::{Behind, Reach};

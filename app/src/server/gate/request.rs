@@ -9,7 +9,7 @@
 //! once, as every proxy does. The authority must be a plain host with an optional port:
 //! no user information, never empty.
 
-use crate::server::applications::{parse_absolute, MAX_URL_BYTES};
+use crate::server::urls::{parse_absolute, MAX_URL_BYTES};
 use url::Url;
 
 /// A proxied request's URL, as the gate matches it against applications.

@@ -1,12 +1,12 @@
 //! Which applications an invitation opens: the choice at issue time, its destination
 //! inside them, and a coworker narrowing or widening an existing invitation's access.
 
-use super::super::applications::parse_absolute;
 use super::super::db;
 use super::super::store::applications::{self, Application};
 use super::super::store::coworkers::Coworker;
 use super::super::store::events::Event;
 use super::super::store::links;
+use super::super::urls::parse_absolute;
 use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;

@@ -5,9 +5,9 @@
 use crate::error::AppError;
 use crate::model::links::{ExpiresIn, LinkState};
 use crate::model::sessions::SessionLifetime;
-use crate::server::applications::parse_absolute;
 use crate::server::email::EmailAddress;
 use crate::server::tokens::PlainToken;
+use crate::server::urls::parse_absolute;
 
 pub const MAX_NAME_CHARS: usize = 100;
 const MAX_MESSAGE_CHARS: usize = 2000;

@@ -2,7 +2,7 @@
 //! (`link_applications`), and which each session has reached (`session_applications`).
 
 use crate::model::applications::ApplicationInfo;
-use crate::server::applications::BaseUrl;
+use crate::server::urls::BaseUrl;
 use sqlx::{Any, AnyConnection, Executor};
 
 /// A registered application.
