@@ -3,16 +3,16 @@
 //! `precompress`; what each does is in [`crate::commands`].
 //!
 //! Settings stay where the server reads them, in `LATCHKEY_*` environment variables
-//! ([`Config::from_env`]); `latchkey serve --help` lists them.
+//! ([`Config::from_env`](app::server::config::Config::from_env)); `latchkey serve --help`
+//! lists them.
 
-use crate::commands;
 use anyhow::Result;
-use app::server::config::Config;
 use app::server::coworkers::Role;
 use app::server::email::EmailAddress;
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Every variable [`Config`] reads, and the ones the web framework and the log read.
+/// Every variable [`Config`](app::server::config::Config) reads, and the ones the web
+/// framework and the log read.
 const ENVIRONMENT: &str = "\
 Environment (none is required; docs/configuration.md says more):
   LATCHKEY_DATABASE_URL              sqlite://relative/path.db, sqlite:///absolute/path.db
@@ -215,50 +215,10 @@ fn email(input: &str) -> Result<EmailAddress, String> {
     EmailAddress::parse("email", input).map_err(|error| error.to_string())
 }
 
-/// Runs a command; what it prints on stdout is its answer, and an error is for stderr.
-/// What each command does is in [`crate::commands`].
-pub async fn run(command: Command) -> Result<()> {
-    match command {
-        Command::Serve => {
-            let config = Config::from_env()?;
-            crate::init_tracing(config.log_format);
-            crate::serve(config).await
-        }
-        Command::CopyDb { to } => {
-            let to = if to == "-" {
-                commands::read_target_url(std::io::stdin().lock())?
-            } else {
-                to
-            };
-            commands::copy_db(&Config::from_env()?, &to).await
-        }
-        Command::Backup { file } => {
-            commands::on_database(async |pool, config| commands::backup(pool, config, &file).await)
-                .await
-        }
-        Command::Precompress => {
-            let files = crate::precompress_site()?;
-            println!("compressed {files} files (brotli, gzip)");
-            Ok(())
-        }
-        Command::Coworker(command) => {
-            commands::on_database(async |pool, _| commands::coworker(pool, command).await).await
-        }
-        Command::App(command) => {
-            commands::on_database(async |pool, _| commands::app(pool, command).await).await
-        }
-        Command::SigninLink { email } => {
-            commands::on_database(async |pool, config| {
-                commands::signin_link(pool, config, &email).await
-            })
-            .await
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::server::config::Config;
     use clap::error::ErrorKind;
     use clap::CommandFactory;
 

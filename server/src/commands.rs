@@ -1,8 +1,9 @@
-//! What each command of the `latchkey` command line (`crate::cli`) does, other than
-//! `serve`: the coworker, application and sign-in-link commands, and the database's
-//! `backup` and `copy-db`. Each opens the configured database and closes it again.
+//! What each command of the `latchkey` command line (`crate::cli`) does: [`run`] hands a
+//! parsed command to its work. `serve` and `precompress` are the crate root's; the rest are
+//! here: the coworker, application and sign-in-link commands, and the database's `backup`
+//! and `copy-db`. Each of these opens the configured database and closes it again.
 
-use crate::cli::{AppCommand, CoworkerCommand};
+use crate::cli::{AppCommand, Command, CoworkerCommand};
 use anyhow::{bail, Context, Result};
 use app::server::applications;
 use app::server::config::Config;
@@ -15,6 +16,40 @@ use std::path::Path;
 
 const LAST_ADMIN: &str = "that would leave no active admin; make another coworker an admin first \
      (latchkey coworker role EMAIL admin)";
+
+/// Runs a command; what it prints on stdout is its answer, and an error is for stderr.
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve => {
+            let config = Config::from_env()?;
+            crate::init_tracing(config.log_format);
+            crate::serve(config).await
+        }
+        Command::CopyDb { to } => {
+            let to = if to == "-" {
+                read_target_url(std::io::stdin().lock())?
+            } else {
+                to
+            };
+            copy_db(&Config::from_env()?, &to).await
+        }
+        Command::Backup { file } => {
+            on_database(async |pool, config| backup(pool, config, &file).await).await
+        }
+        Command::Precompress => {
+            let files = crate::precompress_site()?;
+            println!("compressed {files} files (brotli, gzip)");
+            Ok(())
+        }
+        Command::Coworker(command) => {
+            on_database(async |pool, _| coworker(pool, command).await).await
+        }
+        Command::App(command) => on_database(async |pool, _| app(pool, command).await).await,
+        Command::SigninLink { email } => {
+            on_database(async |pool, config| signin_link(pool, config, &email).await).await
+        }
+    }
+}
 
 /// Runs `work` on the configured database (migrated first), and closes it whatever
 /// `work` answers.

@@ -3,7 +3,7 @@
 
 pub mod assets;
 pub mod cli;
-mod commands;
+pub mod commands;
 mod forms;
 mod gate;
 pub mod metrics;
