@@ -3,8 +3,9 @@
 //! `auth_request` to Latchkey, in the same run (see bench/README.md, "Gate").
 
 use crate::gate::{self, GateSession};
-use crate::load::{self, Phase};
+use crate::load;
 use crate::nginx::{self, Nginx};
+use crate::phase::Phase;
 use crate::server::{sqlite_url, Server};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};

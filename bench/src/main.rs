@@ -25,6 +25,7 @@ mod load;
 mod nginx;
 mod pg_ceiling;
 mod pg_phase;
+mod phase;
 mod raw;
 mod report;
 mod seed;
@@ -32,7 +33,7 @@ mod server;
 
 use anyhow::{bail, Context, Result};
 use gate_phase::GateSizes;
-use load::{Latencies, Phase};
+use phase::{Latencies, Phase};
 use serde_json::{json, Value};
 use server::{sqlite_url, Server};
 use std::path::PathBuf;

@@ -12,7 +12,7 @@
 //! the server or machine can lose the last moments of commits, never corrupt the data).
 //! Never with the tests' `fsync=off`.
 
-use crate::load::Latencies;
+use crate::phase::Latencies;
 use anyhow::{ensure, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::Path;

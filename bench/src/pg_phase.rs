@@ -6,6 +6,7 @@
 //! run measures (`pg_ceiling`).
 
 use crate::load;
+use crate::phase::Latencies;
 use crate::seed;
 use crate::server::Server;
 use anyhow::{bail, Result};
@@ -141,7 +142,7 @@ pub async fn measure(
 /// commits it) to the first refusal at the gate of the instance at `base`, for each of
 /// `cookies` in turn: the session is remembered there first, then ended, then asked about
 /// back to back until refused.
-async fn revoke_to_refusal(url: &str, base: &str, cookies: &[String]) -> Result<load::Latencies> {
+async fn revoke_to_refusal(url: &str, base: &str, cookies: &[String]) -> Result<Latencies> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await?;
     let http = reqwest::Client::new();
@@ -185,5 +186,5 @@ async fn revoke_to_refusal(url: &str, base: &str, cookies: &[String]) -> Result<
         took.push(committed.elapsed());
     }
     pool.close().await;
-    Ok(load::Latencies::from_durations(took.into_iter()))
+    Ok(Latencies::from_durations(took.into_iter()))
 }

@@ -3,7 +3,7 @@
 //! connection per client, no pool, no redirect or header-map bookkeeping per request.
 //! Measured side by side with `load::drive` in bench/README.md ("Gate").
 
-use crate::load::{Latencies, Phase};
+use crate::phase::{Latencies, Phase};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
