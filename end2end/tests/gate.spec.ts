@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { Browser, BrowserContext, Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import {
   GATE_CADDY_PORT,
   GATE_DIR,
@@ -99,10 +99,13 @@ async function coworkerOnDashboard(page: Page): Promise<string> {
   return email;
 }
 
-/** A browser of its own for the invitee (the gate cookie is shared by every host). */
-async function inviteeBrowser(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  return { context, page: await context.newPage() };
+/**
+ * A browser of its own for the invitee (the gate cookie is shared by every host), from
+ * the `newContext` fixture: watched for Content-Security-Policy violations like the
+ * coworker's, and closed after the test.
+ */
+async function inviteePage(newContext: () => Promise<BrowserContext>): Promise<Page> {
+  return (await newContext()).newPage();
 }
 
 /**
@@ -141,9 +144,9 @@ for (const proxy of PROXIES) {
   test.describe(`through ${proxy.name}`, () => {
     test(`an invitee who presses Continue lands on the application, which sees them (${proxy.name})`, async ({
       page,
-      browser,
+      newContext,
     }) => {
-      const { context, page: invitee } = await inviteeBrowser(browser);
+      const invitee = await inviteePage(newContext);
       const email = await invite(page, invitee, proxy);
 
       await expect(invitee).toHaveURL(`${proxy.wiki.url}/`);
@@ -152,28 +155,26 @@ for (const proxy of PROXIES) {
       expect(await seen(invitee, 'remote-user')).toBe(email);
       expect(await seen(invitee, 'remote-groups')).toBe('invitee');
       expect(await seen(invitee, 'remote-link')).toMatch(/^\d+$/);
-      await context.close();
     });
 
     test(`an invitee opening an application their invitation does not name is refused (${proxy.name})`, async ({
       page,
-      browser,
+      newContext,
     }) => {
-      const { context, page: invitee } = await inviteeBrowser(browser);
+      const invitee = await inviteePage(newContext);
       await invite(page, invitee, proxy);
       await expect(invitee).toHaveURL(`${proxy.wiki.url}/`);
 
       const response = await invitee.goto(`${proxy.grafana.url}/dashboards`);
       expect(response?.status()).toBe(403);
       await expect(invitee.locator('#application')).toHaveCount(0);
-      await context.close();
     });
 
     test(`after a revoke the invitee's next page load ends on Latchkey's welcome page (${proxy.name})`, async ({
       page,
-      browser,
+      newContext,
     }) => {
-      const { context, page: invitee } = await inviteeBrowser(browser);
+      const invitee = await inviteePage(newContext);
       const email = await invite(page, invitee, proxy);
       await expect(invitee).toHaveURL(`${proxy.wiki.url}/`);
 
@@ -190,7 +191,6 @@ for (const proxy of PROXIES) {
       await invitee.goto(`${proxy.wiki.url}/pages/roadmap`);
       await expect(invitee).toHaveURL(new RegExp(`^${GATE_URL.replace(/[.]/g, '\\.')}/welcome(\\?|$)`));
       await expect(invitee.getByText(/session has ended/i).first()).toBeVisible();
-      await context.close();
     });
 
     test(`a coworker who is not signed in signs in and returns to the address they asked for (${proxy.name})`, async ({
@@ -321,13 +321,13 @@ test.describe('hostile requests through nginx', () => {
 
   test('an absolute request line is judged as the host nginx routes it to, whatever the Host header says', async ({
     page,
-    browser,
+    newContext,
   }) => {
     // A Wiki-only invitee: nginx's first application is an invitation's default.
-    const { context, page: invitee } = await inviteeBrowser(browser);
+    const invitee = await inviteePage(newContext);
     await invite(page, invitee, PROXIES[0]);
     await expect(invitee).toHaveURL(`${PROXIES[0].wiki.url}/`);
-    const cookie = await gateCookie(context);
+    const cookie = await gateCookie(invitee.context());
 
     const grafana = `https://${host('grafana')}/headers`;
     for (const request of [
@@ -355,12 +355,11 @@ test.describe('hostile requests through nginx', () => {
       const answer = await raw(port, request, 'wiki.latchkey.test');
       expect(servedBy(answer), request.split('\r\n')[0]).toBe('');
     }
-    await context.close();
   });
 
   test('a path that nginx and the gate could read differently is refused between path-prefix applications', async ({
     page,
-    browser,
+    newContext,
   }) => {
     const docs: Proxy = {
       name: 'nginx',
@@ -368,11 +367,11 @@ test.describe('hostile requests through nginx', () => {
       grafana: { name: 'Status', url: `https://${host('apps')}/status` },
       chooseAccess: true,
     };
-    const { context, page: invitee } = await inviteeBrowser(browser);
+    const invitee = await inviteePage(newContext);
     await invite(page, invitee, docs);
     // nginx adds the slash its location names.
     await expect(invitee).toHaveURL(`${docs.wiki.url}/`);
-    const cookie = await gateCookie(context);
+    const cookie = await gateCookie(invitee.context());
     const get = (target: string) =>
       raw(port, `GET ${target} HTTP/1.1\r\nHost: ${host('apps')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`, 'apps.latchkey.test');
 
@@ -399,11 +398,10 @@ test.describe('hostile requests through nginx', () => {
       // Refused by the gate (403), or by nginx itself (400): never passed on.
       expect([400, 403], target).toContain(answer.status);
     }
-    await context.close();
   });
 
-  test('the cookies an application receives open nothing on Latchkey', async ({ page, browser }) => {
-    const { context, page: invitee } = await inviteeBrowser(browser);
+  test('the cookies an application receives open nothing on Latchkey', async ({ page, newContext }) => {
+    const invitee = await inviteePage(newContext);
     await invite(page, invitee, PROXIES[0]);
     await expect(invitee).toHaveURL(`${PROXIES[0].wiki.url}/`);
     const received = await seen(invitee, 'cookie');
@@ -413,7 +411,7 @@ test.describe('hostile requests through nginx', () => {
     // Even the gate cookie itself, had an application kept it, is refused by the API.
     // (Node resolves no *.latchkey.test name: Latchkey itself is asked by its address.)
     const latchkeyDirect = GATE_URL.replace('login.latchkey.test', '127.0.0.1');
-    const cookie = await gateCookie(context);
+    const cookie = await gateCookie(invitee.context());
     for (const replayed of [received, cookie, `${received}; ${cookie}`.replace(/^; /, '')]) {
       const me = await fetch(`${latchkeyDirect}/api/current_user`, {
         method: 'POST',
@@ -427,7 +425,6 @@ test.describe('hostile requests through nginx', () => {
       });
       expect(links.status, replayed).toBe(401);
     }
-    await context.close();
   });
 
   test('the gate does not answer through the public site, registered address or not', async () => {
@@ -453,11 +450,11 @@ test.describe('hostile requests through Caddy', () => {
   const port = GATE_CADDY_PORT;
   const host = (name: string) => `${name}-caddy.latchkey.test:${port}`;
 
-  test('an absolute request line is judged as the host Caddy routes it to', async ({ page, browser }) => {
-    const { context, page: invitee } = await inviteeBrowser(browser);
+  test('an absolute request line is judged as the host Caddy routes it to', async ({ page, newContext }) => {
+    const invitee = await inviteePage(newContext);
     await invite(page, invitee, PROXIES[1]);
     await expect(invitee).toHaveURL(`${PROXIES[1].wiki.url}/`);
-    const cookie = await gateCookie(context);
+    const cookie = await gateCookie(invitee.context());
     const grafana = `http://${host('grafana')}/headers`;
     for (const request of [
       `GET ${grafana} HTTP/1.1\r\nHost: ${host('wiki')}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
@@ -468,7 +465,6 @@ test.describe('hostile requests through Caddy', () => {
     }
     const received = await seen(invitee, 'cookie');
     expect(received, 'Caddy removed the gate cookie').not.toContain('latchkey_gate');
-    await context.close();
   });
 
   test('the gate does not answer through the public site, registered address or not', async () => {

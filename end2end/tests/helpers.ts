@@ -43,9 +43,17 @@ function trackWasmInstantiation(flag: string): void {
 async function prepareContext(context: BrowserContext, violations: string[]): Promise<void> {
   await context.addInitScript(trackWasmInstantiation, READY_FLAG);
   // Chromium reports every Content-Security-Policy refusal on the console: a script or
-  // style the policy blocks would otherwise fail silently.
+  // style the policy blocks would otherwise fail silently. Every browser a test opens is
+  // made here (the `context` and `newContext` fixtures), so this holds on every page it
+  // loads: Latchkey on loopback, and in the gate project Latchkey by a name over plain
+  // http (not a secure context, where browsers behave differently) and the applications
+  // through nginx and Caddy.
   context.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    if (/Content Security Policy/i.test(message.text())) {
+      // The page it happened on, without a fragment (a magic link's token).
+      const page = (message.page()?.url() ?? message.location().url).split('#')[0];
+      violations.push(`${page}: ${message.text()}`);
+    }
   });
 }
 
@@ -78,7 +86,10 @@ export async function gotoReady(page: Page, url: string): Promise<void> {
 }
 
 type Fixtures = {
-  /** Opens an extra, isolated browser context (another person's browser). */
+  /**
+   * Opens an extra, isolated browser context (another person's browser), with the
+   * project's address and certificate handling, watched like the default one.
+   */
   newContext: () => Promise<BrowserContext>;
 };
 
@@ -90,12 +101,14 @@ export const test = base.extend<Fixtures>({
     await use(context);
     expect(violations, 'no Content-Security-Policy violations').toEqual([]);
   },
-  newContext: async ({ browser }, use) => {
+  newContext: async ({ browser, baseURL, ignoreHTTPSErrors }, use) => {
     const opened: BrowserContext[] = [];
     const violations: string[] = [];
     await use(async () => {
-      // browser.newContext() does not inherit `use.baseURL`; pass it on.
-      const context = await browser.newContext({ baseURL: BASE_URL });
+      // browser.newContext() does not inherit the project's `use`; pass on what a second
+      // browser of the same project needs (the gate project's: its address, and nginx's
+      // throwaway certificate).
+      const context = await browser.newContext({ baseURL, ignoreHTTPSErrors });
       await prepareContext(context, violations);
       opened.push(context);
       return context;
