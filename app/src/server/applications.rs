@@ -3,7 +3,7 @@
 //! [`super::urls`].
 
 use super::config::Config;
-use super::gate::{self, memory::Subject};
+use super::gate::{self, subject::Subject};
 use super::store::applications::{self as store, Application};
 use super::urls::{BaseUrl, MAX_URL_BYTES};
 use super::{db, now, OrInternal};

@@ -5,7 +5,7 @@
 //! coworker or revoking a link takes effect at the browser's very next request.
 
 use super::config::Config;
-use super::gate::{self, cookie::GateCookie, memory::Subject};
+use super::gate::{self, cookie::GateCookie, subject::Subject};
 use super::store::coworkers::Coworker;
 use super::store::session_records::AUTH_KEY;
 use super::store::sessions::{self, EndReason};
@@ -14,19 +14,8 @@ use super::{now, OrInternal};
 use crate::error::AppError;
 use crate::model::sessions::SignedIn;
 use sqlx::AnyPool;
-use std::time::Duration;
 use time::OffsetDateTime;
 use tower_sessions::Session;
-
-/// `last_seen_at` is written at most this often, to keep reads from becoming writes, and
-/// at most every tenth of the idle limit, so a session used at shorter intervals than
-/// nine tenths of that limit never goes idle (see [`touch_interval`]).
-const TOUCH_INTERVAL_SECS: i64 = 60;
-
-/// How long after its last recorded use a session's use is recorded again.
-pub fn touch_interval(idle: Duration) -> i64 {
-    TOUCH_INTERVAL_SECS.min(idle.as_secs() as i64 / 10)
-}
 
 /// A signed-in caller.
 #[derive(Debug, Clone)]
@@ -161,7 +150,7 @@ pub enum Lookup {
 
 /// Looks session `auth_id` up and applies every rule that ends one: its absolute and
 /// idle limits, its coworker's removal, its link's revocation. A session found dead is
-/// ended on the spot; a live one's use is recorded at most every [`touch_interval`].
+/// ended on the spot; a live one's use is recorded at most every [`sessions::touch_interval`].
 /// Reads through `db`, writes through `writer`. With `application`, also answers what
 /// the session may do there, in the same query.
 pub async fn look_up(
@@ -200,7 +189,7 @@ pub async fn look_up(
         }
         return Ok(Lookup::Ended { invitee });
     };
-    if at - last_seen_at >= touch_interval(idle) {
+    if at - last_seen_at >= sessions::touch_interval(idle) {
         sessions::touch(writer, auth_id, at)
             .await
             .or_internal("touching the session")?;

@@ -2,7 +2,7 @@
 //! changing roles, each in one transaction over the stores it touches.
 
 use super::email::EmailAddress;
-use super::gate::{self, memory::Subject};
+use super::gate::{self, subject::Subject};
 use super::store::{self, links, sessions};
 use super::{db, now};
 use sqlx::AnyPool;

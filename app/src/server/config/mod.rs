@@ -62,7 +62,7 @@ pub struct Config {
     pub cookie_domain: Option<String>,
     /// Whether the gate remembers sessions, and how many (`LATCHKEY_GATE_CACHE`: `on`,
     /// the default, or `off`; `LATCHKEY_GATE_CACHE_SESSIONS`, 1,000,000 by default).
-    pub gate_cache: crate::server::gate::CacheMode,
+    pub gate_cache: CacheMode,
     /// Where `GET /metrics` is served, if anywhere.
     pub metrics: Metrics,
     /// `LATCHKEY_LOG_FORMAT`: lines for people (`text`, the default) or one JSON object
@@ -285,7 +285,7 @@ impl Config {
                 (Some(_), None) => bail!("LATCHKEY_METRICS must be true or false"),
             },
             gate_cache: match lookup("LATCHKEY_GATE_CACHE").as_deref() {
-                None | Some("on") => crate::server::gate::CacheMode::On {
+                None | Some("on") => CacheMode::On {
                     sessions: match lookup("LATCHKEY_GATE_CACHE_SESSIONS") {
                         None => 1_000_000,
                         Some(value) => value
@@ -296,7 +296,7 @@ impl Config {
                             .context("LATCHKEY_GATE_CACHE_SESSIONS must be a number of sessions from 1 to 100000000")?,
                     },
                 },
-                Some("off") => crate::server::gate::CacheMode::Off,
+                Some("off") => CacheMode::Off,
                 Some(_) => bail!("LATCHKEY_GATE_CACHE must be on or off"),
             },
             log_format: match lookup("LATCHKEY_LOG_FORMAT").as_deref() {
@@ -425,6 +425,15 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .finish()
     }
+}
+
+/// Whether the gate remembers sessions between decisions (`LATCHKEY_GATE_CACHE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Remember up to this many sessions.
+    On { sessions: usize },
+    /// Read the database for every decision.
+    Off,
 }
 
 #[cfg(test)]

@@ -183,7 +183,7 @@ fn metrics_are_off_unless_asked_for_and_apart_wins() {
 
 #[test]
 fn the_gate_remembers_a_million_sessions_unless_told_otherwise() {
-    use crate::server::gate::CacheMode;
+    use super::CacheMode;
     assert_eq!(
         config(&[]).unwrap().gate_cache,
         CacheMode::On {

@@ -11,7 +11,8 @@
 //!   that connection is down the gate decides from the database alone, remembering
 //!   nothing, until it listens again and has forgotten everything it knew before.
 
-use super::memory::{Memory, Subject};
+use super::memory::Memory;
+use super::subject::Subject;
 use crate::server::store::gate as store;
 use sqlx::AnyPool;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -7,6 +7,7 @@
 //! map insert however many sessions it touches, and the entries it outdated are read again
 //! from the database when next used. A change to the applications outdates everything.
 
+use super::subject::Subject;
 use super::view::View;
 use crate::server::tokens::TokenHash;
 use lru::LruCache;
@@ -14,36 +15,6 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// What a committed change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Subject {
-    /// One session, by its number (`auth_sessions.rowid`).
-    Session(i64),
-    /// An invitation: revoked, renamed, its applications changed.
-    Link(i64),
-    /// A coworker: removed, role or name changed.
-    Coworker(i64),
-    /// The applications: every decision.
-    Applications,
-}
-
-impl Subject {
-    /// Reads a change notice (`session:12`, `link:3`, `coworker:4`, `applications`).
-    pub fn parse(notice: &str) -> Option<Self> {
-        if notice == "applications" {
-            return Some(Self::Applications);
-        }
-        let (kind, id) = notice.split_once(':')?;
-        let id = id.parse().ok()?;
-        match kind {
-            "session" => Some(Self::Session(id)),
-            "link" => Some(Self::Link(id)),
-            "coworker" => Some(Self::Coworker(id)),
-            _ => None,
-        }
-    }
-}
 
 /// Stamps kept before the map is folded into the floor (which outdates everything older).
 const MOST_STAMPS: usize = 100_000;

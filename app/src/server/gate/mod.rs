@@ -28,10 +28,10 @@ pub mod cookie;
 pub mod follow;
 pub mod memory;
 pub mod request;
+pub mod subject;
 pub mod view;
 
-use super::auth;
-use super::config::Config;
+use super::config::{CacheMode, Config};
 use super::db::Engine;
 use super::store::applications::{self, Application};
 use super::store::gate as store;
@@ -42,11 +42,12 @@ use super::{now, OrInternal};
 use crate::error::AppError;
 use behind::{Behind, Reach};
 use follow::{Log, Notices};
-use memory::{Memory, Subject};
+use memory::Memory;
 use request::{decoded_prefix, path_within, ProxiedUrl};
 use sqlx::AnyPool;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock, Weak};
+use subject::Subject;
 use url::Url;
 use view::{judge, Verdict, View};
 
@@ -73,15 +74,6 @@ pub enum Decision {
     /// Not for this session (`application` names the one it may not reach), or not
     /// inside any application (`None`).
     Forbidden { application: Option<String> },
-}
-
-/// Whether the gate remembers sessions between decisions (`LATCHKEY_GATE_CACHE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheMode {
-    /// Remember up to this many sessions.
-    On { sessions: usize },
-    /// Read the database for every decision.
-    Off,
 }
 
 /// An application as the gate matches it: its base URL with the path prefix decoded.
@@ -281,7 +273,7 @@ impl Gate {
             self.config.coworker_idle_timeout
         };
         let idle = idle.as_secs() as i64;
-        let touch_every = auth::touch_interval(std::time::Duration::from_secs(idle as u64));
+        let touch_every = sessions::touch_interval(std::time::Duration::from_secs(idle as u64));
         match judge(&view, application.id, at, idle, touch_every) {
             Verdict::Allow { touch, first_reach } => {
                 if touch {

@@ -2,7 +2,7 @@
 //! function of the view, the application asked for and the time, the same whether the view
 //! came from the gate's memory or straight from the database.
 
-use super::memory::Subject;
+use super::subject::Subject;
 use super::Identity;
 use crate::server::store::gate::{self as store, GateSession};
 use crate::server::store::sessions::EndReason;

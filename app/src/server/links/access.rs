@@ -11,7 +11,7 @@ use super::super::{now, OrInternal};
 use super::input::DESTINATION_RULE;
 use crate::error::AppError;
 use crate::model::events::EventKind;
-use crate::server::gate::{self, memory::Subject};
+use crate::server::gate::{self, subject::Subject};
 use sqlx::AnyPool;
 use tracing::info;
 

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::model::events::EventKind;
 use crate::model::links::{LinkDetails, LinkSummary};
 use crate::model::sessions::SessionLifetime;
-use crate::server::gate::{self, memory::Subject};
+use crate::server::gate::{self, subject::Subject};
 use sqlx::AnyPool;
 use tracing::{info, instrument};
 

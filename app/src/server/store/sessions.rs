@@ -12,6 +12,16 @@ use rand::TryRngCore;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use std::sync::OnceLock;
 
+/// `last_seen_at` is written at most this often, to keep reads from becoming writes, and
+/// at most every tenth of the idle limit, so a session used at shorter intervals than
+/// nine tenths of that limit never goes idle (see [`touch_interval`]).
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// How long after its last recorded use a session's use is recorded again.
+pub fn touch_interval(idle: std::time::Duration) -> i64 {
+    TOUCH_INTERVAL_SECS.min(idle.as_secs() as i64 / 10)
+}
+
 /// Why a session ended, as `auth_sessions.end_reason` (and so the trail) records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
