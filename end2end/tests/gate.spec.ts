@@ -123,7 +123,19 @@ async function invite(coworker: Page, invitee: Page, proxy: Proxy): Promise<stri
     await access.getByRole('checkbox', { name: proxy.wiki.name, exact: true }).check();
   }
   await coworker.getByRole('button', { name: 'Send magic link', exact: true }).click();
-  await expect(coworker.locator('.issued', { hasText: email }).getByRole('button', { name: 'Copy link' })).toBeVisible();
+  const issued = coworker.locator('.issued', { hasText: email });
+  // Latchkey by a name over plain http is no secure context: no clipboard for the page,
+  // so Copy link selects the link for the person to copy.
+  await issued.getByRole('button', { name: 'Copy link' }).click();
+  await expect(issued.getByRole('status').filter({ hasText: 'Selected' })).toHaveText(
+    'Selected: press Ctrl+C (⌘C on a Mac) to copy it.',
+  );
+  expect(
+    await issued.getByRole('textbox').evaluate((input: HTMLInputElement) =>
+      document.activeElement === input && input.selectionStart === 0 && input.selectionEnd === input.value.length,
+    ),
+    'the whole link is selected',
+  ).toBe(true);
 
   await invitee.goto(gateLink(await waitForMail(email)));
   await expect(invitee.getByText(email).first()).toBeVisible();

@@ -55,6 +55,18 @@ async function prepareContext(context: BrowserContext, violations: string[]): Pr
       violations.push(`${page}: ${message.text()}`);
     }
   });
+  // An exception no code caught (a browser API missing on plain http, say) is a bug the
+  // person using the page would meet as a button that does nothing. Where a test refuses
+  // the WASM on purpose, the loader's "Failed to fetch" is what it asked for.
+  let wasmRefused = false;
+  context.on('requestfailed', (request) => {
+    if (new URL(request.url()).pathname.endsWith('.wasm')) wasmRefused = true;
+  });
+  context.on('weberror', (error) => {
+    if (wasmRefused && error.error().message === 'Failed to fetch') return;
+    const page = (error.page()?.url() ?? '').split('#')[0];
+    violations.push(`${page}: uncaught ${error.error().message}`);
+  });
 }
 
 /** Wait until the current document is hydrated (see above). */
@@ -99,7 +111,7 @@ export const test = base.extend<Fixtures>({
     const violations: string[] = [];
     await prepareContext(context, violations);
     await use(context);
-    expect(violations, 'no Content-Security-Policy violations').toEqual([]);
+    expect(violations, 'no Content-Security-Policy violations and no uncaught errors').toEqual([]);
   },
   newContext: async ({ browser, baseURL, ignoreHTTPSErrors }, use) => {
     const opened: BrowserContext[] = [];
@@ -114,7 +126,7 @@ export const test = base.extend<Fixtures>({
       return context;
     });
     for (const context of opened) await context.close();
-    expect(violations, 'no Content-Security-Policy violations').toEqual([]);
+    expect(violations, 'no Content-Security-Policy violations and no uncaught errors').toEqual([]);
   },
 });
 

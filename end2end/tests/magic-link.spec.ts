@@ -58,6 +58,12 @@ test('coworker issues an invitation and the invitee signs in', async ({ page, ne
   const mail = await waitForMail(invitee);
   const link = extractLink(mail);
   expect(mail.text, 'the mail names the inviter').toContain(coworkerName);
+  // Copy link, on loopback (a secure context), puts the very link on the clipboard.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const issued = page.locator('.issued', { hasText: invitee });
+  await issued.getByRole('button', { name: 'Copy link', exact: true }).click();
+  await expect(issued.getByRole('status').filter({ hasText: 'Copied' })).toHaveText('Copied.');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
   expect(mail.text, 'the mail names the invitee').toMatch(new RegExp(`Alice Example|${invitee.replace(/[.+]/g, '\\$&')}`));
   expect(mail.text, 'the mail says when the link expires').toMatch(/expires/i);
 

@@ -180,12 +180,10 @@ pub fn join_ids(ids: &[i64]) -> String {
 /// The new link, shown once: it lives only in this page's memory and the email.
 #[component]
 pub fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
-    let (copied, set_copied) = signal(false);
+    let (copied, set_copied) = signal(None::<Copied>);
+    let field = NodeRef::<leptos::html::Input>::new();
     let url = issued.url.clone();
-    let copy = move |_| {
-        copy_to_clipboard(&url);
-        set_copied.set(true);
-    };
+    let copy = move |_| copy_link(&url, field, set_copied);
     let delivery = match issued.delivery {
         Delivery::Failed => view! {
             <p class="error" role="alert">
@@ -205,12 +203,20 @@ pub fn IssuedNotice(issued: IssuedLink) -> impl IntoView {
             {delivery}
             <label for="new-link">"New magic link (shown only now)"</label>
             <div class="row">
-                <input id="new-link" type="text" readonly value=issued.url.clone() />
+                <input id="new-link" type="text" readonly value=issued.url.clone() node_ref=field />
                 <button type="button" class="secondary" on:click=copy>"Copy link"</button>
             </div>
-            <Show when=move || copied.get()>
-                <p class="hint" role="status">"Copied."</p>
-            </Show>
+            {move || {
+                copied
+                    .get()
+                    .map(|copied| {
+                        let said = match copied {
+                            Copied::ToClipboard => "Copied.",
+                            Copied::Selected => "Selected: press Ctrl+C (⌘C on a Mac) to copy it.",
+                        };
+                        view! { <p class="hint" role="status">{said}</p> }
+                    })
+            }}
         </div>
     }
 }
@@ -403,11 +409,41 @@ pub fn access_names(names: &[String]) -> String {
     }
 }
 
-fn copy_to_clipboard(text: &str) {
+/// What pressing "Copy link" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Copied {
+    // Only a browser (the hydrate build) reaches a clipboard.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    ToClipboard,
+    /// The browser keeps its clipboard from this page (plain http on a host name is not a
+    /// secure context, or it said no): the link is selected for the person to copy.
+    Selected,
+}
+
+/// Puts `text` on the clipboard where the browser allows it, else selects it in `field`;
+/// `said` learns which, once the browser has answered.
+fn copy_link(text: &str, field: NodeRef<leptos::html::Input>, said: WriteSignal<Option<Copied>>) {
+    let select = move || {
+        if let Some(input) = field.get_untracked() {
+            let _ = input.focus();
+            input.select();
+        }
+        said.set(Some(Copied::Selected));
+    };
     #[cfg(feature = "hydrate")]
     {
-        let _ = window().navigator().clipboard().write_text(text);
+        // navigator.clipboard exists only in secure contexts: calling it elsewhere throws.
+        if window().is_secure_context() {
+            let promise = window().navigator().clipboard().write_text(text);
+            leptos::task::spawn_local(async move {
+                match wasm_bindgen_futures::JsFuture::from(promise).await {
+                    Ok(_) => said.set(Some(Copied::ToClipboard)),
+                    Err(_) => select(),
+                }
+            });
+            return;
+        }
     }
-    #[cfg(not(feature = "hydrate"))]
     let _ = text;
+    select();
 }
