@@ -5,10 +5,11 @@
 //! and on PostgreSQL in the suite's PostgreSQL pass.
 
 use crate::helpers::{spawn_app, Client, SessionsOf, TestApp};
+use app::server::config::CacheMode;
 use app::server::config::Config;
 use app::server::gate::cookie;
 use app::server::gate::request::ProxiedUrl;
-use app::server::gate::{CacheMode, Decision, Gate};
+use app::server::gate::{Decision, Gate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;
