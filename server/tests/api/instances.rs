@@ -241,6 +241,23 @@ async fn a_revoke_through_one_instance_is_refused_by_the_others_gates_within_two
             .await
             .unwrap();
             assert_eq!(cut.len(), 3, "one listener per instance");
+            // The guarantee starts when an instance has read its connection's end (until
+            // then a notice it never got cannot be told from none sent): wait for each
+            // to say so, then revoke.
+            for server in &fleet.servers {
+                let noticed = Instant::now();
+                while !std::fs::read_to_string(&server.log)
+                    .unwrap_or_default()
+                    .contains("the gate stopped receiving change notices")
+                {
+                    assert!(
+                        noticed.elapsed() < Duration::from_secs(10),
+                        "{} never noticed its listener was cut",
+                        server.base
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
         }
         let revoked = call(
             &fleet.bases[0],
