@@ -407,22 +407,22 @@ async fn the_front_end_is_served_precompressed_and_revalidated() {
     let app = spawn_app().await;
     // A binary that carries the front end (`make test` builds one) serves that one; a
     // binary that does not serves the site on disk, here a WASM written for the test.
-    let wasm = match server::assets::carried::files() {
-        Some(files) => server::assets::carried::find(files, "/pkg/latchkey.wasm")
+    let carried = server::assets::carried::files().map(|files| {
+        server::assets::carried::find(files, "/pkg/latchkey.wasm")
             .expect("the carried site has its WASM")
             .raw
-            .to_vec(),
-        None => {
-            let pkg = app.site_root.join("pkg");
-            std::fs::create_dir_all(&pkg).unwrap();
-            let wasm = b"\0asm\x01\0\0\0".repeat(4096);
-            std::fs::write(pkg.join("latchkey.wasm"), &wasm).unwrap();
-            // The server's own start-up pass may get there first; either way the siblings exist.
-            server::assets::precompress(&pkg).unwrap();
-            assert!(pkg.join("latchkey.wasm.br").exists() && pkg.join("latchkey.wasm.gz").exists());
-            wasm
-        }
-    };
+            .to_vec()
+    });
+    let wasm = carried.unwrap_or_else(|| {
+        let pkg = app.site_root.join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let wasm = b"\0asm\x01\0\0\0".repeat(4096);
+        std::fs::write(pkg.join("latchkey.wasm"), &wasm).unwrap();
+        // The server's own start-up pass may get there first; either way the siblings exist.
+        server::assets::precompress(&pkg).unwrap();
+        assert!(pkg.join("latchkey.wasm.br").exists() && pkg.join("latchkey.wasm.gz").exists());
+        wasm
+    });
 
     for (accept, encoding) in [
         ("br, gzip", Some("br")),
