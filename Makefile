@@ -40,8 +40,8 @@ help:
 deps: deps-rust deps-system deps-node deps-tools
 
 # The build tools are installed as debug builds: their own speed barely matters (they
-# spawn cargo and run for seconds), their compile time does (cargo-leptos: 14 minutes in
-# release on 2 cores, about 5 in debug).
+# spawn cargo and run for seconds), their compile time does (cargo-leptos took 14 minutes
+# in release on a quiet 2-core machine; docs/testing.md has what the debug build took).
 deps-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
 	  || rustup target add wasm32-unknown-unknown
