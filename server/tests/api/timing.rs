@@ -48,19 +48,27 @@ impl Interleaved {
         }
     }
 
-    /// The order of round `round`'s pair, first-then-second or second-then-first by a
-    /// coin flip (splitmix64 of the round: the same every run). Not alternating: with
-    /// A B B A A B B A…, the call two after an A is always a B, and whatever an A leaves
-    /// running after its answer (a mail being sent) would fall on B alone.
-    pub fn order(round: usize) -> [usize; 2] {
-        let mut z = (round as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        if (z ^ (z >> 31)) & 1 == 0 {
-            [0, 1]
-        } else {
-            [1, 0]
+    /// The order of the calls: each case `per_case` times, shuffled (splitmix64 from a
+    /// fixed seed: the same every run). Not in pairs: with a pair's order flipped by a
+    /// coin, the call after an A is a B three times in four (the rest of its own pair,
+    /// or half the time the next pair's first), and whatever an A leaves running after
+    /// its answer (a mail being sent) falls mostly on B. Shuffled, the call after either
+    /// case is either case alike.
+    pub fn sequence(per_case: usize) -> Vec<usize> {
+        let mut calls: Vec<usize> = (0..2 * per_case).map(|i| i % 2).collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for i in (1..calls.len()).rev() {
+            let j = (next() % (i as u64 + 1)) as usize;
+            calls.swap(i, j);
         }
+        calls
     }
 
     pub fn record(&mut self, case: usize, took: Duration) {
@@ -110,5 +118,22 @@ impl Interleaved {
                 Duration::from_secs_f64(error)
             );
         }
+    }
+}
+
+#[test]
+fn the_sequence_holds_each_case_as_often_and_follows_either_with_either_alike() {
+    let calls = Interleaved::sequence(200);
+    assert_eq!(calls.iter().filter(|&&case| case == 0).count(), 200);
+    assert_eq!(calls.len(), 400);
+    for case in [0, 1] {
+        let after: Vec<usize> = calls
+            .windows(2)
+            .filter(|pair| pair[0] == case)
+            .map(|pair| pair[1])
+            .collect();
+        let same = after.iter().filter(|&&next| next == case).count();
+        let share = same as f64 / after.len() as f64;
+        assert!((0.4..=0.6).contains(&share), "after case {case}: {share}");
     }
 }
