@@ -14,6 +14,7 @@ pub mod compress;
 pub use compress::{precompress, remove_stale};
 
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Where this server's front end comes from.
@@ -42,10 +43,11 @@ impl Site {
         let mut hash = Sha256::new();
         for extension in ["js", "wasm", "css"] {
             let name = format!("{output_name}.{extension}");
-            let bytes = match self {
+            // Carried files are hashed where they lie; only files on disk are read.
+            let bytes: Option<Cow<'static, [u8]>> = match self {
                 Self::Carried(files) => carried::find(files, &format!("/{pkg_dir}/{name}"))
-                    .map(|file| file.raw.to_vec()),
-                Self::Disk { pkg, .. } => std::fs::read(pkg.join(name)).ok(),
+                    .map(|file| Cow::Borrowed(file.raw)),
+                Self::Disk { pkg, .. } => std::fs::read(pkg.join(name)).ok().map(Cow::Owned),
             };
             if let Some(bytes) = bytes {
                 hash.update(extension.as_bytes());
