@@ -29,7 +29,6 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use session_store::SplitStore;
 use std::sync::Arc;
-use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -154,13 +153,13 @@ pub async fn build(
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    // The built front end and public/ are plain files, served by `files` rather than
+    // The built front end and public/ are plain files, served by `Site::routes` rather than
     // Leptos' file handler, which renders in a reactive owner of its own and can take the
     // headers of a page rendering at the same moment. Any other path is the app's "Page
     // not found".
     let not_found =
         leptos_axum::render_app_to_stream_with_context(page_context.clone(), page_shell.clone());
-    let files = files(site, &versioned, not_found.with_state(state.clone()));
+    let files = site.routes(&versioned, not_found.with_state(state.clone()));
     let counting = state.config.metrics != Metrics::Off;
     if counting {
         metrics::recorder();
@@ -208,82 +207,6 @@ pub async fn build(
         router = router.layer(axum::middleware::from_fn(metrics::count_request));
     }
     Ok((router, state))
-}
-
-/// The routes of the front end's files: `/pkg/{version}/…` and every other path of the
-/// site, anything else answered by `not_found`.
-fn files<S>(site: assets::Site, versioned: &str, not_found: S) -> Router<AppState>
-where
-    S: tower::Service<
-            axum::extract::Request,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    match site {
-        assets::Site::Carried(carried) => {
-            // `/pkg/{version}/x` is `/pkg/x`: the version names the only build there is.
-            let unversioned = format!("/{versioned}/");
-            let pkg = format!("/{}/", versioned.split('/').next().unwrap_or("pkg"));
-            Router::new().fallback_service(tower::service_fn(
-                move |request: axum::extract::Request| {
-                    let path = request.uri().path();
-                    let path = match path.strip_prefix(&unversioned) {
-                        Some(rest) => format!("{pkg}{rest}"),
-                        None => path.to_owned(),
-                    };
-                    let file = assets::carried::find(carried, &path);
-                    let not_found = not_found.clone();
-                    async move {
-                        match file {
-                            Some(file) => Ok(assets::carried::answer(
-                                file,
-                                request.method(),
-                                request.headers(),
-                            )),
-                            None => tower::ServiceExt::oneshot(not_found, request).await,
-                        }
-                    }
-                },
-            ))
-        }
-        assets::Site::Disk { root, pkg } => {
-            // Siblings older than their file (a rebuild since) are deleted before
-            // serving, so they are never sent in its place. A release server compresses
-            // whatever is still missing on a thread of its own, so shutting down never
-            // waits for it (an interrupted file is left under a temporary name and
-            // cleared next time). Debug builds do not compress: their unoptimised WASM is
-            // several megabytes and brotli would hold a core for minutes.
-            if let Err(error) = assets::remove_stale(&pkg) {
-                tracing::warn!(%error, "could not remove stale compressed files");
-            }
-            if !cfg!(debug_assertions) {
-                let pkg = pkg.clone();
-                std::thread::spawn(move || match assets::precompress(&pkg) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
-                    Err(error) => {
-                        tracing::warn!(%error, "could not precompress the front end; serving it as is");
-                    }
-                });
-            }
-            Router::new()
-                .nest_service(
-                    &format!("/{versioned}"),
-                    ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
-                )
-                .fallback_service(
-                    ServeDir::new(&root)
-                        .precompressed_br()
-                        .precompressed_gzip()
-                        .fallback(not_found),
-                )
-        }
-    }
 }
 
 /// What every page render has in its context: the state, and the page's security policy.

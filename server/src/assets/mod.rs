@@ -13,9 +13,12 @@ pub mod compress;
 
 pub use compress::{precompress, remove_stale};
 
+use app::server::state::AppState;
+use axum::Router;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::path::PathBuf;
+use tower_http::services::ServeDir;
 
 /// Where this server's front end comes from.
 pub enum Site {
@@ -59,5 +62,79 @@ impl Site {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// The routes of the front end's files: `/pkg/{version}/…` and every other path of the
+    /// site, anything else answered by `not_found`.
+    pub fn routes<S>(self, versioned: &str, not_found: S) -> Router<AppState>
+    where
+        S: tower::Service<
+                axum::extract::Request,
+                Response = axum::response::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        match self {
+            Self::Carried(carried) => {
+                // `/pkg/{version}/x` is `/pkg/x`: the version names the only build there is.
+                let unversioned = format!("/{versioned}/");
+                let pkg = format!("/{}/", versioned.split('/').next().unwrap_or("pkg"));
+                Router::new().fallback_service(tower::service_fn(
+                    move |request: axum::extract::Request| {
+                        let path = request.uri().path();
+                        let path = match path.strip_prefix(&unversioned) {
+                            Some(rest) => format!("{pkg}{rest}"),
+                            None => path.to_owned(),
+                        };
+                        let file = carried::find(carried, &path);
+                        let not_found = not_found.clone();
+                        async move {
+                            match file {
+                                Some(file) => {
+                                    Ok(carried::answer(file, request.method(), request.headers()))
+                                }
+                                None => tower::ServiceExt::oneshot(not_found, request).await,
+                            }
+                        }
+                    },
+                ))
+            }
+            Self::Disk { root, pkg } => {
+                // Siblings older than their file (a rebuild since) are deleted before
+                // serving, so they are never sent in its place. A release server compresses
+                // whatever is still missing on a thread of its own, so shutting down never
+                // waits for it (an interrupted file is left under a temporary name and
+                // cleared next time). Debug builds do not compress: their unoptimised WASM is
+                // several megabytes and brotli would hold a core for minutes.
+                if let Err(error) = remove_stale(&pkg) {
+                    tracing::warn!(%error, "could not remove stale compressed files");
+                }
+                if !cfg!(debug_assertions) {
+                    let pkg = pkg.clone();
+                    std::thread::spawn(move || match precompress(&pkg) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(files = n, "front end compressed (brotli, gzip)"),
+                        Err(error) => {
+                            tracing::warn!(%error, "could not precompress the front end; serving it as is");
+                        }
+                    });
+                }
+                Router::new()
+                    .nest_service(
+                        &format!("/{versioned}"),
+                        ServeDir::new(&pkg).precompressed_br().precompressed_gzip(),
+                    )
+                    .fallback_service(
+                        ServeDir::new(&root)
+                            .precompressed_br()
+                            .precompressed_gzip()
+                            .fallback(not_found),
+                    )
+            }
+        }
     }
 }
